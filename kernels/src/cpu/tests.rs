@@ -1,0 +1,100 @@
+//! Dispatch: the table picks the right variant for features and caps; variants are well formed.
+
+use super::*;
+
+fn all_features() -> CpuFeatures {
+    let mut f = CpuFeatures::default();
+    (f.avx2, f.fma, f.f16c, f.avx512f, f.avx512bw, f.avx512vl) = (true, true, true, true, true, true);
+    (f.avx512vnni, f.avx512fp16, f.neon) = (true, true, true);
+    f
+}
+
+#[test]
+fn every_family_has_exactly_one_reference_and_unique_names() {
+    let mut names: Vec<_> = variants().iter().map(|v| v.info.name).collect();
+    for v in variants() {
+        let refs = variants()
+            .iter()
+            .filter(|w| w.info.family == v.info.family && w.info.dtype == v.info.dtype)
+            .filter(|w| w.info.reference)
+            .count();
+        assert_eq!(refs, 1, "{}/{}", v.info.family, v.info.dtype);
+        assert!(v.info.name.starts_with(&format!("{}_{}_", v.info.family, v.info.dtype)));
+        if v.info.reference {
+            assert_eq!(v.info.isa, Isa::Generic, "references run everywhere");
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), variants().len());
+}
+
+#[test]
+fn table_picks_the_blocked_kernel_unless_capped_to_reference() {
+    for f in [CpuFeatures::default(), all_features(), CpuFeatures::detect()] {
+        for cap in [None, Some(MaxIsa::Scalar), Some(MaxIsa::Avx2), Some(MaxIsa::Avx512)] {
+            let t = KernelTable::build(f, cap);
+            assert_eq!(t.sgemm_info.name, "matmul_f32_generic_4x16", "{f:?} {cap:?}");
+        }
+        let t = KernelTable::build(f, Some(MaxIsa::Reference));
+        assert!(t.sgemm_info.reference);
+    }
+    // The process-wide table is one of the compiled variants.
+    assert!(variants().iter().any(|v| v.info == table().sgemm_info));
+}
+
+/// `select` with made-up variants of higher tiers: the cap and the features both bind.
+#[test]
+fn select_respects_features_and_cap() {
+    let mk = |isa, name, reference| Variant {
+        info: KernelInfo { family: "matmul", dtype: "f32", isa, name, reference },
+        kernel: SGEMM_REFERENCE.kernel,
+    };
+    let vs = [
+        mk(Isa::Generic, "ref", true),
+        mk(Isa::Generic, "generic", false),
+        mk(Isa::Avx2, "avx2", false),
+        mk(Isa::Avx512, "avx512", false),
+        mk(Isa::Neon, "neon", false),
+    ];
+    let pick = |f: &CpuFeatures, cap| select(&vs, "matmul", "f32", f, cap).unwrap().info.name;
+    let mut avx2_only = CpuFeatures::default();
+    (avx2_only.avx2, avx2_only.fma) = (true, true);
+    let mut neon = CpuFeatures::default();
+    neon.neon = true;
+    assert_eq!(pick(&CpuFeatures::default(), None), "generic");
+    assert_eq!(pick(&avx2_only, None), "avx2");
+    assert_eq!(pick(&neon, None), "neon");
+    let mut x86 = all_features();
+    x86.neon = false;
+    assert_eq!(pick(&x86, None), "avx512");
+    assert_eq!(pick(&x86, Some(MaxIsa::Avx512)), "avx512");
+    assert_eq!(pick(&x86, Some(MaxIsa::Avx2)), "avx2");
+    assert_eq!(pick(&x86, Some(MaxIsa::Scalar)), "generic");
+    assert_eq!(pick(&x86, Some(MaxIsa::Reference)), "ref");
+    assert!(select(&vs, "conv", "f32", &x86, None).is_none());
+    // AVX2 without FMA is not the AVX2 tier.
+    let mut no_fma = avx2_only;
+    no_fma.fma = false;
+    assert_eq!(pick(&no_fma, None), "generic");
+}
+
+#[test]
+fn max_isa_parses_the_documented_values() {
+    assert_eq!(MaxIsa::parse("scalar"), Some(MaxIsa::Scalar));
+    assert_eq!(MaxIsa::parse(" Generic "), Some(MaxIsa::Scalar));
+    assert_eq!(MaxIsa::parse("AVX2"), Some(MaxIsa::Avx2));
+    assert_eq!(MaxIsa::parse("avx512"), Some(MaxIsa::Avx512));
+    assert_eq!(MaxIsa::parse("reference"), Some(MaxIsa::Reference));
+    assert_eq!(MaxIsa::parse("sse9"), None);
+}
+
+#[test]
+fn detection_is_consistent() {
+    let f = CpuFeatures::detect();
+    assert!(f.supports(Isa::Generic));
+    if f.supports(Isa::Avx512) {
+        assert!(f.supports(Isa::Avx2));
+    }
+    eprintln!("detected: {f:?}; table uses {}", table().sgemm_info.name);
+}

@@ -1,0 +1,139 @@
+//! CPU evaluation of every op family: inputs as views, outputs into buffers the executor
+//! hands out (planned arena slots when shapes were known ahead, fresh buffers otherwise).
+
+mod elementwise;
+mod nn;
+mod quant;
+mod reduce;
+mod rnn;
+mod shape;
+mod transformer;
+
+use crate::ir::Op;
+use crate::tensor::{byte_len, AlignedBytes, Element, TensorView, TensorViewMut};
+use crate::{DType, Error, Result, Tensor};
+
+/// An op's inputs (`None` for omitted optional ones) and execution settings.
+pub(crate) struct Inputs<'a> {
+    views: Vec<Option<TensorView<'a>>>,
+    threads: usize,
+}
+
+impl<'a> Inputs<'a> {
+    pub(crate) fn new(views: Vec<Option<TensorView<'a>>>, threads: usize) -> Self {
+        Inputs { views, threads: threads.max(1) }
+    }
+    /// Number of input positions (including omitted optional ones).
+    pub(crate) fn len(&self) -> usize {
+        self.views.len()
+    }
+    /// Required input `i`.
+    pub(crate) fn get(&self, i: usize) -> Result<TensorView<'a>> {
+        self.opt(i).ok_or_else(|| Error::invalid_model(format!("required input {i} is missing")))
+    }
+    /// Optional input `i`.
+    pub(crate) fn opt(&self, i: usize) -> Option<TensorView<'a>> {
+        self.views.get(i).copied().flatten()
+    }
+    /// Worker threads the op may use.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+/// Where an op writes its results.
+pub(crate) struct Outputs {
+    results: Vec<Option<Tensor>>,
+    recycled: Vec<Option<AlignedBytes>>,
+    used: Vec<bool>,
+}
+
+impl Outputs {
+    /// `used[i]` says whether output `i` is read by anyone; `recycled[i]` is a buffer to
+    /// reuse for it (an arena slot).
+    pub(crate) fn new(used: Vec<bool>, recycled: Vec<Option<AlignedBytes>>) -> Self {
+        let n = used.len();
+        Outputs { results: vec![None; n], recycled, used }
+    }
+    /// For evaluation outside a plan (constant folding, bodies).
+    pub(crate) fn fresh(n: usize) -> Self {
+        Outputs::new(vec![true; n], vec![None; n])
+    }
+    /// Number of output positions.
+    pub(crate) fn len(&self) -> usize {
+        self.used.len()
+    }
+    /// Whether output `i` is read (an op may skip computing unread optional outputs).
+    pub(crate) fn is_used(&self, i: usize) -> bool {
+        self.used.get(i).copied().unwrap_or(false)
+    }
+
+    fn buffer(&mut self, i: usize, dtype: DType, shape: &[usize], zero: bool) -> Result<AlignedBytes> {
+        if i >= self.results.len() {
+            return Err(Error::internal(format!("op wrote output {i} of {}", self.results.len())));
+        }
+        let len = byte_len(dtype, shape)?;
+        Ok(match self.recycled[i].take() {
+            Some(mut buf) => {
+                buf.resize(len);
+                if zero {
+                    buf.as_mut_slice().fill(0);
+                }
+                buf
+            }
+            None => AlignedBytes::zeroed(len),
+        })
+    }
+
+    /// Output `i`, zero-filled.
+    pub(crate) fn alloc(&mut self, i: usize, dtype: DType, shape: &[usize]) -> Result<TensorViewMut<'_>> {
+        let buf = self.buffer(i, dtype, shape, true)?;
+        let slot = &mut self.results[i];
+        *slot = Some(Tensor::from_parts(dtype, shape.to_vec(), buf));
+        Ok(slot.as_mut().map(|t| t.view_mut()).expect("just set"))
+    }
+
+    /// Output `i` with unspecified contents: the op must write every element.
+    pub(crate) fn alloc_uninit(&mut self, i: usize, dtype: DType, shape: &[usize]) -> Result<TensorViewMut<'_>> {
+        let buf = self.buffer(i, dtype, shape, false)?;
+        let slot = &mut self.results[i];
+        *slot = Some(Tensor::from_parts(dtype, shape.to_vec(), buf));
+        Ok(slot.as_mut().map(|t| t.view_mut()).expect("just set"))
+    }
+
+    /// Typed output `i`, zero-filled.
+    pub(crate) fn alloc_typed<T: Element>(&mut self, i: usize, shape: &[usize]) -> Result<&mut [T]> {
+        let buf = self.buffer(i, T::DTYPE, shape, true)?;
+        let slot = &mut self.results[i];
+        *slot = Some(Tensor::from_parts(T::DTYPE, shape.to_vec(), buf));
+        slot.as_mut().expect("just set").as_mut_slice::<T>()
+    }
+
+    /// Hands over an already computed output.
+    pub(crate) fn set(&mut self, i: usize, t: Tensor) -> Result<()> {
+        let slot = self
+            .results
+            .get_mut(i)
+            .ok_or_else(|| Error::internal(format!("op set output {i} of a node with fewer outputs")))?;
+        *slot = Some(t);
+        Ok(())
+    }
+
+    pub(crate) fn into_results(self) -> Vec<Option<Tensor>> {
+        self.results
+    }
+}
+
+/// Evaluates one (non-control-flow) op.
+pub(crate) fn eval(op: &Op, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    match op {
+        Op::Elementwise(o) => elementwise::eval(o, ins, out),
+        Op::Nn(o) => nn::eval(o, ins, out),
+        Op::Transformer(o) => transformer::eval(o, ins, out),
+        Op::Shape(o) => shape::eval(o, ins, out),
+        Op::Reduce(o) => reduce::eval(o, ins, out),
+        Op::Quant(o) => quant::eval(o, ins, out),
+        Op::Rnn(o) => rnn::eval(o, ins, out),
+        Op::Control(_) => Err(Error::internal("control flow reached the op evaluator")),
+    }
+}

@@ -1,0 +1,191 @@
+//! The Rust API: a [`Model`] is loaded once and shared; [`Session`]s run it.
+
+use crate::backend::cpu::CpuProgram;
+use crate::backend::BackendKind;
+use crate::ir::{Dim, Graph, ValueInfo};
+use crate::plan::Plan;
+use crate::{import, passes, DType, Error, Result, Tensor};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A loaded, validated and optimized model. Cheap to clone; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Model {
+    graph: Arc<Graph>,
+}
+
+impl Model {
+    /// Loads a model file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+        Self::from_graph(import::load_path(path)?)
+    }
+
+    /// Loads a model from bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        Self::from_graph(import::load_bytes(bytes)?)
+    }
+
+    /// Wraps an IR graph, running the portable passes.
+    pub fn from_graph(mut graph: Graph) -> Result<Model> {
+        graph.validate()?;
+        passes::run_pipeline(&mut graph, &passes::portable())?;
+        Ok(Model { graph: Arc::new(graph) })
+    }
+
+    /// The IR graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The model's inputs.
+    pub fn inputs(&self) -> Vec<&ValueInfo> {
+        self.graph.inputs.iter().map(|&id| self.graph.value(id)).collect()
+    }
+
+    /// The model's outputs.
+    pub fn outputs(&self) -> Vec<&ValueInfo> {
+        self.graph.outputs.iter().map(|&id| self.graph.value(id)).collect()
+    }
+
+    /// A session with these options.
+    pub fn session(&self, options: SessionOptions) -> Result<Session> {
+        Session::new(self.clone(), options)
+    }
+}
+
+/// How a session runs.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Backend (only CPU today).
+    pub backend: BackendKind,
+    /// Worker threads for kernels that split work (1 = the calling thread only).
+    pub threads: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { backend: BackendKind::Cpu, threads: 1 }
+    }
+}
+
+type Signature = Vec<(DType, Vec<usize>)>;
+
+/// Runs a model. Plans are built per distinct set of input shapes and cached, each with its
+/// arena allocated once.
+pub struct Session {
+    model: Model,
+    options: SessionOptions,
+    programs: HashMap<Signature, (Arc<Plan>, CpuProgram)>,
+}
+
+impl Session {
+    /// A session over `model`.
+    pub fn new(model: Model, options: SessionOptions) -> Result<Session> {
+        if options.threads == 0 {
+            return Err(Error::argument("threads must be at least 1"));
+        }
+        Ok(Session { model, options, programs: HashMap::new() })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Plans for inputs of these types and shapes (aligned with the model's inputs) and
+    /// returns the plan; the planned arena size is `plan.arena_bytes()`.
+    pub fn plan_for(&mut self, inputs: &[(DType, Vec<usize>)]) -> Result<Arc<Plan>> {
+        let signature: Signature = inputs.to_vec();
+        self.check_signature(&signature)?;
+        if let Some((plan, _)) = self.programs.get(&signature) {
+            return Ok(plan.clone());
+        }
+        let plan = Arc::new(Plan::build(&self.model.graph, &signature)?);
+        let program = CpuProgram::new(plan.clone(), self.options.threads);
+        self.programs.insert(signature, (plan.clone(), program));
+        Ok(plan)
+    }
+
+    /// Runs with named inputs; returns outputs in model order with their names.
+    pub fn run(&mut self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        let graph = self.model.graph.clone();
+        let mut ordered: Vec<Option<&Tensor>> = vec![None; graph.inputs.len()];
+        for (name, t) in inputs {
+            let pos = graph
+                .inputs
+                .iter()
+                .position(|&id| graph.value(id).name == *name)
+                .ok_or_else(|| Error::argument(format!("the model has no input named '{name}'")))?;
+            if ordered[pos].replace(t).is_some() {
+                return Err(Error::argument(format!("input '{name}' given twice")));
+            }
+        }
+        let tensors: Vec<&Tensor> = ordered
+            .iter()
+            .zip(&graph.inputs)
+            .map(|(t, &id)| t.ok_or_else(|| Error::argument(format!("input '{}' is missing", graph.value(id).name))))
+            .collect::<Result<_>>()?;
+        let outputs = self.run_ordered(&tensors)?;
+        Ok(graph.outputs.iter().map(|&id| graph.value(id).name.clone()).zip(outputs).collect())
+    }
+
+    /// Runs with inputs in model order.
+    pub fn run_ordered(&mut self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        let signature: Signature = inputs.iter().map(|t| (t.dtype(), t.shape().to_vec())).collect();
+        self.plan_for(&signature)?;
+        let graph = self.model.graph.clone();
+        let (_, program) = self.programs.get_mut(&signature).ok_or_else(|| Error::internal("plan vanished"))?;
+        let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
+        program.run(&graph, &views)
+    }
+
+    fn check_signature(&self, signature: &Signature) -> Result<()> {
+        let graph = &self.model.graph;
+        if signature.len() != graph.inputs.len() {
+            return Err(Error::argument(format!("{} inputs given, the model has {}", signature.len(), graph.inputs.len())));
+        }
+        let mut symbols: HashMap<&str, usize> = HashMap::new();
+        for ((dtype, shape), &id) in signature.iter().zip(&graph.inputs) {
+            let info = graph.value(id);
+            if let Some(d) = info.dtype {
+                if d != *dtype {
+                    return Err(Error::dtype(format!("input '{}' must be {d}, got {dtype}", info.name)));
+                }
+            }
+            let Some(dims) = &info.shape else { continue };
+            if dims.len() != shape.len() {
+                return Err(Error::shape(format!("input '{}' must have rank {}, got shape {shape:?}", info.name, dims.len())));
+            }
+            for (d, &n) in dims.iter().zip(shape) {
+                match d {
+                    Dim::Known(k) if *k != n => {
+                        return Err(Error::shape(format!("input '{}' must have shape {}, got {shape:?}", info.name, format_dims(dims))))
+                    }
+                    Dim::Symbol(s) if s != "?" => {
+                        // One symbol, one size, across all inputs.
+                        if let Some(prev) = symbols.insert(s, n) {
+                            if prev != n {
+                                return Err(Error::shape(format!("dimension '{s}' is {prev} in one input and {n} in '{}'", info.name)));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[1, N, 3]`-style rendering of declared dims.
+pub fn format_dims(dims: &[Dim]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| match d {
+            Dim::Known(n) => n.to_string(),
+            Dim::Symbol(s) => s.clone(),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
