@@ -2,7 +2,8 @@
 
 use super::{Inputs, Outputs};
 use crate::ir::ops::elementwise::{Binary, ElementwiseOp, Unary};
-use crate::tensor::{broadcast_shapes, strides_of};
+use super::util::broadcast_index;
+use crate::tensor::broadcast_shapes;
 use crate::{DType, Error, Result};
 
 pub(super) fn eval(op: &ElementwiseOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
@@ -36,15 +37,4 @@ pub(super) fn eval(op: &ElementwiseOp, ins: &Inputs<'_>, out: &mut Outputs) -> R
             Ok(())
         }
     }
-}
-
-/// Maps a flat index in `out_shape` to the flat index in a broadcast operand of `shape`.
-fn broadcast_index(shape: &[usize], out_shape: &[usize]) -> impl Fn(usize) -> usize {
-    let offset = out_shape.len() - shape.len();
-    let in_strides = strides_of(shape);
-    let out_strides = strides_of(out_shape);
-    let dims: Vec<(usize, usize, usize)> = (0..shape.len())
-        .map(|i| (out_strides[offset + i], out_shape[offset + i], if shape[i] == 1 { 0 } else { in_strides[i] }))
-        .collect();
-    move |k| dims.iter().map(|&(os, od, is)| (k / os) % od * is).sum()
 }

@@ -8,6 +8,7 @@ mod reduce;
 mod rnn;
 mod shape;
 mod transformer;
+pub(crate) mod util;
 
 use crate::ir::Op;
 use crate::tensor::{byte_len, AlignedBytes, Element, TensorView, TensorViewMut};
