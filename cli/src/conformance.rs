@@ -22,7 +22,11 @@ pub(crate) fn run(model: &Path, inputs_dir: &Path, outputs_dir: &Path) -> ExitCo
             eprintln!("{e}");
             // An op or dtype Mote does not implement is a rejection of the model, even when
             // it only shows once shapes are known.
-            let code = if matches!(e.kind(), ErrorKind::UnsupportedOp { .. }) { LOAD_ERROR } else { RUN_ERROR };
+            let code = if matches!(e.kind(), ErrorKind::UnsupportedOp { .. }) {
+                LOAD_ERROR
+            } else {
+                RUN_ERROR
+            };
             ExitCode::from(code)
         }
     }
@@ -31,7 +35,9 @@ pub(crate) fn run(model: &Path, inputs_dir: &Path, outputs_dir: &Path) -> ExitCo
 fn run_loaded(model: &Model, inputs_dir: &Path, outputs_dir: &Path) -> mote::Result<()> {
     let mut inputs = Vec::new();
     for i in 0..model.inputs().len() {
-        inputs.push(mote::onnx::read_tensor_file(&inputs_dir.join(format!("input_{i}.pb")))?);
+        inputs.push(mote::onnx::read_tensor_file(
+            &inputs_dir.join(format!("input_{i}.pb")),
+        )?);
     }
     let mut session = model.session(SessionOptions::default())?;
     let refs: Vec<&mote::Tensor> = inputs.iter().collect();

@@ -1,13 +1,25 @@
 //! `mote`: the command-line front end of the Mote runtime.
+//!
+//! Each subcommand lives in its own module; this file only parses arguments (clap stays out
+//! of the `mote` library) and maps errors to exit codes.
 
+mod bench;
 mod conformance;
+mod demo;
+mod inputs;
+mod inspect;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mote", version, about = "Mote: an embedded ONNX inference runtime")]
+#[command(
+    name = "mote",
+    version,
+    about = "Mote: an embedded ONNX inference runtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,6 +27,51 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a model on .npy inputs and print (and optionally save) its outputs.
+    Run {
+        /// The model (.onnx).
+        model: PathBuf,
+        /// An input as NAME=FILE.npy (repeat for each input).
+        #[arg(long = "input", value_name = "NAME=FILE")]
+        inputs: Vec<String>,
+        /// Folder to write each output to, as <output name>.npy.
+        #[arg(long)]
+        output_dir: Option<PathBuf>,
+        /// Backend (only `cpu` today).
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
+    /// Show a model's inputs, outputs, ops, parameters, and what Mote cannot run.
+    Inspect {
+        /// The model (.onnx).
+        model: PathBuf,
+    },
+    /// Measure load time and latency (median, p90) and the planned arena size.
+    Bench {
+        /// The model (.onnx).
+        model: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Timed runs (after warm-up).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Backend (only `cpu` today).
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        /// Print one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+        /// An input as NAME=FILE.npy; inputs not given are generated.
+        #[arg(long = "input", value_name = "NAME=FILE")]
+        inputs: Vec<String>,
+        /// The shape of a generated input, as NAME=1x3x224x224.
+        #[arg(long = "shape", value_name = "NAME=DIMS")]
+        shapes: Vec<String>,
+    },
     /// ONNX node-test contract: read input_<i>.pb, write output_<i>.pb (exit 2: model
     /// rejected, 3: run failed).
     ConformanceRun {
@@ -25,13 +82,50 @@ enum Command {
         /// Folder to write output_<i>.pb into.
         outputs_dir: PathBuf,
     },
+    /// Classify the digits test split with the model the repo ships; print accuracy and latency.
+    Demo,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::ConformanceRun { model, inputs_dir, outputs_dir } => {
-            conformance::run(&model, &inputs_dir, &outputs_dir)
+    let result = match cli.command {
+        Command::Run {
+            model,
+            inputs,
+            output_dir,
+            backend,
+            threads,
+        } => run::run(&model, &inputs, output_dir.as_deref(), &backend, threads),
+        Command::Inspect { model } => inspect::run(&model),
+        Command::Bench {
+            model,
+            threads,
+            runs,
+            backend,
+            json,
+            inputs,
+            shapes,
+        } => bench::run(&bench::Options {
+            model,
+            threads,
+            runs,
+            backend,
+            json,
+            inputs,
+            shapes,
+        }),
+        Command::ConformanceRun {
+            model,
+            inputs_dir,
+            outputs_dir,
+        } => return conformance::run(&model, &inputs_dir, &outputs_dir),
+        Command::Demo => demo::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

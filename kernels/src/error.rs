@@ -28,7 +28,10 @@ pub enum KernelErrorKind {
 impl KernelError {
     /// An error of `kind` with a human-readable `context`.
     pub fn new(kind: KernelErrorKind, context: impl Into<String>) -> Self {
-        Self { kind, context: context.into() }
+        Self {
+            kind,
+            context: context.into(),
+        }
     }
 
     /// Shorthand for [`KernelErrorKind::OutOfBounds`].

@@ -20,7 +20,7 @@
 //!   [`cpu::KernelInfo`]): a plain loop written to be obviously right. It is the oracle every
 //!   other variant is tested against, and the last-resort fallback.
 //! * Optimised **variants** are tagged with the [`cpu::Isa`] they need. Today: the portable
-//!   cache-blocked `matmul_f32_generic_4x16` (autovectorised for the target baseline). Next:
+//!   cache-blocked `matmul_f32_generic_6x8` (autovectorised for the target baseline). Next:
 //!   AVX2 / AVX-512 / NEON micro-kernels, written as one `#[inline(always)]` body behind
 //!   `#[target_feature]` wrappers.
 //! * [`cpu::variants`] lists every compiled variant; [`cpu::table`] picks, once per process, the

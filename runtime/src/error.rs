@@ -46,7 +46,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Builds an error of `kind` with a message.
     pub fn new(kind: ErrorKind, context: impl Into<String>) -> Self {
-        Error { kind, context: context.into() }
+        Error {
+            kind,
+            context: context.into(),
+        }
     }
     /// The kind, to match on.
     pub fn kind(&self) -> &ErrorKind {
@@ -85,7 +88,10 @@ impl Error {
     pub fn unsupported(op: impl Into<String>, detail: impl Into<String>) -> Self {
         let (op, detail) = (op.into(), detail.into());
         let context = format!("unsupported operator {op}: {detail}");
-        Error { kind: ErrorKind::UnsupportedOp { op, detail }, context }
+        Error {
+            kind: ErrorKind::UnsupportedOp { op, detail },
+            context,
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub mod backend;
 mod error;
 pub mod import;
 pub mod ir;
+#[cfg(feature = "npy")]
+pub mod npy;
 pub mod passes;
 pub mod plan;
 mod session;
@@ -41,5 +43,7 @@ pub use tensor::{DType, Tensor, TensorView};
 /// ONNX helpers for tools (test data files).
 #[cfg(feature = "onnx")]
 pub mod onnx {
-    pub use crate::import::onnx::{read_tensor_file, tensor_to_proto_bytes, MAX_OPSET};
+    pub use crate::import::onnx::{
+        read_tensor_file, survey, tensor_to_proto_bytes, Survey, MAX_OPSET,
+    };
 }

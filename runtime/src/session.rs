@@ -30,7 +30,9 @@ impl Model {
     pub fn from_graph(mut graph: Graph) -> Result<Model> {
         graph.validate()?;
         passes::run_pipeline(&mut graph, &passes::portable())?;
-        Ok(Model { graph: Arc::new(graph) })
+        Ok(Model {
+            graph: Arc::new(graph),
+        })
     }
 
     /// The IR graph.
@@ -40,12 +42,20 @@ impl Model {
 
     /// The model's inputs.
     pub fn inputs(&self) -> Vec<&ValueInfo> {
-        self.graph.inputs.iter().map(|&id| self.graph.value(id)).collect()
+        self.graph
+            .inputs
+            .iter()
+            .map(|&id| self.graph.value(id))
+            .collect()
     }
 
     /// The model's outputs.
     pub fn outputs(&self) -> Vec<&ValueInfo> {
-        self.graph.outputs.iter().map(|&id| self.graph.value(id)).collect()
+        self.graph
+            .outputs
+            .iter()
+            .map(|&id| self.graph.value(id))
+            .collect()
     }
 
     /// A session with these options.
@@ -65,7 +75,10 @@ pub struct SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { backend: BackendKind::Cpu, threads: 1 }
+        SessionOptions {
+            backend: BackendKind::Cpu,
+            threads: 1,
+        }
     }
 }
 
@@ -85,7 +98,11 @@ impl Session {
         if options.threads == 0 {
             return Err(Error::argument("threads must be at least 1"));
         }
-        Ok(Session { model, options, programs: HashMap::new() })
+        Ok(Session {
+            model,
+            options,
+            programs: HashMap::new(),
+        })
     }
 
     /// The model.
@@ -124,18 +141,33 @@ impl Session {
         let tensors: Vec<&Tensor> = ordered
             .iter()
             .zip(&graph.inputs)
-            .map(|(t, &id)| t.ok_or_else(|| Error::argument(format!("input '{}' is missing", graph.value(id).name))))
+            .map(|(t, &id)| {
+                t.ok_or_else(|| {
+                    Error::argument(format!("input '{}' is missing", graph.value(id).name))
+                })
+            })
             .collect::<Result<_>>()?;
         let outputs = self.run_ordered(&tensors)?;
-        Ok(graph.outputs.iter().map(|&id| graph.value(id).name.clone()).zip(outputs).collect())
+        Ok(graph
+            .outputs
+            .iter()
+            .map(|&id| graph.value(id).name.clone())
+            .zip(outputs)
+            .collect())
     }
 
     /// Runs with inputs in model order.
     pub fn run_ordered(&mut self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        let signature: Signature = inputs.iter().map(|t| (t.dtype(), t.shape().to_vec())).collect();
+        let signature: Signature = inputs
+            .iter()
+            .map(|t| (t.dtype(), t.shape().to_vec()))
+            .collect();
         self.plan_for(&signature)?;
         let graph = self.model.graph.clone();
-        let (_, program) = self.programs.get_mut(&signature).ok_or_else(|| Error::internal("plan vanished"))?;
+        let (_, program) = self
+            .programs
+            .get_mut(&signature)
+            .ok_or_else(|| Error::internal("plan vanished"))?;
         let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
         program.run(&graph, &views)
     }
@@ -143,30 +175,48 @@ impl Session {
     fn check_signature(&self, signature: &Signature) -> Result<()> {
         let graph = &self.model.graph;
         if signature.len() != graph.inputs.len() {
-            return Err(Error::argument(format!("{} inputs given, the model has {}", signature.len(), graph.inputs.len())));
+            return Err(Error::argument(format!(
+                "{} inputs given, the model has {}",
+                signature.len(),
+                graph.inputs.len()
+            )));
         }
         let mut symbols: HashMap<&str, usize> = HashMap::new();
         for ((dtype, shape), &id) in signature.iter().zip(&graph.inputs) {
             let info = graph.value(id);
             if let Some(d) = info.dtype {
                 if d != *dtype {
-                    return Err(Error::dtype(format!("input '{}' must be {d}, got {dtype}", info.name)));
+                    return Err(Error::dtype(format!(
+                        "input '{}' must be {d}, got {dtype}",
+                        info.name
+                    )));
                 }
             }
             let Some(dims) = &info.shape else { continue };
             if dims.len() != shape.len() {
-                return Err(Error::shape(format!("input '{}' must have rank {}, got shape {shape:?}", info.name, dims.len())));
+                return Err(Error::shape(format!(
+                    "input '{}' must have rank {}, got shape {shape:?}",
+                    info.name,
+                    dims.len()
+                )));
             }
             for (d, &n) in dims.iter().zip(shape) {
                 match d {
                     Dim::Known(k) if *k != n => {
-                        return Err(Error::shape(format!("input '{}' must have shape {}, got {shape:?}", info.name, format_dims(dims))))
+                        return Err(Error::shape(format!(
+                            "input '{}' must have shape {}, got {shape:?}",
+                            info.name,
+                            format_dims(dims)
+                        )))
                     }
                     Dim::Symbol(s) if s != "?" => {
                         // One symbol, one size, across all inputs.
                         if let Some(prev) = symbols.insert(s, n) {
                             if prev != n {
-                                return Err(Error::shape(format!("dimension '{s}' is {prev} in one input and {n} in '{}'", info.name)));
+                                return Err(Error::shape(format!(
+                                    "dimension '{s}' is {prev} in one input and {n} in '{}'",
+                                    info.name
+                                )));
                             }
                         }
                     }

@@ -154,9 +154,9 @@ impl MaxIsa {
     pub fn from_env() -> Result<Option<Self>, KernelError> {
         match std::env::var(MAX_ISA_ENV) {
             Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(v)) => {
-                Err(KernelError::invalid(format!("{MAX_ISA_ENV}={v:?} is not UTF-8")))
-            }
+            Err(std::env::VarError::NotUnicode(v)) => Err(KernelError::invalid(format!(
+                "{MAX_ISA_ENV}={v:?} is not UTF-8"
+            ))),
             Ok(v) if v.trim().is_empty() => Ok(None),
             Ok(v) => Self::parse(&v).map(Some).ok_or_else(|| {
                 KernelError::invalid(format!(

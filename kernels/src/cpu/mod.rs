@@ -95,7 +95,7 @@ static VARIANTS: &[Variant] = &[
             family: "matmul",
             dtype: "f32",
             isa: Isa::Generic,
-            name: "matmul_f32_generic_4x16",
+            name: "matmul_f32_generic_6x8",
             reference: false,
         },
         kernel: Kernel::Sgemm(SgemmKernels {
@@ -136,7 +136,13 @@ impl KernelTable {
         let (sgemm_info, k) = select(VARIANTS, "matmul", "f32", &features, max_isa)
             .and_then(|v| Some((v.info, v.sgemm()?)))
             .unwrap_or((SGEMM_REFERENCE.info, SGEMM_REFERENCE_KERNELS));
-        Self { sgemm: k.sgemm, sgemm_fused: k.sgemm_fused, sgemm_info, features, max_isa }
+        Self {
+            sgemm: k.sgemm,
+            sgemm_fused: k.sgemm_fused,
+            sgemm_info,
+            features,
+            max_isa,
+        }
     }
 }
 
@@ -144,7 +150,9 @@ impl KernelTable {
 /// is ignored; [`MaxIsa::from_env`] reports it). Built on first use.
 pub fn table() -> &'static KernelTable {
     static TABLE: OnceLock<KernelTable> = OnceLock::new();
-    TABLE.get_or_init(|| KernelTable::build(CpuFeatures::detect(), MaxIsa::from_env().ok().flatten()))
+    TABLE.get_or_init(|| {
+        KernelTable::build(CpuFeatures::detect(), MaxIsa::from_env().ok().flatten())
+    })
 }
 
 /// The last (most preferred) variant of `family`/`dtype` that qualifies, else its reference.
@@ -155,14 +163,18 @@ fn select<'v>(
     features: &CpuFeatures,
     max_isa: Option<MaxIsa>,
 ) -> Option<&'v Variant> {
-    let mut of_family =
-        variants.iter().filter(|v| v.info.family == family && v.info.dtype == dtype);
+    let mut of_family = variants
+        .iter()
+        .filter(|v| v.info.family == family && v.info.dtype == dtype);
     let qualifies = |v: &&Variant| {
         !v.info.reference
             && features.supports(v.info.isa)
             && max_isa.is_none_or(|cap| cap.allows(v.info.isa))
     };
-    of_family.clone().rfind(qualifies).or_else(|| of_family.find(|v| v.info.reference))
+    of_family
+        .clone()
+        .rfind(qualifies)
+        .or_else(|| of_family.find(|v| v.info.reference))
 }
 
 #[cfg(test)]

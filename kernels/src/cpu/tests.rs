@@ -3,10 +3,17 @@
 use super::*;
 
 fn all_features() -> CpuFeatures {
-    let mut f = CpuFeatures::default();
-    (f.avx2, f.fma, f.f16c, f.avx512f, f.avx512bw, f.avx512vl) = (true, true, true, true, true, true);
-    (f.avx512vnni, f.avx512fp16, f.neon) = (true, true, true);
-    f
+    CpuFeatures {
+        avx2: true,
+        fma: true,
+        f16c: true,
+        avx512f: true,
+        avx512bw: true,
+        avx512vl: true,
+        avx512vnni: true,
+        avx512fp16: true,
+        neon: true,
+    }
 }
 
 #[test]
@@ -19,7 +26,10 @@ fn every_family_has_exactly_one_reference_and_unique_names() {
             .filter(|w| w.info.reference)
             .count();
         assert_eq!(refs, 1, "{}/{}", v.info.family, v.info.dtype);
-        assert!(v.info.name.starts_with(&format!("{}_{}_", v.info.family, v.info.dtype)));
+        assert!(v
+            .info
+            .name
+            .starts_with(&format!("{}_{}_", v.info.family, v.info.dtype)));
         if v.info.reference {
             assert_eq!(v.info.isa, Isa::Generic, "references run everywhere");
         }
@@ -31,10 +41,19 @@ fn every_family_has_exactly_one_reference_and_unique_names() {
 
 #[test]
 fn table_picks_the_blocked_kernel_unless_capped_to_reference() {
-    for f in [CpuFeatures::default(), all_features(), CpuFeatures::detect()] {
-        for cap in [None, Some(MaxIsa::Scalar), Some(MaxIsa::Avx2), Some(MaxIsa::Avx512)] {
+    for f in [
+        CpuFeatures::default(),
+        all_features(),
+        CpuFeatures::detect(),
+    ] {
+        for cap in [
+            None,
+            Some(MaxIsa::Scalar),
+            Some(MaxIsa::Avx2),
+            Some(MaxIsa::Avx512),
+        ] {
             let t = KernelTable::build(f, cap);
-            assert_eq!(t.sgemm_info.name, "matmul_f32_generic_4x16", "{f:?} {cap:?}");
+            assert_eq!(t.sgemm_info.name, "matmul_f32_generic_6x8", "{f:?} {cap:?}");
         }
         let t = KernelTable::build(f, Some(MaxIsa::Reference));
         assert!(t.sgemm_info.reference);
@@ -47,7 +66,13 @@ fn table_picks_the_blocked_kernel_unless_capped_to_reference() {
 #[test]
 fn select_respects_features_and_cap() {
     let mk = |isa, name, reference| Variant {
-        info: KernelInfo { family: "matmul", dtype: "f32", isa, name, reference },
+        info: KernelInfo {
+            family: "matmul",
+            dtype: "f32",
+            isa,
+            name,
+            reference,
+        },
         kernel: SGEMM_REFERENCE.kernel,
     };
     let vs = [
@@ -58,15 +83,22 @@ fn select_respects_features_and_cap() {
         mk(Isa::Neon, "neon", false),
     ];
     let pick = |f: &CpuFeatures, cap| select(&vs, "matmul", "f32", f, cap).unwrap().info.name;
-    let mut avx2_only = CpuFeatures::default();
-    (avx2_only.avx2, avx2_only.fma) = (true, true);
-    let mut neon = CpuFeatures::default();
-    neon.neon = true;
+    let avx2_only = CpuFeatures {
+        avx2: true,
+        fma: true,
+        ..CpuFeatures::default()
+    };
+    let neon = CpuFeatures {
+        neon: true,
+        ..CpuFeatures::default()
+    };
     assert_eq!(pick(&CpuFeatures::default(), None), "generic");
     assert_eq!(pick(&avx2_only, None), "avx2");
     assert_eq!(pick(&neon, None), "neon");
-    let mut x86 = all_features();
-    x86.neon = false;
+    let x86 = CpuFeatures {
+        neon: false,
+        ..all_features()
+    };
     assert_eq!(pick(&x86, None), "avx512");
     assert_eq!(pick(&x86, Some(MaxIsa::Avx512)), "avx512");
     assert_eq!(pick(&x86, Some(MaxIsa::Avx2)), "avx2");
@@ -74,8 +106,10 @@ fn select_respects_features_and_cap() {
     assert_eq!(pick(&x86, Some(MaxIsa::Reference)), "ref");
     assert!(select(&vs, "conv", "f32", &x86, None).is_none());
     // AVX2 without FMA is not the AVX2 tier.
-    let mut no_fma = avx2_only;
-    no_fma.fma = false;
+    let no_fma = CpuFeatures {
+        fma: false,
+        ..avx2_only
+    };
     assert_eq!(pick(&no_fma, None), "generic");
 }
 

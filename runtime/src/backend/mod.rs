@@ -23,7 +23,9 @@ impl std::str::FromStr for BackendKind {
                 ErrorKind::BackendUnavailable,
                 format!("backend '{s}' is not implemented yet; only 'cpu' is available"),
             )),
-            _ => Err(Error::argument(format!("unknown backend '{s}' (known: cpu)"))),
+            _ => Err(Error::argument(format!(
+                "unknown backend '{s}' (known: cpu)"
+            ))),
         }
     }
 }

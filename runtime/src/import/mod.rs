@@ -10,8 +10,12 @@ use std::path::Path;
 /// Loads a model file (ONNX).
 pub fn load_path(path: impl AsRef<Path>) -> Result<Graph> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
     load_bytes_in(&bytes, path.parent())
 }
 
@@ -25,5 +29,8 @@ fn load_bytes_in(bytes: &[u8], dir: Option<&Path>) -> Result<Graph> {
     #[cfg(feature = "onnx")]
     return onnx::load(bytes, dir);
     #[cfg(not(feature = "onnx"))]
-    Err(Error::new(ErrorKind::BackendUnavailable, "ONNX import is not compiled in (feature \"onnx\")"))
+    Err(Error::new(
+        ErrorKind::BackendUnavailable,
+        "ONNX import is not compiled in (feature \"onnx\")",
+    ))
 }

@@ -23,15 +23,27 @@ impl Fact {
     }
     /// Type and shape known.
     pub fn typed(dtype: DType, shape: Vec<usize>) -> Fact {
-        Fact { dtype: Some(dtype), shape: Some(shape), value: None }
+        Fact {
+            dtype: Some(dtype),
+            shape: Some(shape),
+            value: None,
+        }
     }
     /// Only the type known.
     pub fn of_dtype(dtype: DType) -> Fact {
-        Fact { dtype: Some(dtype), shape: None, value: None }
+        Fact {
+            dtype: Some(dtype),
+            shape: None,
+            value: None,
+        }
     }
     /// A known value.
     pub fn constant(t: Arc<Tensor>) -> Fact {
-        Fact { dtype: Some(t.dtype()), shape: Some(t.shape().to_vec()), value: Some(t) }
+        Fact {
+            dtype: Some(t.dtype()),
+            shape: Some(t.shape().to_vec()),
+            value: Some(t),
+        }
     }
     /// True when both dtype and shape are known.
     pub fn is_concrete(&self) -> bool {

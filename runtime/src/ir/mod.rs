@@ -79,7 +79,14 @@ impl Graph {
     pub fn node_count_deep(&self) -> usize {
         self.nodes
             .iter()
-            .map(|n| 1 + n.op.subgraphs().iter().map(|g| g.node_count_deep()).sum::<usize>())
+            .map(|n| {
+                1 + n
+                    .op
+                    .subgraphs()
+                    .iter()
+                    .map(|g| g.node_count_deep())
+                    .sum::<usize>()
+            })
             .sum()
     }
 }

@@ -12,7 +12,10 @@ impl Graph {
         let mut defined = vec![false; n];
         let check = |id: ValueId, what: &str| -> Result<()> {
             if id.0 >= n {
-                return Err(Error::internal(format!("{what}: value id {} out of range", id.0)));
+                return Err(Error::internal(format!(
+                    "{what}: value id {} out of range",
+                    id.0
+                )));
             }
             Ok(())
         };
@@ -33,7 +36,10 @@ impl Graph {
             define(id, &mut defined, "constant")?;
             let info = &self.values[id.0];
             if info.dtype.is_some_and(|d| d != t.dtype()) {
-                return Err(Error::internal(format!("constant '{}' dtype disagrees", info.name)));
+                return Err(Error::internal(format!(
+                    "constant '{}' dtype disagrees",
+                    info.name
+                )));
             }
         }
         for node in &self.nodes {
@@ -52,7 +58,8 @@ impl Graph {
                 define(*id, &mut defined, &node.name)?;
             }
             for g in node.op.subgraphs() {
-                g.validate().map_err(|e| e.context_with(format!("in a body of node '{}'", node.name)))?;
+                g.validate()
+                    .map_err(|e| e.context_with(format!("in a body of node '{}'", node.name)))?;
             }
         }
         for &id in &self.outputs {

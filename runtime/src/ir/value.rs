@@ -42,7 +42,10 @@ pub struct ValueInfo {
 impl ValueInfo {
     /// A value known only by name.
     pub fn named(name: impl Into<String>) -> Self {
-        ValueInfo { name: name.into(), ..Default::default() }
+        ValueInfo {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     /// The shape when every dim is known.

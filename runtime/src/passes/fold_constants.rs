@@ -25,20 +25,31 @@ impl Pass for FoldConstants {
             let node = &graph.nodes[index];
             let foldable = !node.op.is_nondeterministic()
                 && node.op.subgraphs().is_empty()
-                && node.inputs.iter().flatten().all(|id| graph.constants.contains_key(id));
+                && node
+                    .inputs
+                    .iter()
+                    .flatten()
+                    .all(|id| graph.constants.contains_key(id));
             if !foldable {
                 index += 1;
                 continue;
             }
-            let inputs: Vec<Option<&Tensor>> =
-                node.inputs.iter().map(|i| i.map(|id| graph.constants[&id].as_ref())).collect();
+            let inputs: Vec<Option<&Tensor>> = node
+                .inputs
+                .iter()
+                .map(|i| i.map(|id| graph.constants[&id].as_ref()))
+                .collect();
             // A node that fails to evaluate here will fail at run time with the same error;
             // keep it so the error surfaces there with full context.
             let Ok(results) = cpu::eval_node(&node.op, &inputs, node.outputs.len(), 1) else {
                 index += 1;
                 continue;
             };
-            if results.iter().flatten().any(|t| t.bytes().len() > MAX_FOLDED_BYTES) {
+            if results
+                .iter()
+                .flatten()
+                .any(|t| t.bytes().len() > MAX_FOLDED_BYTES)
+            {
                 index += 1;
                 continue;
             }
@@ -47,7 +58,12 @@ impl Pass for FoldConstants {
                 if let (Some(id), Some(t)) = (out, t) {
                     let info = &mut graph.values[id.0];
                     info.dtype = Some(t.dtype());
-                    info.shape = Some(t.shape().iter().map(|&d| crate::ir::Dim::Known(d)).collect());
+                    info.shape = Some(
+                        t.shape()
+                            .iter()
+                            .map(|&d| crate::ir::Dim::Known(d))
+                            .collect(),
+                    );
                     graph.constants.insert(*id, Arc::new(t));
                 }
             }

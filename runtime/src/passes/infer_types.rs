@@ -17,16 +17,26 @@ impl Pass for InferTypes {
         let mut facts: Vec<Fact> = graph
             .values
             .iter()
-            .map(|v| Fact { dtype: v.dtype, shape: v.concrete_shape(), value: None })
+            .map(|v| Fact {
+                dtype: v.dtype,
+                shape: v.concrete_shape(),
+                value: None,
+            })
             .collect();
         for (id, t) in &graph.constants {
             facts[id.0] = Fact::constant(t.clone());
         }
         let mut changed = false;
         for node in &graph.nodes {
-            let ins: Vec<Option<&Fact>> = node.inputs.iter().map(|i| i.map(|id| &facts[id.0])).collect();
+            let ins: Vec<Option<&Fact>> = node
+                .inputs
+                .iter()
+                .map(|i| i.map(|id| &facts[id.0]))
+                .collect();
             // Inference errors surface when planning with concrete shapes; here we only record.
-            let Ok(outs) = node.op.infer(&ins, node.outputs.len()) else { continue };
+            let Ok(outs) = node.op.infer(&ins, node.outputs.len()) else {
+                continue;
+            };
             for (o, f) in node.outputs.iter().zip(outs) {
                 let Some(id) = o else { continue };
                 let info = &mut graph.values[id.0];

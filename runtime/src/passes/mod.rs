@@ -30,8 +30,12 @@ pub fn run_pipeline(graph: &mut Graph, passes: &[Box<dyn Pass>]) -> Result<()> {
     for _round in 0..8 {
         let mut changed = false;
         for pass in passes {
-            changed |= pass.run(graph).map_err(|e| e.context_with(format!("pass {}", pass.name())))?;
-            graph.validate().map_err(|e| e.context_with(format!("after pass {}", pass.name())))?;
+            changed |= pass
+                .run(graph)
+                .map_err(|e| e.context_with(format!("pass {}", pass.name())))?;
+            graph
+                .validate()
+                .map_err(|e| e.context_with(format!("after pass {}", pass.name())))?;
         }
         if !changed {
             break;

@@ -23,8 +23,16 @@ impl ArenaLayout {
     }
 
     /// Best-fit assignment in execution order.
-    pub(super) fn assign(graph: &Graph, facts: &[Fact], folded: &[bool], frees_after: &[Vec<ValueId>]) -> ArenaLayout {
-        let mut layout = ArenaLayout { slot_of: vec![None; graph.values.len()], slot_bytes: Vec::new() };
+    pub(super) fn assign(
+        graph: &Graph,
+        facts: &[Fact],
+        folded: &[bool],
+        frees_after: &[Vec<ValueId>],
+    ) -> ArenaLayout {
+        let mut layout = ArenaLayout {
+            slot_of: vec![None; graph.values.len()],
+            slot_bytes: Vec::new(),
+        };
         let mut free: Vec<usize> = Vec::new();
         for (index, node) in graph.nodes.iter().enumerate() {
             if folded[index] {
@@ -35,7 +43,9 @@ impl ArenaLayout {
                     continue;
                 }
                 let fact = &facts[id.0];
-                let (Some(dtype), Some(shape)) = (fact.dtype, fact.shape.as_ref()) else { continue };
+                let (Some(dtype), Some(shape)) = (fact.dtype, fact.shape.as_ref()) else {
+                    continue;
+                };
                 let bytes = (numel(shape) * dtype.size()).div_ceil(64) * 64;
                 // Best fit: the smallest free slot that holds it, else the largest (grown).
                 let fit = free
@@ -43,7 +53,11 @@ impl ArenaLayout {
                     .enumerate()
                     .filter(|(_, &s)| layout.slot_bytes[s] >= bytes)
                     .min_by_key(|(_, &s)| layout.slot_bytes[s])
-                    .or_else(|| free.iter().enumerate().max_by_key(|(_, &s)| layout.slot_bytes[s]))
+                    .or_else(|| {
+                        free.iter()
+                            .enumerate()
+                            .max_by_key(|(_, &s)| layout.slot_bytes[s])
+                    })
                     .map(|(pos, _)| pos);
                 let slot = match fit {
                     Some(pos) => free.swap_remove(pos),
@@ -72,7 +86,12 @@ pub(super) fn last_uses(graph: &Graph, folded: &[bool]) -> Vec<Vec<ValueId>> {
         if folded[index] {
             continue;
         }
-        for id in node.inputs.iter().flatten().chain(node.outputs.iter().flatten()) {
+        for id in node
+            .inputs
+            .iter()
+            .flatten()
+            .chain(node.outputs.iter().flatten())
+        {
             last[id.0] = Some(index);
         }
     }

@@ -30,22 +30,42 @@ pub(super) fn propagate(graph: &Graph, inputs: &[(DType, Vec<usize>)]) -> Result
     let mut folded_nodes = vec![false; graph.nodes.len()];
     let mut folded_values = HashMap::new();
     for (index, node) in graph.nodes.iter().enumerate() {
-        let in_facts: Vec<Option<&Fact>> =
-            node.inputs.iter().map(|i| i.map(|id| &facts[id.0])).collect();
+        let in_facts: Vec<Option<&Fact>> = node
+            .inputs
+            .iter()
+            .map(|i| i.map(|id| &facts[id.0]))
+            .collect();
         let foldable = !node.op.is_nondeterministic()
             && node.op.subgraphs().is_empty()
             && in_facts.iter().flatten().all(|f| f.value.is_some());
         let out_facts = if foldable {
-            let values: Vec<Option<&Tensor>> =
-                in_facts.iter().map(|f| f.and_then(|f| f.value.as_deref())).collect();
-            let results = cpu::eval_node(&node.op, &values, node.outputs.len(), 1)
-                .map_err(|e| e.context_with(format!("folding node '{}' ({})", node.name, node.op.name())))?;
-            let small = results.iter().flatten().all(|t| t.bytes().len() <= MAX_FOLDED_BYTES);
+            let values: Vec<Option<&Tensor>> = in_facts
+                .iter()
+                .map(|f| f.and_then(|f| f.value.as_deref()))
+                .collect();
+            let results =
+                cpu::eval_node(&node.op, &values, node.outputs.len(), 1).map_err(|e| {
+                    e.context_with(format!("folding node '{}' ({})", node.name, node.op.name()))
+                })?;
+            let small = results
+                .iter()
+                .flatten()
+                .all(|t| t.bytes().len() <= MAX_FOLDED_BYTES);
             if small {
                 folded_nodes[index] = true;
-                results.into_iter().map(|t| t.map(|t| Fact::constant(Arc::new(t))).unwrap_or_default()).collect()
+                results
+                    .into_iter()
+                    .map(|t| t.map(|t| Fact::constant(Arc::new(t))).unwrap_or_default())
+                    .collect()
             } else {
-                results.iter().map(|t| t.as_ref().map(|t| Fact::typed(t.dtype(), t.shape().to_vec())).unwrap_or_default()).collect()
+                results
+                    .iter()
+                    .map(|t| {
+                        t.as_ref()
+                            .map(|t| Fact::typed(t.dtype(), t.shape().to_vec()))
+                            .unwrap_or_default()
+                    })
+                    .collect()
             }
         } else {
             node.op

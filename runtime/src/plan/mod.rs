@@ -36,7 +36,13 @@ impl Plan {
         let (facts, folded_nodes, folded_values) = facts::propagate(graph, inputs)?;
         let frees_after = arena::last_uses(graph, &folded_nodes);
         let arena = ArenaLayout::assign(graph, &facts, &folded_nodes, &frees_after);
-        Ok(Plan { facts, folded_nodes, folded_values, frees_after, arena })
+        Ok(Plan {
+            facts,
+            folded_nodes,
+            folded_values,
+            frees_after,
+            arena,
+        })
     }
 
     /// Bytes the arena needs (the planned peak of intermediate tensors).

@@ -75,13 +75,19 @@ impl DType {
     /// 8-bit and 4-bit float formats, only converted (Cast, Quantize/DequantizeLinear).
     pub fn is_minifloat(self) -> bool {
         use DType::*;
-        matches!(self, F8E4M3FN | F8E4M3FNUZ | F8E5M2 | F8E5M2FNUZ | F8E8M0 | F4E2M1)
+        matches!(
+            self,
+            F8E4M3FN | F8E4M3FNUZ | F8E5M2 | F8E5M2FNUZ | F8E8M0 | F4E2M1
+        )
     }
 
     /// Integer types (including sub-byte ones), not bool.
     pub fn is_integer(self) -> bool {
         use DType::*;
-        matches!(self, U8 | I8 | U16 | I16 | U32 | I32 | U64 | I64 | U4 | I4 | U2 | I2)
+        matches!(
+            self,
+            U8 | I8 | U16 | I16 | U32 | I32 | U64 | I64 | U4 | I4 | U2 | I2
+        )
     }
 
     /// Signed integer types.
@@ -190,7 +196,9 @@ impl fmt::Display for DType {
 
 /// A Rust type that is the storage of one [`DType`] (bool and the raw-bit types have none:
 /// they are read as `u8`/`i8` through [`super::TensorView::bytes`]).
-pub trait Element: bytemuck::Pod + Copy + Default + Send + Sync + fmt::Debug + PartialOrd + 'static {
+pub trait Element:
+    bytemuck::Pod + Copy + Default + Send + Sync + fmt::Debug + PartialOrd + 'static
+{
     /// The dtype this Rust type stores.
     const DTYPE: DType;
 }

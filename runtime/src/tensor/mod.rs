@@ -26,7 +26,11 @@ impl Tensor {
     /// A zero-filled tensor (`false` for bool, +0.0 for floats).
     pub fn zeros(dtype: DType, shape: &[usize]) -> Result<Tensor> {
         let bytes = byte_len(dtype, shape)?;
-        Ok(Tensor { dtype, shape: shape.to_vec(), data: AlignedBytes::zeroed(bytes) })
+        Ok(Tensor {
+            dtype,
+            shape: shape.to_vec(),
+            data: AlignedBytes::zeroed(bytes),
+        })
     }
 
     /// A tensor from raw little-endian bytes, unpacked storage (see [`DType`]).
@@ -38,7 +42,11 @@ impl Tensor {
                 bytes.len()
             )));
         }
-        Ok(Tensor { dtype, shape: shape.to_vec(), data: AlignedBytes::from_slice(bytes) })
+        Ok(Tensor {
+            dtype,
+            shape: shape.to_vec(),
+            data: AlignedBytes::from_slice(bytes),
+        })
     }
 
     /// A tensor from typed values.
@@ -104,16 +112,27 @@ impl Tensor {
     }
     /// A borrowed view.
     pub fn view(&self) -> TensorView<'_> {
-        TensorView { dtype: self.dtype, shape: &self.shape, bytes: self.data.as_slice() }
+        TensorView {
+            dtype: self.dtype,
+            shape: &self.shape,
+            bytes: self.data.as_slice(),
+        }
     }
     /// A mutable borrowed view.
     pub fn view_mut(&mut self) -> TensorViewMut<'_> {
-        TensorViewMut { dtype: self.dtype, shape: &self.shape, bytes: self.data.as_mut_slice() }
+        TensorViewMut {
+            dtype: self.dtype,
+            shape: &self.shape,
+            bytes: self.data.as_mut_slice(),
+        }
     }
     /// Same data, new shape with the same element count.
     pub fn reshaped(mut self, shape: &[usize]) -> Result<Tensor> {
         if numel(shape) != self.len() {
-            return Err(Error::shape(format!("cannot reshape {:?} to {shape:?}", self.shape)));
+            return Err(Error::shape(format!(
+                "cannot reshape {:?} to {shape:?}",
+                self.shape
+            )));
         }
         self.shape = shape.to_vec();
         Ok(self)
@@ -179,8 +198,16 @@ impl<'a> TensorView<'a> {
         Ok(match self.dtype {
             DType::F32 => self.as_slice::<f32>()?.to_vec(),
             DType::F64 => self.as_slice::<f64>()?.iter().map(|&v| v as f32).collect(),
-            DType::F16 => self.as_slice::<half::f16>()?.iter().map(|v| v.to_f32()).collect(),
-            DType::BF16 => self.as_slice::<half::bf16>()?.iter().map(|v| v.to_f32()).collect(),
+            DType::F16 => self
+                .as_slice::<half::f16>()?
+                .iter()
+                .map(|v| v.to_f32())
+                .collect(),
+            DType::BF16 => self
+                .as_slice::<half::bf16>()?
+                .iter()
+                .map(|v| v.to_f32())
+                .collect(),
             _ => self.to_i64_vec()?.into_iter().map(|v| v as f32).collect(),
         })
     }
@@ -198,7 +225,10 @@ impl<'a> TensorView<'a> {
         let v = self.to_i64_vec()?;
         match v.as_slice() {
             [x] => Ok(*x),
-            _ => Err(Error::shape(format!("expected one element, got shape {:?}", self.shape))),
+            _ => Err(Error::shape(format!(
+                "expected one element, got shape {:?}",
+                self.shape
+            ))),
         }
     }
     /// The single element of a one-element numeric tensor as f32.
@@ -206,7 +236,10 @@ impl<'a> TensorView<'a> {
         let v = self.to_f32_vec()?;
         match v.as_slice() {
             [x] => Ok(*x),
-            _ => Err(Error::shape(format!("expected one element, got shape {:?}", self.shape))),
+            _ => Err(Error::shape(format!(
+                "expected one element, got shape {:?}",
+                self.shape
+            ))),
         }
     }
 }
@@ -235,7 +268,10 @@ fn check_dtype<T: Element>(actual: DType) -> Result<()> {
     if T::DTYPE == actual {
         Ok(())
     } else {
-        Err(Error::dtype(format!("tensor is {actual}, read as {}", T::DTYPE)))
+        Err(Error::dtype(format!(
+            "tensor is {actual}, read as {}",
+            T::DTYPE
+        )))
     }
 }
 
@@ -246,7 +282,10 @@ pub fn byte_len(dtype: DType, shape: &[usize]) -> Result<usize> {
         .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
         .filter(|&n| n <= isize::MAX as usize)
         .ok_or_else(|| {
-            Error::new(crate::ErrorKind::OutOfMemory, format!("tensor {dtype}{shape:?} is too large"))
+            Error::new(
+                crate::ErrorKind::OutOfMemory,
+                format!("tensor {dtype}{shape:?} is too large"),
+            )
         })
 }
 
@@ -257,18 +296,54 @@ pub fn byte_len(dtype: DType, shape: &[usize]) -> Result<usize> {
 macro_rules! with_numeric_type {
     ($dtype:expr, $T:ident => $body:expr, _ => $else:expr) => {
         match $dtype {
-            $crate::DType::F32 => { type $T = f32; $body }
-            $crate::DType::F64 => { type $T = f64; $body }
-            $crate::DType::F16 => { type $T = half::f16; $body }
-            $crate::DType::BF16 => { type $T = half::bf16; $body }
-            $crate::DType::I8 => { type $T = i8; $body }
-            $crate::DType::U8 => { type $T = u8; $body }
-            $crate::DType::I16 => { type $T = i16; $body }
-            $crate::DType::U16 => { type $T = u16; $body }
-            $crate::DType::I32 => { type $T = i32; $body }
-            $crate::DType::U32 => { type $T = u32; $body }
-            $crate::DType::I64 => { type $T = i64; $body }
-            $crate::DType::U64 => { type $T = u64; $body }
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
+            $crate::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            $crate::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::DType::U64 => {
+                type $T = u64;
+                $body
+            }
             #[allow(unreachable_patterns)]
             _ => $else,
         }

@@ -98,7 +98,9 @@ impl Im2ColParams<'_> {
             ("pads_end", self.pads_end.len()),
         ];
         if let Some((name, len)) = lens.iter().find(|(_, len)| *len != rank) {
-            return Err(KernelError::invalid(format!("{name} has {len} axes, input has {rank}")));
+            return Err(KernelError::invalid(format!(
+                "{name} has {len} axes, input has {rank}"
+            )));
         }
         let overflow = || KernelError::invalid("convolution sizes overflow");
         let mut g = Geometry {
@@ -121,7 +123,10 @@ impl Im2ColParams<'_> {
                     "axis {d}: kernel {k}, stride {s}, dilation {dil} must all be >= 1"
                 )));
             }
-            let window = dil.checked_mul(k - 1).and_then(|x| x.checked_add(1)).ok_or_else(overflow)?;
+            let window = dil
+                .checked_mul(k - 1)
+                .and_then(|x| x.checked_add(1))
+                .ok_or_else(overflow)?;
             let padded = self.input_spatial[d]
                 .checked_add(self.pads_begin[d])
                 .and_then(|x| x.checked_add(self.pads_end[d]))
@@ -143,8 +148,13 @@ impl Im2ColParams<'_> {
             g.cols = g.cols.checked_mul(g.output[d]).ok_or_else(overflow)?;
         }
         // Both buffer sizes must be representable.
-        self.channels.checked_mul(g.image_plane).ok_or_else(overflow)?;
-        self.channels.checked_mul(g.taps).and_then(|r| r.checked_mul(g.cols)).ok_or_else(overflow)?;
+        self.channels
+            .checked_mul(g.image_plane)
+            .ok_or_else(overflow)?;
+        self.channels
+            .checked_mul(g.taps)
+            .and_then(|r| r.checked_mul(g.cols))
+            .ok_or_else(overflow)?;
         Ok(g)
     }
 }
@@ -246,7 +256,10 @@ fn walk(g: &Geometry, mut f: impl FnMut(Run)) {
             loop {
                 let src = outer_offset(g, &tap, &pos, &in_stride)
                     .and_then(|outer| last_axis(g, tap[last]).map(|s| (outer, s)))
-                    .map(|(outer, s)| Source { base: plane + outer + s.base, ..s });
+                    .map(|(outer, s)| Source {
+                        base: plane + outer + s.base,
+                        ..s
+                    });
                 f(Run { col, len, src });
                 col += len;
                 if !advance(&mut pos[..last], &g.output[..last]) {
@@ -290,7 +303,12 @@ fn last_axis(g: &Geometry, tap: usize) -> Option<Source> {
     // Output o reads x = o·s + shift − pb; in the image iff pb ≤ o·s + shift < pb + n.
     let lo = pb.saturating_sub(shift).div_ceil(s);
     let hi = (pb + n).saturating_sub(shift).div_ceil(s).min(g.output[d]);
-    (lo < hi).then(|| Source { base: lo * s + shift - pb, lo, hi, step: s })
+    (lo < hi).then(|| Source {
+        base: lo * s + shift - pb,
+        lo,
+        hi,
+        step: s,
+    })
 }
 
 /// Row-major odometer increment of `idx` within `dims`; `false` once it wraps to all zeros.

@@ -36,10 +36,18 @@ impl Geo {
 
 fn geo() -> impl Strategy<Value = Geo> {
     (1..=3usize, 1..=3usize, 1..=3usize).prop_flat_map(|(rank, channels, out_channels)| {
-        let axis = (1..=7usize, 1..=3usize, 1..=3usize, 1..=2usize, 0..=2usize, 0..=2usize);
+        let axis = (
+            1..=7usize,
+            1..=3usize,
+            1..=3usize,
+            1..=2usize,
+            0..=2usize,
+            0..=2usize,
+        );
         prop::collection::vec(axis, rank)
             .prop_filter("window must fit in the padded input", |axes| {
-                axes.iter().all(|&(i, k, _, d, pb, pe)| i + pb + pe > d * (k - 1))
+                axes.iter()
+                    .all(|&(i, k, _, d, pb, pe)| i + pb + pe > d * (k - 1))
             })
             .prop_map(move |axes| Geo {
                 channels,
@@ -55,14 +63,19 @@ fn geo() -> impl Strategy<Value = Geo> {
 }
 
 fn values(n: usize, salt: usize) -> Vec<f32> {
-    (0..n).map(|i| ((i * 7 + salt * 13) % 23) as f32 / 11.0 - 1.0).collect()
+    (0..n)
+        .map(|i| ((i * 7 + salt * 13) % 23) as f32 / 11.0 - 1.0)
+        .collect()
 }
 
 /// Row-major multi-indices of `dims`.
 fn indices(dims: &[usize]) -> Vec<Vec<usize>> {
     let mut out = vec![vec![]];
     for &d in dims {
-        out = out.into_iter().flat_map(|p| (0..d).map(move |i| [p.clone(), vec![i]].concat())).collect();
+        out = out
+            .into_iter()
+            .flat_map(|p| (0..d).map(move |i| [p.clone(), vec![i]].concat()))
+            .collect();
     }
     out
 }
@@ -86,7 +99,13 @@ fn conv_via_im2col(g: &Geo, x: &[f32], w: &[f32]) -> Vec<f32> {
     let mut col = vec![f32::NAN; rows * cols];
     im2col(&g.params(), x, &mut col).unwrap();
     let mut y = vec![0.0; g.out_channels * cols];
-    reference::sgemm(&GemmParams::row_major(g.out_channels, cols, rows), w, &col, &mut y).unwrap();
+    reference::sgemm(
+        &GemmParams::row_major(g.out_channels, cols, rows),
+        w,
+        &col,
+        &mut y,
+    )
+    .unwrap();
     y
 }
 
@@ -182,35 +201,131 @@ fn output_size_follows_the_onnx_formula() {
     assert_eq!(p.output_spatial().unwrap(), [112, 112]);
     assert_eq!(p.col_shape().unwrap(), (3 * 49, 112 * 112));
     // 1-D, dilation 2: window 5 over 10 + 1 → (11 − 5)/3 + 1 = 3.
-    let p = Im2ColParams { input_spatial: &[10], kernel: &[3], strides: &[3], dilations: &[2], pads_begin: &[1], pads_end: &[0], channels: 1 };
+    let p = Im2ColParams {
+        input_spatial: &[10],
+        kernel: &[3],
+        strides: &[3],
+        dilations: &[2],
+        pads_begin: &[1],
+        pads_end: &[0],
+        channels: 1,
+    };
     assert_eq!(p.output_spatial().unwrap(), [3]);
 }
 
 #[test]
 fn bad_geometry_and_lengths_are_rejected() {
-    let ok = Im2ColParams { channels: 2, input_spatial: &[4, 4], kernel: &[3, 3], strides: &[1, 1], dilations: &[1, 1], pads_begin: &[0, 0], pads_end: &[0, 0] };
+    let ok = Im2ColParams {
+        channels: 2,
+        input_spatial: &[4, 4],
+        kernel: &[3, 3],
+        strides: &[1, 1],
+        dilations: &[1, 1],
+        pads_begin: &[0, 0],
+        pads_end: &[0, 0],
+    };
     let (rows, cols) = ok.col_shape().unwrap();
     let (x, mut col) = (vec![0.0; 32], vec![0.0; rows * cols]);
-    let kind = |p: &Im2ColParams<'_>, x: &[f32], col: &mut [f32]| im2col(p, x, col).unwrap_err().kind();
+    let kind =
+        |p: &Im2ColParams<'_>, x: &[f32], col: &mut [f32]| im2col(p, x, col).unwrap_err().kind();
     assert_eq!(kind(&ok, &x[..31], &mut col), KernelErrorKind::OutOfBounds);
     assert_eq!(kind(&ok, &x, &mut col[1..]), KernelErrorKind::OutOfBounds);
-    assert!(col2im(&ok, &col[1..], &mut vec![0.0; 32]).is_err());
+    assert!(col2im(&ok, &col[1..], &mut [0.0; 32]).is_err());
     let invalid = KernelErrorKind::InvalidParams;
-    assert_eq!(kind(&Im2ColParams { strides: &[1, 0], ..ok }, &x, &mut col), invalid);
-    assert_eq!(kind(&Im2ColParams { kernel: &[3, 0], ..ok }, &x, &mut col), invalid);
-    assert_eq!(kind(&Im2ColParams { dilations: &[3, 1], ..ok }, &x, &mut col), invalid);
-    assert_eq!(kind(&Im2ColParams { pads_end: &[0], ..ok }, &x, &mut col), invalid);
-    assert_eq!(kind(&Im2ColParams { pads_begin: &[usize::MAX, 0], ..ok }, &x, &mut col), invalid);
-    assert_eq!(kind(&Im2ColParams { input_spatial: &[], ..ok }, &x, &mut col), KernelErrorKind::Unsupported);
+    assert_eq!(
+        kind(
+            &Im2ColParams {
+                strides: &[1, 0],
+                ..ok
+            },
+            &x,
+            &mut col
+        ),
+        invalid
+    );
+    assert_eq!(
+        kind(
+            &Im2ColParams {
+                kernel: &[3, 0],
+                ..ok
+            },
+            &x,
+            &mut col
+        ),
+        invalid
+    );
+    assert_eq!(
+        kind(
+            &Im2ColParams {
+                dilations: &[3, 1],
+                ..ok
+            },
+            &x,
+            &mut col
+        ),
+        invalid
+    );
+    assert_eq!(
+        kind(
+            &Im2ColParams {
+                pads_end: &[0],
+                ..ok
+            },
+            &x,
+            &mut col
+        ),
+        invalid
+    );
+    assert_eq!(
+        kind(
+            &Im2ColParams {
+                pads_begin: &[usize::MAX, 0],
+                ..ok
+            },
+            &x,
+            &mut col
+        ),
+        invalid
+    );
+    assert_eq!(
+        kind(
+            &Im2ColParams {
+                input_spatial: &[],
+                ..ok
+            },
+            &x,
+            &mut col
+        ),
+        KernelErrorKind::Unsupported
+    );
     let nine = [1usize; 9];
-    let p9 = Im2ColParams { channels: 1, input_spatial: &nine, kernel: &nine, strides: &nine, dilations: &nine, pads_begin: &nine, pads_end: &nine };
-    assert_eq!(p9.col_shape().unwrap_err().kind(), KernelErrorKind::Unsupported);
+    let p9 = Im2ColParams {
+        channels: 1,
+        input_spatial: &nine,
+        kernel: &nine,
+        strides: &nine,
+        dilations: &nine,
+        pads_begin: &nine,
+        pads_end: &nine,
+    };
+    assert_eq!(
+        p9.col_shape().unwrap_err().kind(),
+        KernelErrorKind::Unsupported
+    );
 }
 
 /// Padding is zero even where `col` held garbage, and every element is written.
 #[test]
 fn im2col_overwrites_every_element() {
-    let p = Im2ColParams { channels: 1, input_spatial: &[2, 3], kernel: &[2, 2], strides: &[2, 1], dilations: &[1, 2], pads_begin: &[1, 2], pads_end: &[1, 0] };
+    let p = Im2ColParams {
+        channels: 1,
+        input_spatial: &[2, 3],
+        kernel: &[2, 2],
+        strides: &[2, 1],
+        dilations: &[1, 2],
+        pads_begin: &[1, 2],
+        pads_end: &[1, 0],
+    };
     let (rows, cols) = p.col_shape().unwrap();
     let mut col = vec![f32::NAN; rows * cols];
     im2col(&p, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut col).unwrap();

@@ -15,14 +15,14 @@
 
 use std::cell::RefCell;
 
-use super::{apply_post_ops, offset, scale_c_only, validate, GemmParams, PostOp};
+use super::{clip, offset, relu, scale_c_only, validate, GemmParams, PostOp};
 use crate::KernelError;
 
 /// Rows of the register tile.
-pub(crate) const MR: usize = 4;
+const MR: usize = 6;
 /// Columns of the register tile (a multiple of every target's vector width).
-pub(crate) const NR: usize = 16;
-/// Depth of one packed slice: an `NR`-wide micro-panel of `B` (`KC·NR·4` = 16 KiB) stays in L1.
+const NR: usize = 8;
+/// Depth of one packed slice: an `NR`-wide micro-panel of `B` (`KC·NR·4` = 8 KiB) stays in L1.
 const KC: usize = 256;
 /// Rows of a packed block of `A` (`MC·KC·4` = 96 KiB, meant for L2). A multiple of `MR`.
 const MC: usize = 96;
@@ -40,7 +40,12 @@ thread_local! {
 }
 
 /// Blocked [`super::SgemmFn`].
-pub(crate) fn sgemm(p: &GemmParams, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<(), KernelError> {
+pub(crate) fn sgemm(
+    p: &GemmParams,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) -> Result<(), KernelError> {
     sgemm_fused(p, a, b, c, &[])
 }
 
@@ -65,7 +70,7 @@ pub(crate) fn sgemm_fused(
             let s = &mut *s;
             drive(p, a, b, c, post, &mut s.a, &mut s.b);
         }
-        // Only reachable if a post-op ever calls back into GEMM on this thread.
+        // Unreachable today (nothing inside `drive` re-enters GEMM); allocate rather than panic.
         Err(_) => drive(p, a, b, c, post, &mut Vec::new(), &mut Vec::new()),
     });
     Ok(())
@@ -99,7 +104,7 @@ fn drive(
                         let mr = MR.min(ic + mc - i0);
                         let acc = micro_kernel(apanel, bpanel);
                         let tile = Tile { i0, j0, mr, nr };
-                        store(p, c, &acc, tile, first, if last { post } else { &[] });
+                        store(p, c, acc, tile, first, if last { post } else { &[] });
                     }
                 }
             }
@@ -134,33 +139,76 @@ fn micro_kernel(apanel: &[f32], bpanel: &[f32]) -> [[f32; NR]; MR] {
 }
 
 /// Writes one tile: `alpha · acc + beta · C` on the first depth slice (`C` not read when
-/// `beta == 0`), `C + alpha · acc` on later ones; `post` is non-empty only on the last slice.
+/// `beta == 0`), `alpha · acc + C` on later ones; `post` is non-empty only on the last slice
+/// and is applied to the whole tile in registers before the single write.
 #[inline(always)]
 fn store(
     p: &GemmParams,
     c: &mut [f32],
-    acc: &[[f32; NR]; MR],
+    mut v: [[f32; NR]; MR],
     t: Tile,
     first: bool,
     post: &[PostOp<'_>],
 ) {
-    for (r, acc_row) in acc.iter().enumerate().take(t.mr) {
-        let start = offset(t.i0 + r, t.j0, p.c_row_stride, 1);
-        let row = &mut c[start..start + t.nr];
-        let acc_row = &acc_row[..t.nr];
-        if first && p.beta == 0.0 {
-            row.iter_mut().zip(acc_row).for_each(|(x, &v)| *x = p.alpha * v);
-        } else {
-            let beta = if first { p.beta } else { 1.0 };
-            row.iter_mut().zip(acc_row).for_each(|(x, &v)| *x = p.alpha * v + beta * *x);
+    let beta = if first { p.beta } else { 1.0 };
+    if beta == 0.0 {
+        v.as_flattened_mut().iter_mut().for_each(|x| *x *= p.alpha);
+    } else {
+        for (r, row) in v.iter_mut().enumerate().take(t.mr) {
+            let start = offset(t.i0 + r, t.j0, p.c_row_stride, 1);
+            let old = &c[start..start + t.nr];
+            row.iter_mut()
+                .zip(old)
+                .for_each(|(x, &o)| *x = p.alpha * *x + beta * o);
         }
-        apply_post_ops(row, t.i0 + r, t.j0, post);
+    }
+    if !post.is_empty() {
+        post_ops_on_tile(&mut v, t, post);
+    }
+    for (r, row) in v.iter().enumerate().take(t.mr) {
+        let start = offset(t.i0 + r, t.j0, p.c_row_stride, 1);
+        c[start..start + t.nr].copy_from_slice(&row[..t.nr]);
+    }
+}
+
+/// [`super::apply_post_ops`] on a whole register tile (rows `>= t.mr` and columns `>= t.nr` are
+/// padding and never stored): one pass per op with fixed trip counts, so each vectorises.
+#[inline(always)]
+fn post_ops_on_tile(v: &mut [[f32; NR]; MR], t: Tile, post: &[PostOp<'_>]) {
+    for op in post {
+        match *op {
+            PostOp::BiasPerRow(bias) => {
+                for (row, &b) in v.iter_mut().zip(&bias[t.i0..t.i0 + t.mr]) {
+                    row.iter_mut().for_each(|x| *x += b);
+                }
+            }
+            PostOp::BiasPerCol(bias) => {
+                let mut b = [0.0f32; NR];
+                b[..t.nr].copy_from_slice(&bias[t.j0..t.j0 + t.nr]);
+                for row in v.iter_mut() {
+                    row.iter_mut().zip(&b).for_each(|(x, &y)| *x += y);
+                }
+            }
+            PostOp::Relu => v.as_flattened_mut().iter_mut().for_each(|x| *x = relu(*x)),
+            PostOp::Clip { min, max } => v
+                .as_flattened_mut()
+                .iter_mut()
+                .for_each(|x| *x = clip(*x, min, max)),
+        }
     }
 }
 
 /// Packs `B[pc..pc+kc, jc..jc+nc]` as `ceil(nc/NR)` micro-panels of `kc × NR` (row `l` of a
 /// micro-panel holds `NR` consecutive columns), zero-padded on the right.
-fn pack_b(p: &GemmParams, b: &[f32], pc: usize, kc: usize, jc: usize, nc: usize, out: &mut Vec<f32>) {
+fn pack_b(
+    p: &GemmParams,
+    b: &[f32],
+    pc: usize,
+    kc: usize,
+    jc: usize,
+    nc: usize,
+    out: &mut Vec<f32>,
+) {
     let panels = nc.div_ceil(NR);
     out.clear();
     out.resize(panels * kc * NR, 0.0);
@@ -182,7 +230,15 @@ fn pack_b(p: &GemmParams, b: &[f32], pc: usize, kc: usize, jc: usize, nc: usize,
 
 /// Packs `A[ic..ic+mc, pc..pc+kc]` as `ceil(mc/MR)` micro-panels of `kc × MR` (row `l` of a
 /// micro-panel holds column `l` of `MR` consecutive rows), zero-padded at the bottom.
-fn pack_a(p: &GemmParams, a: &[f32], ic: usize, mc: usize, pc: usize, kc: usize, out: &mut Vec<f32>) {
+fn pack_a(
+    p: &GemmParams,
+    a: &[f32],
+    ic: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    out: &mut Vec<f32>,
+) {
     let panels = mc.div_ceil(MR);
     out.clear();
     out.resize(panels * kc * MR, 0.0);

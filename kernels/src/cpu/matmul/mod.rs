@@ -10,8 +10,9 @@
 //! * `beta == 0` makes `C` write-only: whatever it held (NaN included) is ignored;
 //! * post-ops run in list order on the final value of each element, exactly once.
 //!
-//! Variants: [`reference`] (the oracle: a plain triple loop) and [`blocked`] (cache-blocked,
-//! packed, register-tiled portable Rust). Hand-written SIMD micro-kernels will plug in beside
+//! Variants (reached through [`crate::cpu::variants`] and [`crate::cpu::table`]):
+//! `reference.rs` (**the oracle**: a plain triple loop) and `blocked.rs` (cache-blocked, packed,
+//! register-tiled portable Rust). Hand-written SIMD micro-kernels will plug in beside
 //! `blocked` and reuse its packing and tiling driver.
 
 pub(crate) mod blocked;
@@ -88,7 +89,8 @@ pub type SgemmFusedFn =
 ///
 /// This is data, not code: a backend lowers `Gemm + Add(bias) + Relu` into one call with
 /// `[BiasPerCol(b), Relu]`. New activations are new variants here plus one arm in
-/// [`apply_post_ops`]; SIMD variants may implement them in registers but must match that arm.
+/// `apply_post_ops` in this module, which defines the semantics (and in each variant's
+/// in-register tile epilogue, which must match it; the family's proptest checks that).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum PostOp<'a> {
@@ -162,8 +164,10 @@ pub fn validate(
                     p.n
                 )));
             }
-            PostOp::Clip { min, max } if !(min <= max) => {
-                return Err(KernelError::invalid(format!("Clip needs min <= max, got [{min}, {max}]")));
+            PostOp::Clip { min, max } if min.is_nan() || max.is_nan() || min > max => {
+                return Err(KernelError::invalid(format!(
+                    "Clip needs min <= max, got [{min}, {max}]"
+                )));
             }
             _ => {}
         }
@@ -214,7 +218,7 @@ pub(crate) fn offset(r: usize, c: usize, row_stride: isize, col_stride: isize) -
 
 /// Applies `post` to `row`, which holds `C[i, j0 .. j0 + row.len()]`. This function is the
 /// definition of each post-op's semantics; every variant must match it.
-#[inline]
+#[inline(always)]
 pub(crate) fn apply_post_ops(row: &mut [f32], i: usize, j0: usize, post: &[PostOp<'_>]) {
     for op in post {
         match *op {
@@ -226,20 +230,31 @@ pub(crate) fn apply_post_ops(row: &mut [f32], i: usize, j0: usize, post: &[PostO
                 let bias = &bias[j0..j0 + row.len()];
                 row.iter_mut().zip(bias).for_each(|(x, v)| *x += v);
             }
-            // Comparisons, not f32::max: they keep NaN (as ONNX runtimes do).
-            PostOp::Relu => row.iter_mut().for_each(|x| {
-                if *x < 0.0 {
-                    *x = 0.0
-                }
-            }),
-            PostOp::Clip { min, max } => row.iter_mut().for_each(|x| {
-                if *x < min {
-                    *x = min
-                } else if *x > max {
-                    *x = max
-                }
-            }),
+            PostOp::Relu => row.iter_mut().for_each(|x| *x = relu(*x)),
+            PostOp::Clip { min, max } => row.iter_mut().for_each(|x| *x = clip(*x, min, max)),
         }
+    }
+}
+
+/// `max(x, 0)` by comparison, not `f32::max`, so NaN stays NaN (as in ONNX runtimes).
+#[inline(always)]
+pub(crate) fn relu(x: f32) -> f32 {
+    if x < 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// `min(max(x, min), max)` by comparison, so NaN stays NaN.
+#[inline(always)]
+pub(crate) fn clip(x: f32, min: f32, max: f32) -> f32 {
+    if x < min {
+        min
+    } else if x > max {
+        max
+    } else {
+        x
     }
 }
 

@@ -8,7 +8,12 @@ use super::{apply_post_ops, offset, scale_c_only, validate, GemmParams, PostOp};
 use crate::KernelError;
 
 /// Reference [`super::SgemmFn`].
-pub(crate) fn sgemm(p: &GemmParams, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<(), KernelError> {
+pub(crate) fn sgemm(
+    p: &GemmParams,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) -> Result<(), KernelError> {
     sgemm_fused(p, a, b, c, &[])
 }
 
@@ -38,7 +43,11 @@ pub(crate) fn sgemm_fused(
                 let y = b[offset(l, j, p.b_row_stride, p.b_col_stride)];
                 sum += x * y;
             }
-            *cij = if p.beta == 0.0 { p.alpha * sum } else { p.alpha * sum + p.beta * *cij };
+            *cij = if p.beta == 0.0 {
+                p.alpha * sum
+            } else {
+                p.alpha * sum + p.beta * *cij
+            };
         }
         apply_post_ops(row, i, 0, post);
     }

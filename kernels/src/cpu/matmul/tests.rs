@@ -11,7 +11,6 @@ use proptest::prelude::*;
 
 use super::{GemmParams, PostOp};
 use crate::cpu::{variants, SgemmKernels, Variant};
-use crate::KernelErrorKind;
 
 /// How an operand is laid out in its slice.
 #[derive(Clone, Copy, Debug)]
@@ -32,7 +31,11 @@ impl Layout {
             Layout::ColMajor { pad } => (1, rows + pad),
             Layout::Strided { pad } => (2 * cols + pad, 2),
         };
-        (rs as isize, cs as isize, (rows - 1) * rs + (cols - 1) * cs + 1)
+        (
+            rs as isize,
+            cs as isize,
+            (rows - 1) * rs + (cols - 1) * cs + 1,
+        )
     }
 }
 
@@ -127,7 +130,10 @@ impl Problem {
             v.push(PostOp::Relu);
         }
         if clip {
-            v.push(PostOp::Clip { min: -0.75, max: 0.5 });
+            v.push(PostOp::Clip {
+                min: -0.75,
+                max: 0.5,
+            });
         }
         v
     }
@@ -178,7 +184,10 @@ fn sgemm_variants() -> impl Iterator<Item = (&'static Variant, SgemmKernels)> {
 }
 
 fn reference() -> SgemmKernels {
-    sgemm_variants().find(|(v, _)| v.info.reference).expect("matmul reference").1
+    sgemm_variants()
+        .find(|(v, _)| v.info.reference)
+        .expect("matmul reference")
+        .1
 }
 
 /// The property: the reference is within tolerance of exact, every supported variant within
@@ -214,7 +223,12 @@ fn check(t: &Case) -> Result<(), TestCaseError> {
                     v.info.name
                 );
             } else {
-                prop_assert_eq!(g.to_bits(), prob.c[idx].to_bits(), "{} wrote padding", v.info.name);
+                prop_assert_eq!(
+                    g.to_bits(),
+                    prob.c[idx].to_bits(),
+                    "{} wrote padding",
+                    v.info.name
+                );
             }
         }
     }
@@ -229,20 +243,29 @@ fn scalars() -> impl Strategy<Value = (f32, f32)> {
 
 fn case(dims: impl Strategy<Value = (usize, usize, usize)>) -> impl Strategy<Value = Case> {
     let posts = (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>());
-    (dims, layout(), layout(), 0..3usize, scalars(), posts, any::<u64>()).prop_map(
-        |((m, n, k), a, b, c_pad, (alpha, beta), posts, seed)| Case {
-            m,
-            n,
-            k,
-            a,
-            b,
-            c_pad,
-            alpha,
-            beta,
-            posts,
-            seed,
-        },
+    (
+        dims,
+        layout(),
+        layout(),
+        0..3usize,
+        scalars(),
+        posts,
+        any::<u64>(),
     )
+        .prop_map(
+            |((m, n, k), a, b, c_pad, (alpha, beta), posts, seed)| Case {
+                m,
+                n,
+                k,
+                a,
+                b,
+                c_pad,
+                alpha,
+                beta,
+                posts,
+                seed,
+            },
+        )
 }
 
 /// One dimension at an edge size (including several cache blocks), the other two small.
@@ -272,7 +295,18 @@ proptest! {
 
 fn pinned(m: usize, n: usize, k: usize, alpha: f32, beta: f32, posts: Posts) -> Case {
     let (a, b) = (Layout::ColMajor { pad: 1 }, Layout::Strided { pad: 2 });
-    Case { m, n, k, a, b, c_pad: 3, alpha, beta, posts, seed: 0x5eed }
+    Case {
+        m,
+        n,
+        k,
+        a,
+        b,
+        c_pad: 3,
+        alpha,
+        beta,
+        posts,
+        seed: 0x5eed,
+    }
 }
 
 /// Several blocks in every loop (`MC`, `NC`, `KC`) with `beta` and every post-op, which only

@@ -16,15 +16,29 @@ pub(crate) struct CpuProgram {
 
 impl CpuProgram {
     pub(crate) fn new(plan: Arc<Plan>, threads: usize) -> Self {
-        let slots = plan.arena.slot_bytes.iter().map(|&b| AlignedBytes::zeroed(b)).collect();
-        CpuProgram { plan, slots, threads }
+        let slots = plan
+            .arena
+            .slot_bytes
+            .iter()
+            .map(|&b| AlignedBytes::zeroed(b))
+            .collect();
+        CpuProgram {
+            plan,
+            slots,
+            threads,
+        }
     }
 
     /// Runs `graph` (the one the plan was built for) on inputs aligned with `graph.inputs`.
     pub(crate) fn run(&mut self, graph: &Graph, inputs: &[TensorView<'_>]) -> Result<Vec<Tensor>> {
         let mut values: Vec<Option<Tensor>> = vec![None; graph.values.len()];
         let plan = self.plan.clone();
-        let env = Env { graph, inputs, captures: &[], folded: Some(&plan.folded_values) };
+        let env = Env {
+            graph,
+            inputs,
+            captures: &[],
+            folded: Some(&plan.folded_values),
+        };
         for (index, node) in graph.nodes.iter().enumerate() {
             if plan.folded_nodes[index] {
                 continue;
@@ -32,11 +46,16 @@ impl CpuProgram {
             let recycled = node
                 .outputs
                 .iter()
-                .map(|o| o.and_then(|id| plan.arena.slot_of[id.0]).map(|s| std::mem::take(&mut self.slots[s])))
+                .map(|o| {
+                    o.and_then(|id| plan.arena.slot_of[id.0])
+                        .map(|s| std::mem::take(&mut self.slots[s]))
+                })
                 .collect();
             let results = run_node(&env, &values, index, recycled, self.threads)?;
             for (out, result) in node.outputs.iter().zip(results) {
-                let (Some(id), Some(t)) = (out, result) else { continue };
+                let (Some(id), Some(t)) = (out, result) else {
+                    continue;
+                };
                 check_against_plan(&plan, graph, index, *id, &t)?;
                 values[id.0] = Some(t);
             }
@@ -61,7 +80,11 @@ pub(super) struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    pub(super) fn view<'v>(&'v self, values: &'v [Option<Tensor>], id: ValueId) -> Option<TensorView<'v>> {
+    pub(super) fn view<'v>(
+        &'v self,
+        values: &'v [Option<Tensor>],
+        id: ValueId,
+    ) -> Option<TensorView<'v>> {
         if let Some(t) = &values[id.0] {
             return Some(t.view());
         }
@@ -92,7 +115,10 @@ pub(super) fn run_node(
         views.push(match input {
             None => None,
             Some(id) => Some(env.view(values, *id).ok_or_else(|| {
-                Error::internal(format!("value '{}' read before it was computed", env.graph.value(*id).name))
+                Error::internal(format!(
+                    "value '{}' read before it was computed",
+                    env.graph.value(*id).name
+                ))
             })?),
         });
     }
@@ -106,7 +132,9 @@ pub(super) fn run_node(
     let results = out.into_results();
     for (k, (o, r)) in node.outputs.iter().zip(&results).enumerate() {
         if o.is_some() && r.is_none() {
-            return Err(context(Error::internal(format!("output {k} was not produced"))));
+            return Err(context(Error::internal(format!(
+                "output {k} was not produced"
+            ))));
         }
     }
     Ok(results)
@@ -114,7 +142,13 @@ pub(super) fn run_node(
 
 /// A value whose planned type or shape differs from what ran is a shape-inference bug; it
 /// must not pass silently (folding downstream relied on the plan).
-fn check_against_plan(plan: &Plan, graph: &Graph, index: usize, id: ValueId, t: &Tensor) -> Result<()> {
+fn check_against_plan(
+    plan: &Plan,
+    graph: &Graph,
+    index: usize,
+    id: ValueId,
+    t: &Tensor,
+) -> Result<()> {
     let fact = &plan.facts[id.0];
     let dtype_ok = fact.dtype.is_none_or(|d| d == t.dtype());
     let shape_ok = fact.shape.as_deref().is_none_or(|s| s == t.shape());
@@ -141,10 +175,12 @@ pub(super) fn collect_outputs(env: &Env<'_>, values: &mut [Option<Tensor>]) -> R
         let repeated = env.graph.outputs[k + 1..].contains(&id);
         let t = match if repeated { None } else { values[id.0].take() } {
             Some(t) => t,
-            None => env
-                .view(values, id)
-                .map(|v| v.to_tensor())
-                .ok_or_else(|| Error::internal(format!("output '{}' was not computed", env.graph.value(id).name)))?,
+            None => env.view(values, id).map(|v| v.to_tensor()).ok_or_else(|| {
+                Error::internal(format!(
+                    "output '{}' was not computed",
+                    env.graph.value(id).name
+                ))
+            })?,
         };
         outs.push(t);
     }
@@ -152,8 +188,18 @@ pub(super) fn collect_outputs(env: &Env<'_>, values: &mut [Option<Tensor>]) -> R
 }
 
 /// Runs a body graph without a plan (every value dynamically allocated).
-pub(super) fn run_unplanned(graph: &Graph, inputs: &[TensorView<'_>], captures: &[TensorView<'_>], threads: usize) -> Result<Vec<Tensor>> {
-    let env = Env { graph, inputs, captures, folded: None };
+pub(super) fn run_unplanned(
+    graph: &Graph,
+    inputs: &[TensorView<'_>],
+    captures: &[TensorView<'_>],
+    threads: usize,
+) -> Result<Vec<Tensor>> {
+    let env = Env {
+        graph,
+        inputs,
+        captures,
+        folded: None,
+    };
     let mut values: Vec<Option<Tensor>> = vec![None; graph.values.len()];
     let mut last_use = vec![usize::MAX; graph.values.len()];
     for (index, node) in graph.nodes.iter().enumerate() {

@@ -13,7 +13,12 @@ use crate::ir::Op;
 use crate::{Result, Tensor};
 
 /// Evaluates one op on owned tensors, outside any plan (constant folding, tests).
-pub(crate) fn eval_node(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize, threads: usize) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn eval_node(
+    op: &Op,
+    inputs: &[Option<&Tensor>],
+    n_outputs: usize,
+    threads: usize,
+) -> Result<Vec<Option<Tensor>>> {
     let views = inputs.iter().map(|t| t.map(|t| t.view())).collect();
     let ins = ops::Inputs::new(views, threads);
     let mut out = ops::Outputs::fresh(n_outputs);

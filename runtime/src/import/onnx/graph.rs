@@ -43,12 +43,17 @@ impl Builder<'_> {
             self.names.insert(name.to_string(), id);
             return Ok(id);
         }
-        Err(Error::invalid_model(format!("{reader} reads '{name}', which no node, input or initializer produces")))
+        Err(Error::invalid_model(format!(
+            "{reader} reads '{name}', which no node, input or initializer produces"
+        )))
     }
 
     fn define(&mut self, info: ValueInfo) -> Result<ValueId> {
         if self.names.contains_key(&info.name) {
-            return Err(Error::invalid_model(format!("value '{}' is defined twice", info.name)));
+            return Err(Error::invalid_model(format!(
+                "value '{}' is defined twice",
+                info.name
+            )));
         }
         let name = info.name.clone();
         let id = self.graph.add_value(info);
@@ -58,8 +63,8 @@ impl Builder<'_> {
 }
 
 fn value_info(vi: &pb::ValueInfoProto) -> Result<ValueInfo> {
-    use pb::type_proto::Value;
     use pb::tensor_shape_proto::dimension::Value as DimValue;
+    use pb::type_proto::Value;
     let mut info = ValueInfo::named(&vi.name);
     match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
         Some(Value::TensorType(t)) => {
@@ -67,7 +72,10 @@ fn value_info(vi: &pb::ValueInfoProto) -> Result<ValueInfo> {
             if info.dtype.is_none() && t.elem_type != 0 {
                 return Err(Error::unsupported(
                     "tensor",
-                    format!("value '{}' has ONNX element type {} (string/complex are not supported)", vi.name, t.elem_type),
+                    format!(
+                        "value '{}' has ONNX element type {} (string/complex are not supported)",
+                        vi.name, t.elem_type
+                    ),
                 ));
             }
             info.shape = t.shape.as_ref().map(|s| {
@@ -88,10 +96,22 @@ fn value_info(vi: &pb::ValueInfoProto) -> Result<ValueInfo> {
 
 /// Translates `gp`. `outer` holds the names visible in enclosing graphs (empty for the main
 /// graph).
-pub(super) fn translate(cx: &ImportCx<'_>, gp: &pb::GraphProto, outer: &[HashSet<String>]) -> Result<Translated> {
-    let mut b = Builder { graph: Graph::default(), names: HashMap::new(), outer, captured_names: Vec::new() };
+pub(super) fn translate(
+    cx: &ImportCx<'_>,
+    gp: &pb::GraphProto,
+    outer: &[HashSet<String>],
+) -> Result<Translated> {
+    let mut b = Builder {
+        graph: Graph::default(),
+        names: HashMap::new(),
+        outer,
+        captured_names: Vec::new(),
+    };
     if !gp.sparse_initializer.is_empty() {
-        return Err(Error::unsupported("sparse_initializer", "sparse initializers are not supported"));
+        return Err(Error::unsupported(
+            "sparse_initializer",
+            "sparse initializers are not supported",
+        ));
     }
     let initializer_names: HashSet<&str> = gp.initializer.iter().map(|t| t.name.as_str()).collect();
     for t in &gp.initializer {
@@ -114,7 +134,10 @@ pub(super) fn translate(cx: &ImportCx<'_>, gp: &pb::GraphProto, outer: &[HashSet
         // Unnamed nodes get "<op>_<index>" so every error can point at a node.
         let renamed;
         let np = if np.name.is_empty() {
-            renamed = pb::NodeProto { name: format!("{}_{index}", np.op_type), ..np.clone() };
+            renamed = pb::NodeProto {
+                name: format!("{}_{index}", np.op_type),
+                ..np.clone()
+            };
             &renamed
         } else {
             np
@@ -133,12 +156,18 @@ pub(super) fn translate(cx: &ImportCx<'_>, gp: &pb::GraphProto, outer: &[HashSet
         }
         b.graph.outputs.push(id);
     }
-    Ok(Translated { graph: b.graph, captured_names: b.captured_names })
+    Ok(Translated {
+        graph: b.graph,
+        captured_names: b.captured_names,
+    })
 }
 
 fn translate_node(cx: &ImportCx<'_>, b: &mut Builder<'_>, np: &pb::NodeProto) -> Result<()> {
     if !is_default_domain(&np.domain) {
-        if cx.functions.iter().any(|f| f.domain.as_deref() == Some(np.domain.as_str()) && f.name.as_deref() == Some(np.op_type.as_str())) {
+        if cx.functions.iter().any(|f| {
+            f.domain.as_deref() == Some(np.domain.as_str())
+                && f.name.as_deref() == Some(np.op_type.as_str())
+        }) {
             return Err(Error::unsupported(
                 &np.op_type,
                 format!("node '{}' calls a model-local function ({}); inlining functions is not supported yet", np.name, np.domain),
@@ -146,12 +175,21 @@ fn translate_node(cx: &ImportCx<'_>, b: &mut Builder<'_>, np: &pb::NodeProto) ->
         }
         return Err(Error::unsupported(
             &np.op_type,
-            format!("node '{}' is in domain '{}'; only the default ai.onnx domain is supported", np.name, np.domain),
+            format!(
+                "node '{}' is in domain '{}'; only the default ai.onnx domain is supported",
+                np.name, np.domain
+            ),
         ));
     }
-    let ncx = NodeCx { proto: np, opset: cx.opset };
+    let ncx = NodeCx {
+        proto: np,
+        opset: cx.opset,
+    };
     if np.op_type == "Constant" {
-        let out = np.output.first().ok_or_else(|| ncx.invalid("Constant without output"))?;
+        let out = np
+            .output
+            .first()
+            .ok_or_else(|| ncx.invalid("Constant without output"))?;
         let tensor = lower::constant_value(&ncx)?;
         let mut info = ValueInfo::named(out);
         info.dtype = Some(tensor.dtype());
@@ -163,7 +201,11 @@ fn translate_node(cx: &ImportCx<'_>, b: &mut Builder<'_>, np: &pb::NodeProto) ->
     let reader = format!("{} node '{}'", np.op_type, np.name);
     let mut inputs = Vec::with_capacity(np.input.len());
     for name in &np.input {
-        inputs.push(if name.is_empty() { None } else { Some(b.resolve(name, &reader)?) });
+        inputs.push(if name.is_empty() {
+            None
+        } else {
+            Some(b.resolve(name, &reader)?)
+        });
     }
     let op = match np.op_type.as_str() {
         "If" | "Loop" | "Scan" => {
@@ -177,15 +219,28 @@ fn translate_node(cx: &ImportCx<'_>, b: &mut Builder<'_>, np: &pb::NodeProto) ->
     };
     let mut outputs = Vec::with_capacity(np.output.len());
     for name in &np.output {
-        outputs.push(if name.is_empty() { None } else { Some(b.define(ValueInfo::named(name))?) });
+        outputs.push(if name.is_empty() {
+            None
+        } else {
+            Some(b.define(ValueInfo::named(name))?)
+        });
     }
-    b.graph.nodes.push(Node { name: np.name.clone(), op, inputs, outputs });
+    b.graph.nodes.push(Node {
+        name: np.name.clone(),
+        op,
+        inputs,
+        outputs,
+    });
     Ok(())
 }
 
 /// Lowers If/Loop/Scan: translates the bodies and returns the op and the outer names they
 /// read (to append to the node's inputs).
-fn lower_control(cx: &ImportCx<'_>, b: &Builder<'_>, ncx: &NodeCx<'_>) -> Result<(Op, Vec<String>)> {
+fn lower_control(
+    cx: &ImportCx<'_>,
+    b: &Builder<'_>,
+    ncx: &NodeCx<'_>,
+) -> Result<(Op, Vec<String>)> {
     let mut outer: Vec<HashSet<String>> = b.outer.to_vec();
     outer.push(b.names.keys().cloned().collect());
     let body = |name: &str| -> Result<&pb::GraphProto> {
@@ -197,7 +252,8 @@ fn lower_control(cx: &ImportCx<'_>, b: &Builder<'_>, ncx: &NodeCx<'_>) -> Result
             .ok_or_else(|| ncx.invalid(format!("missing graph attribute '{name}'")))
     };
     let sub = |name: &str| -> Result<Translated> {
-        translate(cx, body(name)?, &outer).map_err(|e| e.context_with(format!("in '{name}' of node '{}'", ncx.name())))
+        translate(cx, body(name)?, &outer)
+            .map_err(|e| e.context_with(format!("in '{name}' of node '{}'", ncx.name())))
     };
     let formal_inputs = ncx.input_count();
     match ncx.op_type() {
@@ -214,19 +270,30 @@ fn lower_control(cx: &ImportCx<'_>, b: &Builder<'_>, ncx: &NodeCx<'_>) -> Result
             }
             align_captures(&mut then_b, &names);
             align_captures(&mut else_b, &names);
-            let op = ControlOp::If { then_branch: Box::new(then_b.graph), else_branch: Box::new(else_b.graph) };
+            let op = ControlOp::If {
+                then_branch: Box::new(then_b.graph),
+                else_branch: Box::new(else_b.graph),
+            };
             Ok((Op::Control(op), names))
         }
         "Loop" => {
             let t = sub("body")?;
-            let op = ControlOp::Loop { body: Box::new(t.graph), formal_inputs };
+            let op = ControlOp::Loop {
+                body: Box::new(t.graph),
+                formal_inputs,
+            };
             Ok((Op::Control(op), t.captured_names))
         }
         _ => {
             let t = sub("body")?;
-            let num_scan_inputs = ncx.int("num_scan_inputs")?.ok_or_else(|| ncx.invalid("missing num_scan_inputs"))? as usize;
+            let num_scan_inputs = ncx
+                .int("num_scan_inputs")?
+                .ok_or_else(|| ncx.invalid("missing num_scan_inputs"))?
+                as usize;
             if cx.opset < 9 {
-                return Err(ncx.unsupported("Scan before opset 9 (with sequence_lens) is not supported"));
+                return Err(
+                    ncx.unsupported("Scan before opset 9 (with sequence_lens) is not supported")
+                );
             }
             let op = ControlOp::Scan {
                 body: Box::new(t.graph),

@@ -7,8 +7,10 @@
 mod graph;
 pub(crate) mod lower;
 mod node;
+mod survey;
 pub(crate) mod tensor_proto;
 
+pub use survey::{survey, Survey};
 pub(crate) use tract_onnx::pb;
 
 use crate::ir::Graph;
@@ -26,8 +28,9 @@ fn is_default_domain(domain: &str) -> bool {
 
 /// Parses an ONNX model. `model_dir` locates external data.
 pub(crate) fn load(bytes: &[u8], model_dir: Option<&Path>) -> Result<Graph> {
-    let model = pb::ModelProto::decode(bytes)
-        .map_err(|e| Error::invalid_model(format!("not an ONNX model (protobuf decode failed: {e})")))?;
+    let model = pb::ModelProto::decode(bytes).map_err(|e| {
+        Error::invalid_model(format!("not an ONNX model (protobuf decode failed: {e})"))
+    })?;
     let mut opset = None;
     for o in &model.opset_import {
         if is_default_domain(&o.domain) {
@@ -46,8 +49,15 @@ pub(crate) fn load(bytes: &[u8], model_dir: Option<&Path>) -> Result<Graph> {
         None if model.opset_import.is_empty() => 1,
         None => return Err(Error::invalid_model("the model imports no ai.onnx opset")),
     };
-    let graph = model.graph.as_ref().ok_or_else(|| Error::invalid_model("the model has no graph"))?;
-    let cx = graph::ImportCx { opset, model_dir, functions: &model.functions };
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::invalid_model("the model has no graph"))?;
+    let cx = graph::ImportCx {
+        opset,
+        model_dir,
+        functions: &model.functions,
+    };
     let g = graph::translate(&cx, graph, &[])?.graph;
     g.validate()?;
     Ok(g)

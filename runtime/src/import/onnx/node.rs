@@ -113,7 +113,9 @@ impl<'a> NodeCx<'a> {
 
     /// An optional list-of-floats attribute.
     pub(crate) fn floats(&self, name: &str) -> Result<Option<Vec<f32>>> {
-        Ok(self.attr(name, attr_type::FLOATS)?.map(|a| a.floats.clone()))
+        Ok(self
+            .attr(name, attr_type::FLOATS)?
+            .map(|a| a.floats.clone()))
     }
 
     /// An optional string attribute (UTF-8).

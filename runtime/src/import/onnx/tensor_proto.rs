@@ -30,7 +30,10 @@ pub(crate) fn decode(t: &pb::TensorProto, model_dir: Option<&Path>) -> Result<Te
     let dtype = DType::from_onnx_code(t.data_type).ok_or_else(|| {
         Error::unsupported(
             "tensor",
-            format!("tensor '{}' has ONNX data type {} (string/complex are not supported)", t.name, t.data_type),
+            format!(
+                "tensor '{}' has ONNX data type {} (string/complex are not supported)",
+                t.name, t.data_type
+            ),
         )
     })?;
     let shape = dims(t)?;
@@ -53,28 +56,44 @@ pub(crate) fn decode(t: &pb::TensorProto, model_dir: Option<&Path>) -> Result<Te
             .map_err(|e| e.context_with(format!("initializer '{}'", t.name)));
     }
     let mismatch = |got: usize| {
-        Error::invalid_model(format!("tensor '{}' holds {got} values for shape {shape:?}", t.name))
+        Error::invalid_model(format!(
+            "tensor '{}' holds {got} values for shape {shape:?}",
+            t.name
+        ))
     };
     let bytes: Vec<u8> = match dtype {
         DType::F32 => {
-            (t.float_data.len() == n).then_some(()).ok_or_else(|| mismatch(t.float_data.len()))?;
+            (t.float_data.len() == n)
+                .then_some(())
+                .ok_or_else(|| mismatch(t.float_data.len()))?;
             bytemuck::cast_slice(&t.float_data).to_vec()
         }
         DType::F64 => {
-            (t.double_data.len() == n).then_some(()).ok_or_else(|| mismatch(t.double_data.len()))?;
+            (t.double_data.len() == n)
+                .then_some(())
+                .ok_or_else(|| mismatch(t.double_data.len()))?;
             bytemuck::cast_slice(&t.double_data).to_vec()
         }
         DType::I64 => {
-            (t.int64_data.len() == n).then_some(()).ok_or_else(|| mismatch(t.int64_data.len()))?;
+            (t.int64_data.len() == n)
+                .then_some(())
+                .ok_or_else(|| mismatch(t.int64_data.len()))?;
             bytemuck::cast_slice(&t.int64_data).to_vec()
         }
         DType::U64 => {
-            (t.uint64_data.len() == n).then_some(()).ok_or_else(|| mismatch(t.uint64_data.len()))?;
+            (t.uint64_data.len() == n)
+                .then_some(())
+                .ok_or_else(|| mismatch(t.uint64_data.len()))?;
             bytemuck::cast_slice(&t.uint64_data).to_vec()
         }
         DType::U32 => {
-            (t.uint64_data.len() == n).then_some(()).ok_or_else(|| mismatch(t.uint64_data.len()))?;
-            t.uint64_data.iter().flat_map(|&v| (v as u32).to_le_bytes()).collect()
+            (t.uint64_data.len() == n)
+                .then_some(())
+                .ok_or_else(|| mismatch(t.uint64_data.len()))?;
+            t.uint64_data
+                .iter()
+                .flat_map(|&v| (v as u32).to_le_bytes())
+                .collect()
         }
         _ if per_byte > 1 => {
             // Packed bytes, one per int32 element.
@@ -84,9 +103,14 @@ pub(crate) fn decode(t: &pb::TensorProto, model_dir: Option<&Path>) -> Result<Te
         _ => {
             // Everything else travels in int32_data, one element per entry (bit patterns for
             // the 16- and 8-bit float types).
-            (t.int32_data.len() == n).then_some(()).ok_or_else(|| mismatch(t.int32_data.len()))?;
+            (t.int32_data.len() == n)
+                .then_some(())
+                .ok_or_else(|| mismatch(t.int32_data.len()))?;
             let size = dtype.size();
-            t.int32_data.iter().flat_map(|&v| v.to_le_bytes().into_iter().take(size)).collect()
+            t.int32_data
+                .iter()
+                .flat_map(|&v| v.to_le_bytes().into_iter().take(size))
+                .collect()
         }
     };
     Tensor::from_bytes(dtype, &shape, &bytes)
@@ -125,14 +149,26 @@ fn pack_subbyte(dtype: DType, bytes: &[u8]) -> Vec<u8> {
     let mask = (1u8 << bits) - 1;
     bytes
         .chunks(per_byte)
-        .map(|c| c.iter().enumerate().fold(0u8, |acc, (j, &v)| acc | ((v & mask) << (j * bits))))
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0u8, |acc, (j, &v)| acc | ((v & mask) << (j * bits)))
+        })
         .collect()
 }
 
 fn read_external(t: &pb::TensorProto, model_dir: Option<&Path>) -> Result<Vec<u8>> {
-    let get = |key: &str| t.external_data.iter().find(|e| e.key == key).map(|e| e.value.as_str());
+    let get = |key: &str| {
+        t.external_data
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.value.as_str())
+    };
     let location = get("location").ok_or_else(|| {
-        Error::invalid_model(format!("tensor '{}' has external data without a location", t.name))
+        Error::invalid_model(format!(
+            "tensor '{}' has external data without a location",
+            t.name
+        ))
     })?;
     let dir = model_dir.ok_or_else(|| {
         Error::invalid_model(format!(
@@ -141,16 +177,27 @@ fn read_external(t: &pb::TensorProto, model_dir: Option<&Path>) -> Result<Vec<u8
         ))
     })?;
     let rel = Path::new(location);
-    if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
         return Err(Error::invalid_model(format!(
             "external data location {location:?} must stay inside the model directory"
         )));
     }
-    let bytes = std::fs::read(dir.join(rel))
-        .map_err(|e| Error::new(crate::ErrorKind::Io, format!("external data {location:?}: {e}")))?;
+    let bytes = std::fs::read(dir.join(rel)).map_err(|e| {
+        Error::new(
+            crate::ErrorKind::Io,
+            format!("external data {location:?}: {e}"),
+        )
+    })?;
     let parse = |key: &str| -> Result<Option<usize>> {
         get(key)
-            .map(|v| v.parse::<usize>().map_err(|_| Error::invalid_model(format!("bad {key} {v:?}"))))
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| Error::invalid_model(format!("bad {key} {v:?}")))
+            })
             .transpose()
     };
     let offset = parse("offset")?.unwrap_or(0);
@@ -158,9 +205,15 @@ fn read_external(t: &pb::TensorProto, model_dir: Option<&Path>) -> Result<Vec<u8
         Some(l) => l,
         None => bytes.len().saturating_sub(offset),
     };
-    let end = offset.checked_add(length).filter(|&e| e <= bytes.len()).ok_or_else(|| {
-        Error::invalid_model(format!("external data of '{}' lies outside {location:?}", t.name))
-    })?;
+    let end = offset
+        .checked_add(length)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| {
+            Error::invalid_model(format!(
+                "external data of '{}' lies outside {location:?}",
+                t.name
+            ))
+        })?;
     Ok(bytes[offset..end].to_vec())
 }
 

@@ -56,7 +56,10 @@ impl ControlOp {
     /// The bodies.
     pub fn subgraphs(&self) -> Vec<&Graph> {
         match self {
-            ControlOp::If { then_branch, else_branch } => vec![then_branch, else_branch],
+            ControlOp::If {
+                then_branch,
+                else_branch,
+            } => vec![then_branch, else_branch],
             ControlOp::Loop { body, .. } | ControlOp::Scan { body, .. } => vec![body],
         }
     }

@@ -117,8 +117,14 @@ pub mod infer_util {
     pub fn axis(axis: i64, rank: usize) -> Result<usize> {
         let r = rank as i64;
         if axis < -r || axis >= r.max(1) {
-            return Err(Error::shape(format!("axis {axis} out of range for rank {rank}")));
+            return Err(Error::shape(format!(
+                "axis {axis} out of range for rank {rank}"
+            )));
         }
-        Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
+        Ok(if axis < 0 {
+            (axis + r) as usize
+        } else {
+            axis as usize
+        })
     }
 }

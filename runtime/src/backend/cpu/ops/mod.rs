@@ -22,7 +22,10 @@ pub(crate) struct Inputs<'a> {
 
 impl<'a> Inputs<'a> {
     pub(crate) fn new(views: Vec<Option<TensorView<'a>>>, threads: usize) -> Self {
-        Inputs { views, threads: threads.max(1) }
+        Inputs {
+            views,
+            threads: threads.max(1),
+        }
     }
     /// Number of input positions (including omitted optional ones).
     pub(crate) fn len(&self) -> usize {
@@ -30,7 +33,8 @@ impl<'a> Inputs<'a> {
     }
     /// Required input `i`.
     pub(crate) fn get(&self, i: usize) -> Result<TensorView<'a>> {
-        self.opt(i).ok_or_else(|| Error::invalid_model(format!("required input {i} is missing")))
+        self.opt(i)
+            .ok_or_else(|| Error::invalid_model(format!("required input {i} is missing")))
     }
     /// Optional input `i`.
     pub(crate) fn opt(&self, i: usize) -> Option<TensorView<'a>> {
@@ -54,7 +58,11 @@ impl Outputs {
     /// reuse for it (an arena slot).
     pub(crate) fn new(used: Vec<bool>, recycled: Vec<Option<AlignedBytes>>) -> Self {
         let n = used.len();
-        Outputs { results: vec![None; n], recycled, used }
+        Outputs {
+            results: vec![None; n],
+            recycled,
+            used,
+        }
     }
     /// For evaluation outside a plan (constant folding, bodies).
     pub(crate) fn fresh(n: usize) -> Self {
@@ -69,9 +77,18 @@ impl Outputs {
         self.used.get(i).copied().unwrap_or(false)
     }
 
-    fn buffer(&mut self, i: usize, dtype: DType, shape: &[usize], zero: bool) -> Result<AlignedBytes> {
+    fn buffer(
+        &mut self,
+        i: usize,
+        dtype: DType,
+        shape: &[usize],
+        zero: bool,
+    ) -> Result<AlignedBytes> {
         if i >= self.results.len() {
-            return Err(Error::internal(format!("op wrote output {i} of {}", self.results.len())));
+            return Err(Error::internal(format!(
+                "op wrote output {i} of {}",
+                self.results.len()
+            )));
         }
         let len = byte_len(dtype, shape)?;
         Ok(match self.recycled[i].take() {
@@ -87,7 +104,12 @@ impl Outputs {
     }
 
     /// Output `i`, zero-filled.
-    pub(crate) fn alloc(&mut self, i: usize, dtype: DType, shape: &[usize]) -> Result<TensorViewMut<'_>> {
+    pub(crate) fn alloc(
+        &mut self,
+        i: usize,
+        dtype: DType,
+        shape: &[usize],
+    ) -> Result<TensorViewMut<'_>> {
         let buf = self.buffer(i, dtype, shape, true)?;
         let slot = &mut self.results[i];
         *slot = Some(Tensor::from_parts(dtype, shape.to_vec(), buf));
@@ -95,7 +117,12 @@ impl Outputs {
     }
 
     /// Output `i` with unspecified contents: the op must write every element.
-    pub(crate) fn alloc_uninit(&mut self, i: usize, dtype: DType, shape: &[usize]) -> Result<TensorViewMut<'_>> {
+    pub(crate) fn alloc_uninit(
+        &mut self,
+        i: usize,
+        dtype: DType,
+        shape: &[usize],
+    ) -> Result<TensorViewMut<'_>> {
         let buf = self.buffer(i, dtype, shape, false)?;
         let slot = &mut self.results[i];
         *slot = Some(Tensor::from_parts(dtype, shape.to_vec(), buf));
@@ -103,7 +130,11 @@ impl Outputs {
     }
 
     /// Typed output `i`, zero-filled.
-    pub(crate) fn alloc_typed<T: Element>(&mut self, i: usize, shape: &[usize]) -> Result<&mut [T]> {
+    pub(crate) fn alloc_typed<T: Element>(
+        &mut self,
+        i: usize,
+        shape: &[usize],
+    ) -> Result<&mut [T]> {
         let buf = self.buffer(i, T::DTYPE, shape, true)?;
         let slot = &mut self.results[i];
         *slot = Some(Tensor::from_parts(T::DTYPE, shape.to_vec(), buf));
@@ -112,10 +143,9 @@ impl Outputs {
 
     /// Hands over an already computed output.
     pub(crate) fn set(&mut self, i: usize, t: Tensor) -> Result<()> {
-        let slot = self
-            .results
-            .get_mut(i)
-            .ok_or_else(|| Error::internal(format!("op set output {i} of a node with fewer outputs")))?;
+        let slot = self.results.get_mut(i).ok_or_else(|| {
+            Error::internal(format!("op set output {i} of a node with fewer outputs"))
+        })?;
         *slot = Some(t);
         Ok(())
     }

@@ -1,9 +1,26 @@
-//! CPU evaluation of this op family.
+//! CPU evaluation of type conversion and quantization ops, one module per kind of work.
+
+mod cast;
+mod int_conv;
+mod int_matmul;
+mod linear;
+mod params;
+mod values;
 
 use super::{Inputs, Outputs};
 use crate::ir::ops::QuantOp;
 use crate::Result;
 
-pub(super) fn eval(op: &QuantOp, _ins: &Inputs<'_>, _out: &mut Outputs) -> Result<()> {
-    match *op {}
+pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    match op {
+        QuantOp::Cast(a) => cast::eval(a, false, ins, out),
+        QuantOp::CastLike(a) => cast::eval(a, true, ins, out),
+        QuantOp::QuantizeLinear(a) => linear::quantize(a, ins, out),
+        QuantOp::DequantizeLinear(a) => linear::dequantize(a, ins, out),
+        QuantOp::DynamicQuantizeLinear => linear::dynamic_quantize(ins, out),
+        QuantOp::MatMulInteger => int_matmul::matmul_integer(ins, out),
+        QuantOp::QLinearMatMul => int_matmul::qlinear_matmul(ins, out),
+        QuantOp::ConvInteger(a) => int_conv::conv_integer(a, ins, out),
+        QuantOp::QLinearConv(a) => int_conv::qlinear_conv(a, ins, out),
+    }
 }

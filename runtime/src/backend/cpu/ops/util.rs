@@ -10,7 +10,13 @@ pub(crate) fn broadcast_index(shape: &[usize], out_shape: &[usize]) -> impl Fn(u
     let in_strides = strides_of(shape);
     let out_strides = strides_of(out_shape);
     let dims: Vec<(usize, usize, usize)> = (0..shape.len())
-        .map(|i| (out_strides[offset + i], out_shape[offset + i], if shape[i] == 1 { 0 } else { in_strides[i] }))
+        .map(|i| {
+            (
+                out_strides[offset + i],
+                out_shape[offset + i],
+                if shape[i] == 1 { 0 } else { in_strides[i] },
+            )
+        })
         .collect();
     move |k| dims.iter().map(|&(os, od, is)| (k / os) % od * is).sum()
 }

@@ -1,0 +1,80 @@
+//! `mote inspect`: what a model is made of, and what Mote can and cannot run of it.
+
+use mote::{Model, Result};
+use std::path::Path;
+
+pub(crate) fn run(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| mote::Error::new(mote::ErrorKind::Io, format!("{}: {e}", path.display())))?;
+    let survey = mote::onnx::survey(&bytes)?;
+    println!("model      {}", path.display());
+    println!("opset      {}", survey.opset);
+    match Model::load(path) {
+        Ok(model) => {
+            for info in model.inputs() {
+                println!(
+                    "input      {}: {} {}",
+                    info.name,
+                    dtype_name(info.dtype),
+                    shape_text(info)
+                );
+            }
+            for info in model.outputs() {
+                println!(
+                    "output     {}: {} {}",
+                    info.name,
+                    dtype_name(info.dtype),
+                    shape_text(info)
+                );
+            }
+            println!(
+                "nodes      {} after load-time passes",
+                model.graph().node_count_deep()
+            );
+        }
+        Err(e) => println!("load       FAILS: {e}"),
+    }
+    let total_nodes: usize = survey.op_histogram.values().sum();
+    println!(
+        "ops        {total_nodes} nodes in the file, {} op types:",
+        survey.op_histogram.len()
+    );
+    let mut ops: Vec<_> = survey.op_histogram.iter().collect();
+    ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (op, n) in ops {
+        let mark = if survey.unsupported.contains_key(op) {
+            "  (unsupported)"
+        } else {
+            ""
+        };
+        println!("  {n:>6}  {op}{mark}");
+    }
+    let (count, bytes): (usize, usize) = survey
+        .parameters
+        .values()
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    println!("parameters {count} ({bytes} bytes)");
+    for (dtype, (n, b)) in &survey.parameters {
+        println!("  {dtype:>10}  {n} values, {b} bytes");
+    }
+    if survey.unsupported.is_empty() {
+        println!("unsupported none");
+    } else {
+        println!("unsupported {} op type(s):", survey.unsupported.len());
+        for reason in survey.unsupported.values() {
+            println!("  {reason}");
+        }
+    }
+    Ok(())
+}
+
+fn dtype_name(d: Option<mote::DType>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_else(|| "?".into())
+}
+
+fn shape_text(info: &mote::ir::ValueInfo) -> String {
+    info.shape
+        .as_deref()
+        .map(mote::format_dims)
+        .unwrap_or_else(|| "[rank unknown]".into())
+}

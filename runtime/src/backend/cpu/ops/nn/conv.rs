@@ -1,0 +1,471 @@
+//! `Conv`: im2col + SGEMM per (image, group), with two shortcuts:
+//!
+//! * pointwise (1×1 kernel, stride 1, no padding): the image already is the column matrix;
+//! * 2-D depthwise (one input channel per group): a direct loop per channel, since im2col of a
+//!   single channel would copy the image `Π kernel` times to feed a one-row GEMM.
+//!
+//! The bias is fused into the GEMM as a per-row (per output channel) post-op. Threads split the
+//! output channels of each GEMM (and the channels of each im2col), or the planes of a depthwise
+//! conv.
+
+use super::{batch_channels, f32_data, f32_output_overwrite, kernel_error, par_units, same_dtype};
+use crate::backend::cpu::ops::{Inputs, Outputs};
+use crate::ir::ops::nn::{Conv, Geometry};
+use crate::tensor::numel;
+use crate::{Error, ErrorKind, Result};
+use mote_kernels::cpu::conv::{im2col, Im2ColParams};
+use mote_kernels::cpu::matmul::{sgemm_fused, GemmParams, PostOp};
+use std::cell::RefCell;
+
+pub(super) fn conv(attrs: &Conv, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    let (x, w, b) = (ins.get(0)?, ins.get(1)?, ins.opt(2));
+    same_dtype("Conv", "W", &w, x.dtype)?;
+    if let Some(b) = &b {
+        same_dtype("Conv", "B", b, x.dtype)?;
+    }
+    let layout = ConvLayout::new(attrs, x.shape, w.shape, b.map(|b| b.shape))?;
+    let (xs, ws) = (f32_data("Conv", &x)?, f32_data("Conv", &w)?);
+    let bs = b.map(|b| f32_data("Conv", &b)).transpose()?;
+    let shape = layout.output_shape();
+    // Every element is written: by the GEMM (beta = 0) or by the depthwise loop's bias fill.
+    f32_output_overwrite(out, 0, x.dtype, &shape, |y| {
+        layout.run(&xs, &ws, bs.as_deref(), y, ins.threads())
+    })
+}
+
+/// A convolution's validated sizes.
+struct ConvLayout {
+    batch: usize,
+    groups: usize,
+    /// Input channels per group.
+    in_channels: usize,
+    /// Output channels per group.
+    out_channels: usize,
+    input_spatial: Vec<usize>,
+    geometry: Geometry,
+    /// `Π input_spatial`.
+    input_plane: usize,
+    /// `Π output_spatial`: columns of each GEMM.
+    output_plane: usize,
+    /// `Π kernel`.
+    taps: usize,
+}
+
+impl ConvLayout {
+    fn new(attrs: &Conv, x: &[usize], w: &[usize], b: Option<&[usize]>) -> Result<Self> {
+        let (batch, channels, input_plane) = batch_channels("Conv", x, 3)?;
+        if w.len() != x.len() {
+            crate::bail!(shape, "Conv: weights {w:?} and input {x:?} differ in rank");
+        }
+        let groups = attrs.group;
+        if w[1].checked_mul(groups) != Some(channels) {
+            crate::bail!(shape, "Conv: input has {channels} channels, weights {w:?} in {groups} groups expect w[1]·group");
+        }
+        if w[0] % groups != 0 {
+            crate::bail!(
+                shape,
+                "Conv: {} output channels do not split into {groups} groups",
+                w[0]
+            );
+        }
+        if let Some(b) = b {
+            if b != [w[0]] {
+                crate::bail!(
+                    shape,
+                    "Conv: bias {b:?} does not match {} output channels",
+                    w[0]
+                );
+            }
+        }
+        let geometry = attrs.window.resolve(&x[2..], Some(&w[2..]), false)?;
+        Ok(ConvLayout {
+            batch,
+            groups,
+            in_channels: w[1],
+            out_channels: w[0] / groups,
+            input_spatial: x[2..].to_vec(),
+            input_plane,
+            output_plane: numel(&geometry.output),
+            taps: numel(&w[2..]),
+            geometry,
+        })
+    }
+
+    fn output_shape(&self) -> Vec<usize> {
+        [
+            &[self.batch, self.groups * self.out_channels][..],
+            &self.geometry.output,
+        ]
+        .concat()
+    }
+
+    fn is_pointwise(&self) -> bool {
+        let g = &self.geometry;
+        self.taps == 1
+            && g.strides.iter().all(|&s| s == 1)
+            && g.pads_begin.iter().chain(&g.pads_end).all(|&p| p == 0)
+    }
+
+    fn is_depthwise_2d(&self) -> bool {
+        self.in_channels == 1 && self.groups > 1 && self.input_spatial.len() == 2
+    }
+
+    fn run(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        y: &mut [f32],
+        threads: usize,
+    ) -> Result<()> {
+        if self.output_plane == 0 || y.is_empty() {
+            return Ok(());
+        }
+        if self.is_depthwise_2d() {
+            return self.run_depthwise(x, w, b, y, threads);
+        }
+        let k = self.in_channels * self.taps;
+        let n = self.output_plane;
+        if self.is_pointwise() {
+            return self.run_gemm(x, w, b, y, None, threads);
+        }
+        let len = k
+            .checked_mul(n)
+            .ok_or_else(|| Error::new(ErrorKind::OutOfMemory, "Conv: im2col matrix too large"))?;
+        with_scratch(len, |col| self.run_gemm(x, w, b, y, Some(col), threads))
+    }
+
+    /// One GEMM per (image, group): `W_g · columns`, the columns being the image itself when
+    /// `col` is `None` (pointwise), its im2col in `col` otherwise.
+    fn run_gemm(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        y: &mut [f32],
+        mut col: Option<&mut [f32]>,
+        threads: usize,
+    ) -> Result<()> {
+        let k = self.in_channels * self.taps;
+        let n = self.output_plane;
+        let image_len = self.in_channels * self.input_plane;
+        let block_len = self.out_channels * n;
+        for (i, y_block) in y.chunks_exact_mut(block_len).enumerate() {
+            let (image, g) = (i / self.groups, i % self.groups);
+            let x_start = (image * self.groups + g) * image_len;
+            let image = &x[x_start..x_start + image_len];
+            let columns: &[f32] = match col.as_deref_mut() {
+                None => image,
+                Some(col) => {
+                    self.im2col(image, col, threads)?;
+                    col
+                }
+            };
+            let weights = &w[g * self.out_channels * k..(g + 1) * self.out_channels * k];
+            let bias = b.map(|b| &b[g * self.out_channels..(g + 1) * self.out_channels]);
+            par_units(y_block, n, threads, |row0, rows_out| {
+                let rows = rows_out.len() / n;
+                let bias = bias.map(|b| PostOp::BiasPerRow(&b[row0..row0 + rows]));
+                let post = bias.as_slice();
+                let a = &weights[row0 * k..(row0 + rows) * k];
+                sgemm_fused(
+                    &GemmParams::row_major(rows, n, k),
+                    a,
+                    columns,
+                    rows_out,
+                    post,
+                )
+                .map_err(|e| kernel_error("Conv", e))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The column matrix of one group of one image, channels split across threads (each
+    /// channel owns `taps` consecutive rows).
+    fn im2col(&self, image: &[f32], col: &mut [f32], threads: usize) -> Result<()> {
+        let g = &self.geometry;
+        let rows_per_channel = self.taps * self.output_plane;
+        par_units(col, rows_per_channel, threads, |c0, block| {
+            let channels = block.len() / rows_per_channel;
+            let params = Im2ColParams {
+                channels,
+                input_spatial: &self.input_spatial,
+                kernel: &g.kernel,
+                strides: &g.strides,
+                dilations: &g.dilations,
+                pads_begin: &g.pads_begin,
+                pads_end: &g.pads_end,
+            };
+            let src = &image[c0 * self.input_plane..(c0 + channels) * self.input_plane];
+            im2col(&params, src, block).map_err(|e| kernel_error("Conv", e))
+        })
+    }
+
+    /// One output plane per (image, output channel), each from one input channel.
+    fn run_depthwise(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        y: &mut [f32],
+        threads: usize,
+    ) -> Result<()> {
+        let out_channels = self.groups * self.out_channels;
+        let plane = Plane2d::new(&self.input_spatial, &self.geometry);
+        par_units(y, self.output_plane, threads, |p0, planes| {
+            for (p, y_plane) in planes.chunks_exact_mut(self.output_plane).enumerate() {
+                let (image, oc) = ((p0 + p) / out_channels, (p0 + p) % out_channels);
+                let ic = image * self.groups + oc / self.out_channels;
+                let x_plane = &x[ic * self.input_plane..(ic + 1) * self.input_plane];
+                let w_plane = &w[oc * self.taps..(oc + 1) * self.taps];
+                plane.convolve(x_plane, w_plane, b.map_or(0.0, |b| b[oc]), y_plane);
+            }
+            Ok(())
+        })
+    }
+}
+
+thread_local! {
+    /// The calling thread's im2col buffer, kept between calls: a fresh multi-megabyte
+    /// allocation per conv costs more in page faults than the im2col itself.
+    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch buffer of `len` elements with unspecified contents.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLUMNS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        // Re-entered (cannot happen today): use a buffer of our own.
+        Err(_) => f(&mut vec![0f32; len]),
+    })
+}
+
+/// 2-D single-channel convolution geometry.
+struct Plane2d {
+    in_h: usize,
+    in_w: usize,
+    out_h: usize,
+    out_w: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    pad: [usize; 2],
+}
+
+impl Plane2d {
+    fn new(input: &[usize], g: &Geometry) -> Self {
+        Plane2d {
+            in_h: input[0],
+            in_w: input[1],
+            out_h: g.output[0],
+            out_w: g.output[1],
+            kernel: [g.kernel[0], g.kernel[1]],
+            stride: [g.strides[0], g.strides[1]],
+            dilation: [g.dilations[0], g.dilations[1]],
+            pad: [g.pads_begin[0], g.pads_begin[1]],
+        }
+    }
+
+    /// `y = bias + Σ taps`, accumulated tap by tap over whole output rows.
+    fn convolve(&self, x: &[f32], w: &[f32], bias: f32, y: &mut [f32]) {
+        y.fill(bias);
+        for ky in 0..self.kernel[0] {
+            for oy in 0..self.out_h {
+                // Input row read by output row `oy` and kernel row `ky`, if not padding.
+                let Some(iy) =
+                    (oy * self.stride[0] + ky * self.dilation[0]).checked_sub(self.pad[0])
+                else {
+                    continue;
+                };
+                if iy >= self.in_h {
+                    continue;
+                }
+                let x_row = &x[iy * self.in_w..(iy + 1) * self.in_w];
+                let y_row = &mut y[oy * self.out_w..(oy + 1) * self.out_w];
+                for kx in 0..self.kernel[1] {
+                    let weight = w[ky * self.kernel[1] + kx];
+                    let shift = kx * self.dilation[1];
+                    let (sx, pad) = (self.stride[1], self.pad[1]);
+                    // Output column o reads o·sx + shift − pad, inside the row for lo <= o < hi.
+                    let lo = pad.saturating_sub(shift).div_ceil(sx);
+                    let hi = (pad + self.in_w)
+                        .saturating_sub(shift)
+                        .div_ceil(sx)
+                        .min(self.out_w);
+                    if lo >= hi {
+                        continue;
+                    }
+                    let first = lo * sx + shift - pad;
+                    let outs = &mut y_row[lo..hi];
+                    if sx == 1 {
+                        let ins = &x_row[first..first + outs.len()];
+                        outs.iter_mut()
+                            .zip(ins)
+                            .for_each(|(o, &v)| *o += weight * v);
+                    } else {
+                        let ins = x_row[first..].iter().step_by(sx);
+                        outs.iter_mut()
+                            .zip(ins)
+                            .for_each(|(o, &v)| *o += weight * v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::ops::nn::{Padding, Window};
+
+    fn attrs(strides: &[usize], pads: &[usize], dilations: &[usize], group: usize) -> Conv {
+        let (begin, end) = pads.split_at(pads.len() / 2);
+        Conv {
+            window: Window {
+                kernel_shape: vec![],
+                strides: strides.to_vec(),
+                dilations: dilations.to_vec(),
+                padding: Padding::Explicit {
+                    begin: begin.to_vec(),
+                    end: end.to_vec(),
+                },
+            },
+            group,
+        }
+    }
+
+    /// Direct N-d reference: every output element as its own sum (2-D only here).
+    fn naive_2d(
+        a: &Conv,
+        x: &[f32],
+        xs: &[usize],
+        w: &[f32],
+        ws: &[usize],
+        b: Option<&[f32]>,
+    ) -> Vec<f32> {
+        let l = ConvLayout::new(a, xs, ws, b.map(|_| &ws[..1])).unwrap();
+        let g = &l.geometry;
+        let (oh, ow) = (g.output[0], g.output[1]);
+        let (ih, iw) = (xs[2], xs[3]);
+        let mut y = vec![0f32; xs[0] * ws[0] * oh * ow];
+        for n in 0..xs[0] {
+            for m in 0..ws[0] {
+                let grp = m / l.out_channels;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = b.map_or(0.0, |b| b[m]);
+                        for c in 0..l.in_channels {
+                            let ic = grp * l.in_channels + c;
+                            for ky in 0..ws[2] {
+                                for kx in 0..ws[3] {
+                                    let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize
+                                        - g.pads_begin[0] as isize;
+                                    let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize
+                                        - g.pads_begin[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= ih as isize || ix >= iw as isize {
+                                        continue;
+                                    }
+                                    let xv =
+                                        x[((n * xs[1] + ic) * ih + iy as usize) * iw + ix as usize];
+                                    acc +=
+                                        xv * w[((m * l.in_channels + c) * ws[2] + ky) * ws[3] + kx];
+                                }
+                            }
+                        }
+                        y[((n * ws[0] + m) * oh + oy) * ow + ox] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 16) % 17) as f32 / 8.0
+                    - 1.0
+            })
+            .collect()
+    }
+
+    fn check(a: &Conv, xs: &[usize], ws: &[usize]) {
+        let (x, w, b) = (values(numel(xs), 1), values(numel(ws), 2), values(ws[0], 3));
+        let layout = ConvLayout::new(a, xs, ws, Some(&ws[..1])).unwrap();
+        let expected = naive_2d(a, &x, xs, &w, ws, Some(&b));
+        for threads in [1, 3] {
+            let mut y = vec![f32::NAN; numel(&layout.output_shape())];
+            layout.run(&x, &w, Some(&b), &mut y, threads).unwrap();
+            for (i, (got, want)) in y.iter().zip(&expected).enumerate() {
+                assert!(
+                    (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                    "{i}: {got} vs {want} (threads {threads})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn im2col_path_matches_naive() {
+        check(
+            &attrs(&[2, 1], &[1, 0, 2, 1], &[1, 2], 1),
+            &[2, 3, 7, 6],
+            &[4, 3, 3, 2],
+        );
+    }
+
+    #[test]
+    fn grouped_and_pointwise_paths_match_naive() {
+        check(&attrs(&[], &[], &[], 2), &[1, 4, 5, 5], &[6, 2, 1, 1]);
+        check(
+            &attrs(&[1, 1], &[1, 1, 1, 1], &[], 2),
+            &[2, 4, 5, 3],
+            &[2, 2, 3, 3],
+        );
+    }
+
+    #[test]
+    fn depthwise_path_matches_naive() {
+        check(
+            &attrs(&[2, 2], &[1, 1, 1, 1], &[], 3),
+            &[2, 3, 7, 8],
+            &[6, 1, 3, 3],
+        );
+        check(
+            &attrs(&[1, 3], &[0, 2, 1, 0], &[2, 1], 4),
+            &[1, 4, 6, 9],
+            &[4, 1, 2, 3],
+        );
+    }
+
+    #[test]
+    fn thread_count_does_not_change_results() {
+        let a = attrs(&[1, 1], &[1, 1, 1, 1], &[], 1);
+        let (xs, ws) = ([1, 5, 9, 9], [7, 5, 3, 3]);
+        let (x, w) = (values(numel(&xs), 5), values(numel(&ws), 6));
+        let layout = ConvLayout::new(&a, &xs, &ws, None).unwrap();
+        let run = |threads| {
+            let mut y = vec![0f32; numel(&layout.output_shape())];
+            layout.run(&x, &w, None, &mut y, threads).unwrap();
+            y
+        };
+        assert_eq!(run(1), run(4));
+    }
+
+    #[test]
+    fn mismatched_channels_are_an_error() {
+        assert!(
+            ConvLayout::new(&attrs(&[], &[], &[], 1), &[1, 3, 5, 5], &[2, 2, 3, 3], None).is_err()
+        );
+        assert!(
+            ConvLayout::new(&attrs(&[], &[], &[], 2), &[1, 4, 5, 5], &[3, 2, 3, 3], None).is_err()
+        );
+    }
+}

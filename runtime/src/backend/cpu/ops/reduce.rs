@@ -1,9 +1,0 @@
-//! CPU evaluation of this op family.
-
-use super::{Inputs, Outputs};
-use crate::ir::ops::ReduceOp;
-use crate::Result;
-
-pub(super) fn eval(op: &ReduceOp, _ins: &Inputs<'_>, _out: &mut Outputs) -> Result<()> {
-    match *op {}
-}

@@ -1,0 +1,19 @@
+//! CPU evaluation of reductions (`fold`), arg-reductions (`arg`) and `CumSum` (`cumsum`).
+
+mod arg;
+mod cumsum;
+mod fold;
+mod number;
+mod walk;
+
+use super::{Inputs, Outputs};
+use crate::ir::ops::ReduceOp;
+use crate::Result;
+
+pub(super) fn eval(op: &ReduceOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    match op {
+        ReduceOp::Reduce(r) => fold::eval(r, ins, out),
+        ReduceOp::Arg(a) => arg::eval(a, ins, out),
+        ReduceOp::CumSum(c) => cumsum::eval(c, ins, out),
+    }
+}

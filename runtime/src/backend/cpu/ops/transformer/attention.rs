@@ -1,0 +1,476 @@
+//! `Attention` (opsets 23-25), following the ONNX reference step by step:
+//! scores = (Q·√s)·(K·√s)ᵀ → softcap → + bias (mask, causal, window, padding) → softmax
+//! (fully masked rows give 0) → · V. Each step rounds to the input type as the reference does
+//! when it computes in f16/bf16, so results match it closely; the arithmetic is f32 (f64 for
+//! f64 inputs) with the products in SGEMM.
+
+use super::numeric::{rounding, store, stride, tail, tail_mut, with_real_type, Real};
+use super::softmax::nan_max;
+use super::{Inputs, Outputs};
+use crate::ir::ops::transformer::{Attention, AttentionDims, QkOutput};
+use crate::tensor::{numel, TensorView};
+use crate::{DType, Error, Result};
+use mote_kernels::cpu::matmul::GemmParams;
+
+pub(super) fn eval(a: &Attention, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    let q = ins.get(0)?;
+    for i in [1, 2, 4, 5] {
+        if let Some(v) = ins.opt(i).filter(|v| v.dtype != q.dtype) {
+            return Err(Error::dtype(format!(
+                "Attention: input {i} is {}, Q is {}",
+                v.dtype, q.dtype
+            )));
+        }
+    }
+    with_real_type!(q.dtype, R => run::<R>(a, ins, out), _ => Err(Error::unsupported("Attention", format!("dtype {}", q.dtype))))
+}
+
+/// Addressing of a Q/K/V tensor as `[batch, heads, seq, head]`: element `(b, h, s, d)` is at
+/// `b * batch + h * head + s * seq + d` (3-D inputs interleave the heads within a token).
+#[derive(Clone, Copy)]
+struct Heads {
+    batch: usize,
+    head: usize,
+    seq: usize,
+}
+
+impl Heads {
+    fn of(d: &AttentionDims, heads: usize, seq: usize, size: usize) -> Heads {
+        if d.rank3 {
+            Heads {
+                batch: seq * heads * size,
+                head: size,
+                seq: heads * size,
+            }
+        } else {
+            Heads {
+                batch: heads * seq * size,
+                head: seq * size,
+                seq: size,
+            }
+        }
+    }
+}
+
+/// Past cache then new keys (or values) as a contiguous `[batch, kv_heads, total_seq, size]`.
+fn concat_cache<R: Real>(past: Option<&[R]>, new: &[R], d: &AttentionDims, size: usize) -> Vec<R> {
+    let layout = Heads::of(d, d.kv_heads, d.kv_seq, size);
+    let total = d.total_seq();
+    let mut all = Vec::with_capacity(d.batch * d.kv_heads * total * size);
+    for b in 0..d.batch {
+        for h in 0..d.kv_heads {
+            if let Some(past) = past {
+                let start = (b * d.kv_heads + h) * d.past_seq * size;
+                all.extend_from_slice(&past[start..start + d.past_seq * size]);
+            }
+            for s in 0..d.kv_seq {
+                let start = b * layout.batch + h * layout.head + s * layout.seq;
+                all.extend_from_slice(&new[start..start + size]);
+            }
+        }
+    }
+    all
+}
+
+/// The optional `attn_mask` as an additive bias: right-aligned broadcast over
+/// `[batch, q_heads, q_seq, kv]`, bool `false` and keys past its last column mean -∞.
+struct Mask<R: Real> {
+    values: Vec<R>,
+    strides: [usize; 4],
+    columns: usize,
+}
+
+impl<R: Real> Mask<R> {
+    fn new(mask: TensorView<'_>, d: &AttentionDims, q_dtype: DType) -> Result<Mask<R>> {
+        let values: Vec<R> = match mask.dtype {
+            DType::Bool => mask
+                .bytes
+                .iter()
+                .map(|&m| if m != 0 { R::ZERO } else { R::NEG_INFINITY })
+                .collect(),
+            t if t == q_dtype => R::read(&mask)?.into_owned(),
+            t => {
+                return Err(Error::dtype(format!(
+                    "Attention: attn_mask is {t}, Q is {q_dtype}"
+                )))
+            }
+        };
+        let columns = mask.shape.last().copied().unwrap_or(0);
+        let target = [d.batch, d.q_heads, d.q_seq, columns];
+        let rank = mask.rank();
+        let fits = (1..=4).contains(&rank)
+            && columns <= d.total_seq()
+            && mask
+                .shape
+                .iter()
+                .zip(&target[4 - rank..])
+                .all(|(&m, &t)| m == t || m == 1);
+        if !fits {
+            return Err(Error::shape(format!(
+                "Attention: attn_mask of shape {:?} does not broadcast to {:?}",
+                mask.shape,
+                [d.batch, d.q_heads, d.q_seq, d.total_seq()]
+            )));
+        }
+        let mut strides = [0usize; 4];
+        let mut stride = 1;
+        for (axis, &m) in mask.shape.iter().enumerate().rev() {
+            strides[4 - rank + axis] = if m == 1 { 0 } else { stride };
+            stride *= m;
+        }
+        Ok(Mask {
+            values,
+            strides,
+            columns,
+        })
+    }
+
+    fn bias(&self, b: usize, h: usize, i: usize, j: usize) -> R {
+        if j >= self.columns {
+            return R::NEG_INFINITY;
+        }
+        let s = &self.strides;
+        self.values[b * s[0] + h * s[1] + i * s[2] + j * s[3]]
+    }
+}
+
+/// The structural masks: causal, sliding window and key padding, for one batch.
+struct Structure {
+    causal: bool,
+    left: i64,
+    right: i64,
+    /// Position of query 0 among the keys: the past length, or valid keys minus queries.
+    offset: i64,
+    /// Keys at or after this index are padding.
+    valid: i64,
+}
+
+impl Structure {
+    fn allows(&self, i: usize, j: usize) -> bool {
+        let diff = i as i64 + self.offset - j as i64;
+        (!self.causal || diff >= 0)
+            && (self.left < 0 || diff <= self.left)
+            && (self.right < 0 || -diff <= self.right)
+            && (j as i64) < self.valid
+    }
+}
+
+fn run<R: Real>(a: &Attention, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    let (q, k, v) = (ins.get(0)?, ins.get(1)?, ins.get(2)?);
+    let (past_k, past_v, nonpad) = (ins.opt(4), ins.opt(5), ins.opt(6));
+    let d = a.dims(
+        q.shape,
+        k.shape,
+        v.shape,
+        past_k.map(|t| t.shape),
+        past_v.map(|t| t.shape),
+    )?;
+    let t = q.dtype;
+    let round = rounding::<R>(t);
+    let softmax_round = rounding::<R>(a.softmax_precision.unwrap_or(t));
+    let (total, group) = (d.total_seq(), d.q_heads / d.kv_heads);
+
+    let nonpad = match nonpad {
+        None => None,
+        Some(_) if past_k.is_some() => {
+            return Err(Error::invalid_model(
+                "Attention: nonpad_kv_seqlen cannot be combined with a past cache",
+            ))
+        }
+        Some(n) => {
+            let n = n.to_i64_vec()?;
+            if n.len() != d.batch {
+                return Err(Error::shape(format!(
+                    "Attention: nonpad_kv_seqlen has {} entries for batch {}",
+                    n.len(),
+                    d.batch
+                )));
+            }
+            Some(n)
+        }
+    };
+    let mask = ins.opt(3).map(|m| Mask::<R>::new(m, &d, t)).transpose()?;
+
+    // √scale, rounded to the input type, multiplies both Q and K (as in the reference).
+    let scale = a
+        .scale
+        .map(f64::from)
+        .unwrap_or_else(|| 1.0 / (d.head_size as f64).sqrt());
+    let root = round(R::from_f64(scale.sqrt()));
+    let q_scaled: Vec<R> = R::read(&q)?.iter().map(|&x| round(x * root)).collect();
+    let past_k = past_k.map(|p| R::read(&p)).transpose()?;
+    let past_v = past_v.map(|p| R::read(&p)).transpose()?;
+    let keys = concat_cache(past_k.as_deref(), &R::read(&k)?, &d, d.head_size);
+    let values = concat_cache(past_v.as_deref(), &R::read(&v)?, &d, d.v_head_size);
+    let k_scaled: Vec<R> = keys.iter().map(|&x| round(x * root)).collect();
+    let softcap = (a.softcap > 0.0).then(|| round(R::from_f64(a.softcap as f64)));
+
+    let q_layout = Heads::of(&d, d.q_heads, d.q_seq, d.head_size);
+    let y_layout = Heads::of(&d, d.q_heads, d.q_seq, d.v_head_size);
+    let mut y = vec![R::ZERO; numel(&d.output_shape())];
+    let mut qk_out = out.is_used(3).then(|| vec![R::ZERO; numel(&d.qk_shape())]);
+    let block = d.q_seq * total;
+    let mut scores = vec![R::ZERO; block];
+    let mut masked_rows = vec![false; d.q_seq];
+
+    for b in 0..d.batch {
+        let structure = Structure {
+            causal: a.is_causal,
+            left: a.left_window,
+            right: a.right_window,
+            offset: match &nonpad {
+                _ if d.past_seq > 0 => d.past_seq as i64,
+                Some(n) => n[b] - d.q_seq as i64,
+                None => 0,
+            },
+            valid: nonpad.as_ref().map_or(i64::MAX, |n| n[b]),
+        };
+        for h in 0..d.q_heads {
+            let kv = b * d.kv_heads + h / group;
+            // scores[i, j] = Σ_l Q'[i, l] · K'[j, l]
+            let p = GemmParams {
+                m: d.q_seq,
+                n: total,
+                k: d.head_size,
+                a_row_stride: stride(q_layout.seq),
+                a_col_stride: 1,
+                b_row_stride: 1,
+                b_col_stride: stride(d.head_size),
+                c_row_stride: stride(total),
+                alpha: 1.0,
+                beta: 0.0,
+            };
+            let q_start = b * q_layout.batch + h * q_layout.head;
+            let k_start = kv * total * d.head_size;
+            R::gemm(
+                &p,
+                tail(&q_scaled, q_start),
+                &k_scaled[k_start..k_start + total * d.head_size],
+                &mut scores,
+            )?;
+            for s in scores.iter_mut() {
+                *s = round(*s);
+                if let Some(cap) = softcap {
+                    *s = round(cap * round(round(*s / cap).tanh()));
+                }
+            }
+            let qk_block = (b * d.q_heads + h) * block;
+            if let (Some(o), QkOutput::Scores) = (&mut qk_out, a.qk_output) {
+                o[qk_block..qk_block + block].copy_from_slice(&scores);
+            }
+            for (i, (row, masked)) in scores
+                .chunks_exact_mut(total.max(1))
+                .zip(&mut masked_rows)
+                .enumerate()
+            {
+                let mut bias_max = R::NEG_INFINITY;
+                for (j, s) in row.iter_mut().enumerate() {
+                    let mut bias = mask.as_ref().map_or(R::ZERO, |m| m.bias(b, h, i, j));
+                    if !structure.allows(i, j) {
+                        bias = bias + R::NEG_INFINITY;
+                    }
+                    if bias.is_nan() || bias_max.is_nan() {
+                        bias_max = bias + bias_max;
+                    } else if bias > bias_max {
+                        bias_max = bias;
+                    }
+                    *s = round(*s + bias);
+                }
+                *masked = bias_max == R::NEG_INFINITY;
+            }
+            if let (Some(o), QkOutput::WithBias) = (&mut qk_out, a.qk_output) {
+                o[qk_block..qk_block + block].copy_from_slice(&scores);
+            }
+            for (row, &masked) in scores.chunks_exact_mut(total.max(1)).zip(&masked_rows) {
+                if masked {
+                    row.fill(R::ZERO);
+                } else {
+                    softmax_row(row, softmax_round);
+                }
+                row.iter_mut().for_each(|p| *p = round(*p));
+            }
+            if let (Some(o), QkOutput::Probabilities) = (&mut qk_out, a.qk_output) {
+                o[qk_block..qk_block + block].copy_from_slice(&scores);
+            }
+            // Y[i, :] = Σ_j P[i, j] · V[j, :]
+            let p = GemmParams {
+                m: d.q_seq,
+                n: d.v_head_size,
+                k: total,
+                a_row_stride: stride(total),
+                a_col_stride: 1,
+                b_row_stride: stride(d.v_head_size),
+                b_col_stride: 1,
+                c_row_stride: stride(y_layout.seq),
+                alpha: 1.0,
+                beta: 0.0,
+            };
+            let v_start = kv * total * d.v_head_size;
+            let y_start = b * y_layout.batch + h * y_layout.head;
+            R::gemm(
+                &p,
+                &scores,
+                &values[v_start..v_start + total * d.v_head_size],
+                tail_mut(&mut y, y_start),
+            )?;
+        }
+    }
+    y.iter_mut().for_each(|v| *v = round(*v));
+    store(out, 0, t, &d.output_shape(), &y)?;
+    if out.is_used(1) {
+        store(out, 1, t, &d.present_key_shape(), &keys)?;
+    }
+    if out.is_used(2) {
+        store(out, 2, t, &d.present_value_shape(), &values)?;
+    }
+    if let Some(o) = qk_out {
+        store(out, 3, t, &d.qk_shape(), &o)?;
+    }
+    Ok(())
+}
+
+/// Softmax of one row in place, rounding each step with `round`; a row whose maximum is -∞
+/// gives zeros (the reference's convention).
+fn softmax_row<R: Real>(row: &mut [R], round: fn(R) -> R) {
+    let max = nan_max(row);
+    let shift = if max == R::NEG_INFINITY { R::ZERO } else { max };
+    let mut sum = R::ZERO;
+    for x in row.iter_mut() {
+        *x = round(round(*x - shift).exp());
+        sum = sum + *x;
+    }
+    let sum = round(sum);
+    let sum = if sum == R::ZERO { R::ONE } else { sum };
+    row.iter_mut().for_each(|x| *x = round(*x / sum));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Tensor;
+
+    fn attrs() -> Attention {
+        Attention {
+            is_causal: false,
+            q_num_heads: None,
+            kv_num_heads: None,
+            scale: None,
+            softcap: 0.0,
+            qk_output: QkOutput::Scores,
+            softmax_precision: None,
+            left_window: -1,
+            right_window: -1,
+        }
+    }
+
+    fn ramp(shape: &[usize], seed: f32) -> Tensor {
+        let v: Vec<f32> = (0..numel(shape))
+            .map(|i| (i as f32 * 0.37 + seed).sin())
+            .collect();
+        Tensor::from_vec(shape, v).unwrap()
+    }
+
+    fn attend(a: &Attention, inputs: &[Option<&Tensor>]) -> Result<Vec<f32>> {
+        let views = inputs.iter().map(|t| t.map(Tensor::view)).collect();
+        let mut out = Outputs::fresh(1);
+        eval(a, &Inputs::new(views, 1), &mut out)?;
+        let y = out
+            .into_results()
+            .remove(0)
+            .ok_or_else(|| Error::internal("no Y"))?;
+        Ok(y.as_slice::<f32>()?.to_vec())
+    }
+
+    #[test]
+    fn grouped_query_heads_match_repeated_kv_heads() {
+        let q = ramp(&[1, 4, 3, 4], 0.1);
+        let (k, v) = (ramp(&[1, 2, 5, 4], 0.2), ramp(&[1, 2, 5, 4], 0.3));
+        // Repeat each KV head twice: [h0, h0, h1, h1].
+        let repeat = |t: &Tensor| {
+            let s = t.as_slice::<f32>().unwrap();
+            let mut r = Vec::new();
+            for h in 0..2 {
+                r.extend_from_slice(&s[h * 20..(h + 1) * 20]);
+                r.extend_from_slice(&s[h * 20..(h + 1) * 20]);
+            }
+            Tensor::from_vec(&[1, 4, 5, 4], r).unwrap()
+        };
+        let grouped = attend(&attrs(), &[Some(&q), Some(&k), Some(&v)]).unwrap();
+        let full = attend(&attrs(), &[Some(&q), Some(&repeat(&k)), Some(&repeat(&v))]).unwrap();
+        assert_eq!(grouped, full);
+    }
+
+    #[test]
+    fn three_d_inputs_match_four_d() {
+        // [1, 2 heads, 3, 2] <-> [1, 3, 2 * 2].
+        let to_3d = |t: &Tensor| {
+            let s = t.as_slice::<f32>().unwrap();
+            let mut r = vec![0.0; s.len()];
+            for h in 0..2 {
+                for i in 0..3 {
+                    for d in 0..2 {
+                        r[i * 4 + h * 2 + d] = s[h * 6 + i * 2 + d];
+                    }
+                }
+            }
+            Tensor::from_vec(&[1, 3, 4], r).unwrap()
+        };
+        let (q, k, v) = (
+            ramp(&[1, 2, 3, 2], 0.4),
+            ramp(&[1, 2, 3, 2], 0.5),
+            ramp(&[1, 2, 3, 2], 0.6),
+        );
+        let y4 = Tensor::from_vec(
+            &[1, 2, 3, 2],
+            attend(&attrs(), &[Some(&q), Some(&k), Some(&v)]).unwrap(),
+        )
+        .unwrap();
+        let a3 = Attention {
+            q_num_heads: Some(2),
+            kv_num_heads: Some(2),
+            ..attrs()
+        };
+        let y3 = attend(&a3, &[Some(&to_3d(&q)), Some(&to_3d(&k)), Some(&to_3d(&v))]).unwrap();
+        assert_eq!(y3, to_3d(&y4).as_slice::<f32>().unwrap());
+    }
+
+    #[test]
+    fn fully_masked_rows_are_zero() {
+        let (q, k, v) = (
+            ramp(&[1, 1, 2, 4], 0.1),
+            ramp(&[1, 1, 3, 4], 0.2),
+            ramp(&[1, 1, 3, 4], 0.3),
+        );
+        let mask = Tensor::from_bools(&[2, 3], &[false, false, false, true, false, true]).unwrap();
+        let y = attend(&attrs(), &[Some(&q), Some(&k), Some(&v), Some(&mask)]).unwrap();
+        assert_eq!(&y[..4], &[0.0; 4]);
+        assert!(y[4..].iter().all(|v| v.is_finite() && *v != 0.0));
+    }
+
+    #[test]
+    fn empty_and_mismatched_inputs_do_not_panic() {
+        let a3 = Attention {
+            q_num_heads: Some(2),
+            kv_num_heads: Some(2),
+            ..attrs()
+        };
+        let (q, k, v) = (
+            ramp(&[1, 0, 8], 0.0),
+            ramp(&[1, 3, 8], 0.0),
+            ramp(&[1, 3, 8], 0.0),
+        );
+        assert_eq!(
+            attend(&a3, &[Some(&q), Some(&k), Some(&v)]).unwrap(),
+            Vec::<f32>::new()
+        );
+        let k_bad = ramp(&[1, 3, 6], 0.0);
+        assert!(attend(&a3, &[Some(&q), Some(&k_bad), Some(&v)]).is_err());
+        let mask = ramp(&[5, 5], 0.0);
+        let q4 = ramp(&[1, 1, 2, 4], 0.0);
+        let kv4 = ramp(&[1, 1, 3, 4], 0.0);
+        assert!(attend(&attrs(), &[Some(&q4), Some(&kv4), Some(&kv4), Some(&mask)]).is_err());
+        let gqa_bad = ramp(&[1, 3, 2, 4], 0.0);
+        let kv2 = ramp(&[1, 2, 3, 4], 0.0);
+        assert!(attend(&attrs(), &[Some(&gqa_bad), Some(&kv2), Some(&kv2)]).is_err());
+    }
+}

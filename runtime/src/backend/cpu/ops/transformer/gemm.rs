@@ -1,0 +1,78 @@
+//! `Gemm`: `Y = alpha · A'·B' + beta · C`, transposes as strides, `C` broadcast into `Y` first.
+
+use super::numeric::{stride, with_num_type, Num};
+use super::{same_dtype, through_f32, Inputs, Outputs};
+use crate::backend::cpu::ops::util::broadcast_index;
+use crate::ir::ops::transformer::{gemm_shape, Gemm};
+use crate::tensor::TensorView;
+use crate::{DType, Error, Result};
+use mote_kernels::cpu::matmul::GemmParams;
+
+pub(super) fn eval(g: &Gemm, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    let t = same_dtype("Gemm", ins, &[1, 2])?;
+    if matches!(t, DType::F16 | DType::BF16) {
+        return through_f32(ins, out, t, |ins, out| eval(g, ins, out));
+    }
+    let (a, b, c) = (ins.get(0)?, ins.get(1)?, ins.opt(2));
+    with_num_type!(t, T => gemm::<T>(g, a, b, c, out), _ => Err(Error::unsupported("Gemm", format!("dtype {t}"))))
+}
+
+fn gemm<T: Num>(
+    g: &Gemm,
+    a: TensorView<'_>,
+    b: TensorView<'_>,
+    c: Option<TensorView<'_>>,
+    out: &mut Outputs,
+) -> Result<()> {
+    let shape = gemm_shape(g, a.shape, b.shape)?;
+    let (m, n) = (shape[0], shape[1]);
+    let k = if g.trans_a { a.shape[0] } else { a.shape[1] };
+    // Element (i, l) of A' is a[i * rs + l * cs]; likewise for B'.
+    let (a_cols, b_cols) = (stride(a.shape[1]), stride(b.shape[1]));
+    let (a_row_stride, a_col_stride) = if g.trans_a { (1, a_cols) } else { (a_cols, 1) };
+    let (b_row_stride, b_col_stride) = if g.trans_b { (1, b_cols) } else { (b_cols, 1) };
+    let mut y = out.alloc(0, T::DTYPE, &shape)?;
+    let y = y.as_mut_slice::<T>()?;
+    let beta = match c {
+        Some(c) if g.beta != 0.0 => {
+            fill_bias(g, c, &shape, y)?;
+            g.beta
+        }
+        _ => 0.0,
+    };
+    let p = GemmParams {
+        m,
+        n,
+        k,
+        a_row_stride,
+        a_col_stride,
+        b_row_stride,
+        b_col_stride,
+        c_row_stride: stride(n),
+        alpha: g.alpha,
+        beta,
+    };
+    T::gemm(&p, a.as_slice::<T>()?, b.as_slice::<T>()?, y)
+}
+
+/// Copies `C`, broadcast unidirectionally to `[M, N]`, into `y`.
+fn fill_bias<T: Num>(g: &Gemm, c: TensorView<'_>, shape: &[usize], y: &mut [T]) -> Result<()> {
+    let fits = c.rank() <= 2
+        && c.shape
+            .iter()
+            .rev()
+            .zip(shape.iter().rev())
+            .all(|(&d, &o)| d == o || (d == 1 && g.broadcast_c));
+    if !fits || (!g.broadcast_c && c.shape != shape) {
+        return Err(Error::shape(format!(
+            "Gemm: C of shape {:?} does not broadcast to {shape:?}",
+            c.shape
+        )));
+    }
+    let cv = c.as_slice::<T>()?;
+    let index = broadcast_index(c.shape, shape);
+    for (i, d) in y.iter_mut().enumerate() {
+        *d = cv[index(i)];
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! CPU evaluation of matrix products, softmax, normalizations, attention and rotary
+//! embeddings. f32 products go through `mote-kernels`' SGEMM; other types use a portable
+//! loop ([`numeric`]). f16/bf16 are computed in f32 and rounded.
+
+mod attention;
+mod einsum;
+mod gemm;
+mod matmul;
+mod norm;
+mod numeric;
+mod rotary;
+mod softmax;
+
+use super::{Inputs, Outputs};
+use crate::ir::ops::TransformerOp;
+use crate::tensor::{Tensor, TensorView};
+use crate::{DType, Error, Result};
+
+pub(super) fn eval(op: &TransformerOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    match op {
+        TransformerOp::MatMul => matmul::eval(ins, out),
+        TransformerOp::Gemm(g) => gemm::eval(g, ins, out),
+        TransformerOp::Einsum(e) => einsum::eval(e, ins, out),
+        TransformerOp::Softmax(s) => softmax::eval(s, ins, out),
+        TransformerOp::LayerNorm(n) => norm::eval(n, norm::Kind::Layer, ins, out),
+        TransformerOp::RmsNorm(n) => norm::eval(n, norm::Kind::Rms, ins, out),
+        TransformerOp::Attention(a) => attention::eval(a, ins, out),
+        TransformerOp::RotaryEmbedding(r) => rotary::eval(r, ins, out),
+    }
+}
+
+/// Checks that every given input in `which` has the dtype of input 0 and returns it.
+fn same_dtype(op: &str, ins: &Inputs<'_>, which: &[usize]) -> Result<DType> {
+    let t = ins.get(0)?.dtype;
+    for &i in which {
+        if let Some(v) = ins.opt(i) {
+            if v.dtype != t {
+                return Err(Error::dtype(format!(
+                    "{op}: input {i} is {}, input 0 is {t}",
+                    v.dtype
+                )));
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// Evaluates `eval` on f32 copies of the inputs of dtype `half` (f16/bf16) and rounds every
+/// f32 output back to `half`: products and sums of half types are computed in f32.
+fn through_f32(
+    ins: &Inputs<'_>,
+    out: &mut Outputs,
+    half: DType,
+    eval: impl FnOnce(&Inputs<'_>, &mut Outputs) -> Result<()>,
+) -> Result<()> {
+    let widened = (0..ins.len())
+        .map(|i| match ins.opt(i) {
+            Some(v) if v.dtype == half => Tensor::from_vec(v.shape, v.to_f32_vec()?).map(Some),
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<Option<Tensor>>>>()?;
+    let views: Vec<Option<TensorView<'_>>> = widened
+        .iter()
+        .enumerate()
+        .map(|(i, w)| w.as_ref().map(Tensor::view).or_else(|| ins.opt(i)))
+        .collect();
+    let mut wide_out = Outputs::fresh(out.len());
+    eval(&Inputs::new(views, ins.threads()), &mut wide_out)?;
+    for (i, result) in wide_out.into_results().into_iter().enumerate() {
+        if let Some(t) = result {
+            if t.dtype() == DType::F32 {
+                numeric::store(out, i, half, t.shape(), t.as_slice::<f32>()?)?;
+            } else {
+                out.set(i, t)?;
+            }
+        }
+    }
+    Ok(())
+}

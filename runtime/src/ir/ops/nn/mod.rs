@@ -1,0 +1,412 @@
+//! Convolutions, pooling and channel normalizations: ops over `[N, C, spatial...]` tensors.
+//!
+//! Window geometry (pads, output sizes) lives in [`window`] and is shared by shape inference
+//! and the backends, so both compute the same sizes by construction.
+
+pub mod window;
+
+use super::infer_util::{dtype, input, shape};
+use crate::ir::Fact;
+use crate::{DType, Result};
+pub use window::{Geometry, Padding, TransposedGeometry, Window};
+
+/// Convolutions, pooling and channel normalizations.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NnOp {
+    /// `Conv(X, W, B?)`.
+    Conv(Conv),
+    /// `ConvTranspose(X, W, B?)`.
+    ConvTranspose(ConvTranspose),
+    /// `MaxPool` (with optional `Indices` output), `AveragePool`, `LpPool`.
+    Pool(Pool),
+    /// `GlobalMaxPool`, `GlobalAveragePool`, `GlobalLpPool`: one window over all spatial axes.
+    GlobalPool(GlobalPoolKind),
+    /// `BatchNormalization(X, scale, B, mean, var)`.
+    BatchNorm(BatchNorm),
+    /// `InstanceNormalization(X, scale, B)`: statistics per sample and channel.
+    InstanceNorm {
+        /// Added to the variance.
+        epsilon: f32,
+    },
+    /// `GroupNormalization(X, scale, bias)`: statistics per sample and channel group.
+    GroupNorm(GroupNorm),
+    /// `LRN`: local response normalization across channels.
+    Lrn(Lrn),
+    /// `MeanVarianceNormalization`: zero mean, unit variance over `axes`.
+    MeanVarianceNorm {
+        /// Axes the statistics are taken over (may be negative).
+        axes: Vec<i64>,
+    },
+    /// `Col2Im(input, image_shape, block_shape)`: the adjoint of im2col.
+    Col2Im(Col2Im),
+    /// `LpNormalization`: `x / ‖x‖_p` along one axis (zero where the norm is zero).
+    LpNorm {
+        /// The axis the norm is taken over (may be negative).
+        axis: i64,
+        /// 1 or 2.
+        p: u32,
+    },
+    /// `MaxUnpool(X, I, output_shape?)`: pooled values scattered back to their flat indices.
+    MaxUnpool(MaxUnpool),
+    /// `CausalConvWithState(input, weight, bias?, past_state?)`: depthwise causal 1-D
+    /// convolution that also returns its last `k − 1` input positions as the next call's state.
+    CausalConv {
+        /// Fused SiLU (`x · sigmoid(x)`) on the output.
+        silu: bool,
+    },
+}
+
+/// `MaxUnpool` attributes (per spatial axis).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxUnpool {
+    /// Pooling window of the `MaxPool` being inverted.
+    pub kernel_shape: Vec<usize>,
+    /// Its strides (empty: ones).
+    pub strides: Vec<usize>,
+    /// Its pads, begin values then end values (empty: zeros).
+    pub pads: Vec<usize>,
+}
+
+impl MaxUnpool {
+    /// The spatial size the pooled input came from: `(in − 1) · stride + kernel − pads`.
+    pub fn unpooled_spatial(&self, pooled: &[usize]) -> Result<Vec<usize>> {
+        let rank = pooled.len();
+        if self.kernel_shape.len() != rank
+            || !(self.strides.is_empty() || self.strides.len() == rank)
+            || !(self.pads.is_empty() || self.pads.len() == 2 * rank)
+        {
+            crate::bail!(
+                shape,
+                "MaxUnpool: attributes do not match {rank} spatial axes"
+            );
+        }
+        (0..rank)
+            .map(|d| {
+                let stride = self.strides.get(d).copied().unwrap_or(1);
+                let pads = self.pads.get(d).copied().unwrap_or(0)
+                    + self.pads.get(rank + d).copied().unwrap_or(0);
+                pooled[d]
+                    .checked_sub(1)
+                    .and_then(|x| x.checked_mul(stride))
+                    .and_then(|x| x.checked_add(self.kernel_shape[d]))
+                    .and_then(|x| x.checked_sub(pads))
+                    .ok_or_else(|| {
+                        crate::Error::shape(format!(
+                            "MaxUnpool: no unpooled size for input axis {d} of {}",
+                            pooled[d]
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Convolution attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conv {
+    /// Kernel (possibly empty: from `W`), strides, dilations, padding.
+    pub window: Window,
+    /// Channel groups (`C_in` and `C_out` are both split into `group` parts).
+    pub group: usize,
+}
+
+/// Transposed convolution attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvTranspose {
+    /// Kernel (possibly empty: from `W`), strides, dilations, padding.
+    pub window: Window,
+    /// Channel groups.
+    pub group: usize,
+    /// Extra size added at the end of each output axis (empty: none).
+    pub output_padding: Vec<usize>,
+    /// Requested output size, which then determines the padding (empty: none).
+    pub output_shape: Vec<usize>,
+}
+
+/// Windowed pooling attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    /// What the window reduces to.
+    pub kind: PoolKind,
+    /// Kernel (required), strides, dilations, padding.
+    pub window: Window,
+    /// Round the output size up rather than down.
+    pub ceil_mode: bool,
+}
+
+/// The reduction of a windowed pool.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PoolKind {
+    /// Maximum; the optional second output holds flat indices of the maxima.
+    Max {
+        /// `storage_order = 1`: indices count the spatial axes column-major.
+        column_major_indices: bool,
+    },
+    /// Mean.
+    Average {
+        /// Padding elements count in the divisor.
+        count_include_pad: bool,
+    },
+    /// `(Σ |x|^p)^(1/p)`.
+    Lp {
+        /// The norm's exponent.
+        p: f32,
+    },
+}
+
+/// The reduction of a global pool.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GlobalPoolKind {
+    /// Maximum.
+    Max,
+    /// Mean.
+    Average,
+    /// `(Σ |x|^p)^(1/p)`.
+    Lp {
+        /// The norm's exponent.
+        p: f32,
+    },
+}
+
+/// Batch normalization attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNorm {
+    /// Added to the variance.
+    pub epsilon: f32,
+    /// Weight of the old running statistics in training mode.
+    pub momentum: f32,
+    /// Normalize with the batch's own statistics and output updated running mean/variance.
+    pub training: bool,
+}
+
+/// Group normalization attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GroupNorm {
+    /// Added to the variance.
+    pub epsilon: f32,
+    /// Number of channel groups (divides `C`).
+    pub num_groups: usize,
+    /// Opset ≥ 21: `scale` and `bias` have one entry per channel; before, one per group.
+    pub per_channel_affine: bool,
+}
+
+/// Local response normalization attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lrn {
+    /// Scale of the square sum.
+    pub alpha: f32,
+    /// Exponent.
+    pub beta: f32,
+    /// Offset.
+    pub bias: f32,
+    /// Channels summed over (centred on each channel).
+    pub size: usize,
+}
+
+/// `Col2Im` attributes (per spatial axis; empty means the default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Col2Im {
+    /// Dilations (default ones).
+    pub dilations: Vec<usize>,
+    /// Begin pads then end pads (default zeros).
+    pub pads: Vec<usize>,
+    /// Strides (default ones).
+    pub strides: Vec<usize>,
+}
+
+impl NnOp {
+    /// Short name (the ONNX op type).
+    pub fn name(&self) -> &'static str {
+        match self {
+            NnOp::Conv(_) => "Conv",
+            NnOp::ConvTranspose(_) => "ConvTranspose",
+            NnOp::Pool(p) => match p.kind {
+                PoolKind::Max { .. } => "MaxPool",
+                PoolKind::Average { .. } => "AveragePool",
+                PoolKind::Lp { .. } => "LpPool",
+            },
+            NnOp::GlobalPool(GlobalPoolKind::Max) => "GlobalMaxPool",
+            NnOp::GlobalPool(GlobalPoolKind::Average) => "GlobalAveragePool",
+            NnOp::GlobalPool(GlobalPoolKind::Lp { .. }) => "GlobalLpPool",
+            NnOp::BatchNorm(_) => "BatchNormalization",
+            NnOp::InstanceNorm { .. } => "InstanceNormalization",
+            NnOp::GroupNorm(_) => "GroupNormalization",
+            NnOp::Lrn(_) => "LRN",
+            NnOp::MeanVarianceNorm { .. } => "MeanVarianceNormalization",
+            NnOp::Col2Im(_) => "Col2Im",
+            NnOp::LpNorm { .. } => "LpNormalization",
+            NnOp::MaxUnpool(_) => "MaxUnpool",
+            NnOp::CausalConv { .. } => "CausalConvWithState",
+        }
+    }
+
+    /// Output facts from input facts; see [`super::Op::infer`].
+    pub fn infer(&self, inputs: &[Option<&Fact>]) -> Result<Vec<Fact>> {
+        let x_dtype = dtype(inputs, 0);
+        let same_as_x = || Fact {
+            dtype: x_dtype,
+            shape: shape(inputs, 0).map(<[usize]>::to_vec),
+            value: None,
+        };
+        let with_shape = |s: Option<Vec<usize>>| Fact {
+            dtype: x_dtype,
+            shape: s,
+            value: None,
+        };
+        Ok(match self {
+            NnOp::Conv(conv) => vec![with_shape(conv_shape(
+                conv,
+                shape(inputs, 0),
+                shape(inputs, 1),
+            )?)],
+            NnOp::ConvTranspose(ct) => {
+                vec![with_shape(conv_transpose_shape(
+                    ct,
+                    shape(inputs, 0),
+                    shape(inputs, 1),
+                )?)]
+            }
+            NnOp::Pool(pool) => {
+                let out = match shape(inputs, 0) {
+                    Some(x) => Some(pool_shape(pool, x)?),
+                    None => None,
+                };
+                let indices = Fact {
+                    dtype: Some(DType::I64),
+                    shape: out.clone(),
+                    value: None,
+                };
+                match pool.kind {
+                    PoolKind::Max { .. } => vec![with_shape(out), indices],
+                    _ => vec![with_shape(out)],
+                }
+            }
+            NnOp::GlobalPool(_) => {
+                let out = shape(inputs, 0).filter(|x| x.len() >= 2).map(|x| {
+                    x.iter()
+                        .enumerate()
+                        .map(|(i, &d)| if i < 2 { d } else { 1 })
+                        .collect()
+                });
+                vec![with_shape(out)]
+            }
+            NnOp::BatchNorm(bn) if bn.training => {
+                let stat = |i: usize| Fact {
+                    dtype: dtype(inputs, i),
+                    shape: shape(inputs, i).map(<[usize]>::to_vec),
+                    value: None,
+                };
+                vec![same_as_x(), stat(3), stat(4)]
+            }
+            NnOp::BatchNorm(_)
+            | NnOp::InstanceNorm { .. }
+            | NnOp::GroupNorm(_)
+            | NnOp::Lrn(_)
+            | NnOp::MeanVarianceNorm { .. }
+            | NnOp::LpNorm { .. } => vec![same_as_x()],
+            NnOp::Col2Im(_) => vec![with_shape(col2im_shape(inputs))],
+            NnOp::MaxUnpool(attrs) => vec![with_shape(max_unpool_shape(attrs, inputs)?)],
+            NnOp::CausalConv { .. } => {
+                let state = match (shape(inputs, 0), shape(inputs, 1)) {
+                    (Some(&[batch, channels, _]), Some(&[_, _, k])) if k > 0 => {
+                        Some(vec![batch, channels, k - 1])
+                    }
+                    _ => None,
+                };
+                vec![same_as_x(), with_shape(state)]
+            }
+        })
+    }
+}
+
+/// `[N, C_out, spatial...]` of a convolution, when the shapes of `X` and `W` are known.
+fn conv_shape(conv: &Conv, x: Option<&[usize]>, w: Option<&[usize]>) -> Result<Option<Vec<usize>>> {
+    let (Some(x), Some(w)) = (x, w) else {
+        return Ok(None);
+    };
+    if x.len() < 3 || w.len() != x.len() {
+        crate::bail!(
+            shape,
+            "Conv: input {x:?} and weights {w:?} need equal ranks of at least 3"
+        );
+    }
+    let geometry = conv.window.resolve(&x[2..], Some(&w[2..]), false)?;
+    Ok(Some([&[x[0], w[0]][..], &geometry.output].concat()))
+}
+
+/// `[N, C_out, spatial...]` of a transposed convolution.
+fn conv_transpose_shape(
+    ct: &ConvTranspose,
+    x: Option<&[usize]>,
+    w: Option<&[usize]>,
+) -> Result<Option<Vec<usize>>> {
+    let (Some(x), Some(w)) = (x, w) else {
+        return Ok(None);
+    };
+    if x.len() < 3 || w.len() != x.len() {
+        crate::bail!(
+            shape,
+            "ConvTranspose: input {x:?} and weights {w:?} need equal ranks of at least 3"
+        );
+    }
+    let geometry =
+        ct.window
+            .resolve_transposed(&x[2..], &w[2..], &ct.output_padding, &ct.output_shape)?;
+    let channels = w[1]
+        .checked_mul(ct.group)
+        .ok_or_else(|| crate::Error::shape("ConvTranspose: output channel count overflows"))?;
+    Ok(Some([&[x[0], channels][..], &geometry.output].concat()))
+}
+
+/// `[N, C, spatial...]` of a windowed pool.
+pub fn pool_shape(pool: &Pool, x: &[usize]) -> Result<Vec<usize>> {
+    if x.len() < 3 {
+        crate::bail!(
+            shape,
+            "pooling needs an input of rank at least 3, got {x:?}"
+        );
+    }
+    let geometry = pool.window.resolve(&x[2..], None, pool.ceil_mode)?;
+    Ok([&x[..2], &geometry.output].concat())
+}
+
+/// `MaxUnpool`'s output shape: the `output_shape` input when given (and constant), else the
+/// unpooled size.
+fn max_unpool_shape(attrs: &MaxUnpool, inputs: &[Option<&Fact>]) -> Result<Option<Vec<usize>>> {
+    if inputs.get(2).copied().flatten().is_some() {
+        let shape = input(inputs, 2)
+            .and_then(|f| f.value.as_ref())
+            .and_then(|v| v.view().to_i64_vec().ok())
+            .and_then(|v| v.iter().map(|&d| usize::try_from(d).ok()).collect());
+        return Ok(shape);
+    }
+    let Some(x) = shape(inputs, 0) else {
+        return Ok(None);
+    };
+    if x.len() < 3 {
+        crate::bail!(
+            shape,
+            "MaxUnpool needs an input of rank at least 3, got {x:?}"
+        );
+    }
+    Ok(Some([&x[..2], &attrs.unpooled_spatial(&x[2..])?].concat()))
+}
+
+/// `[N, C, image_shape...]` of `Col2Im`, when `image_shape` and `block_shape` are constants.
+fn col2im_shape(inputs: &[Option<&Fact>]) -> Option<Vec<usize>> {
+    let x = shape(inputs, 0)?;
+    let image = input(inputs, 1)?.value.as_ref()?.view().to_i64_vec().ok()?;
+    let block = input(inputs, 2)?.value.as_ref()?.view().to_i64_vec().ok()?;
+    let taps = block
+        .iter()
+        .try_fold(1usize, |acc, &b| acc.checked_mul(usize::try_from(b).ok()?))?;
+    if x.len() != 3 || taps == 0 || x[1] % taps != 0 || image.iter().any(|&d| d < 0) {
+        return None;
+    }
+    Some(
+        [x[0], x[1] / taps]
+            .into_iter()
+            .chain(image.iter().map(|&d| d as usize))
+            .collect(),
+    )
+}

@@ -1,0 +1,246 @@
+//! Matrix products, softmax, normalization over features, attention, rotary embeddings.
+//!
+//! Attribute structs are in ONNX terms; the shape rules that evaluation also needs live in
+//! [`einsum`] (equation resolution) and [`attention`] (Q/K/V/cache sizes).
+
+pub mod attention;
+pub mod einsum;
+
+pub use attention::{Attention, AttentionDims, QkOutput};
+pub use einsum::Einsum;
+
+use super::infer_util::{axis, dtype, input, shape};
+use crate::ir::Fact;
+use crate::tensor::broadcast_shapes;
+use crate::{DType, Error, Result};
+
+/// Matrix products, softmax, normalization over features, attention.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransformerOp {
+    /// numpy `matmul`: 1-D operands are promoted and the added axis removed; batch axes
+    /// broadcast.
+    MatMul,
+    /// `alpha · A'·B' + beta · C`.
+    Gemm(Gemm),
+    /// Einstein summation.
+    Einsum(Einsum),
+    /// `Softmax`, `LogSoftmax`, `Hardmax`.
+    Softmax(Softmax),
+    /// `LayerNormalization`: outputs `Y`, optional `Mean` and `InvStdDev`.
+    LayerNorm(Normalization),
+    /// `RMSNormalization`.
+    RmsNorm(Normalization),
+    /// Scaled dot-product attention with masks and a KV cache.
+    Attention(Attention),
+    /// `RotaryEmbedding`.
+    RotaryEmbedding(RotaryEmbedding),
+}
+
+/// `Gemm` attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gemm {
+    /// Scale of the product.
+    pub alpha: f32,
+    /// Scale of `C`.
+    pub beta: f32,
+    /// Use Aᵀ (`A` is `[K, M]`).
+    pub trans_a: bool,
+    /// Use Bᵀ (`B` is `[N, K]`).
+    pub trans_b: bool,
+    /// `C` may broadcast to `[M, N]` (always from opset 7; the `broadcast` attribute before).
+    pub broadcast_c: bool,
+}
+
+/// Which function of the softmax family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoftmaxKind {
+    /// `exp(x) / Σ exp(x)`.
+    Softmax,
+    /// `x - log Σ exp(x)`.
+    LogSoftmax,
+    /// 1 at the first maximum, 0 elsewhere.
+    Hardmax,
+}
+
+/// `Softmax` / `LogSoftmax` / `Hardmax` attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Softmax {
+    /// The function.
+    pub kind: SoftmaxKind,
+    /// The axis (possibly negative).
+    pub axis: i64,
+    /// Opset < 13: the input is seen as 2-D `[∏ d[..axis], ∏ d[axis..]]` and the function
+    /// runs over the whole second dimension.
+    pub flatten: bool,
+}
+
+impl Softmax {
+    /// ONNX op type.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            SoftmaxKind::Softmax => "Softmax",
+            SoftmaxKind::LogSoftmax => "LogSoftmax",
+            SoftmaxKind::Hardmax => "Hardmax",
+        }
+    }
+}
+
+/// `LayerNormalization` / `RMSNormalization` attributes: normalize over axes `axis..rank`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Normalization {
+    /// First normalized axis (possibly negative).
+    pub axis: i64,
+    /// Added to the variance (mean square) before the square root.
+    pub epsilon: f32,
+    /// Precision of the statistics (`stash_type`).
+    pub stash: DType,
+}
+
+impl Normalization {
+    /// Shape of the per-row statistics (`Mean`, `InvStdDev`): `d[..axis]` then ones.
+    pub fn stats_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
+        let a = axis(self.axis, x.len())?;
+        Ok(x.iter()
+            .enumerate()
+            .map(|(i, &d)| if i < a { d } else { 1 })
+            .collect())
+    }
+}
+
+/// `RotaryEmbedding` attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotaryEmbedding {
+    /// Rotate pairs `(x[2i], x[2i+1])` rather than halves `(x[i], x[i + d/2])`.
+    pub interleaved: bool,
+    /// Rotated leading part of each head (0: the whole head).
+    pub rotary_dim: usize,
+    /// Heads of a 3-D input `[batch, seq, heads * head]` (0: not given).
+    pub num_heads: usize,
+}
+
+/// numpy `matmul` output shape.
+pub fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    if a.is_empty() || b.is_empty() {
+        return Err(Error::shape(
+            "MatMul operands must have rank >= 1".to_string(),
+        ));
+    }
+    let k_a = a[a.len() - 1];
+    let k_b = if b.len() == 1 { b[0] } else { b[b.len() - 2] };
+    if k_a != k_b {
+        return Err(Error::shape(format!(
+            "MatMul of {a:?} and {b:?}: inner dimensions differ"
+        )));
+    }
+    let batch_a = &a[..a.len().saturating_sub(2)];
+    let batch_b = &b[..b.len().saturating_sub(2)];
+    let mut out = broadcast_shapes(&[batch_a, batch_b])?;
+    if a.len() >= 2 {
+        out.push(a[a.len() - 2]);
+    }
+    if b.len() >= 2 {
+        out.push(b[b.len() - 1]);
+    }
+    Ok(out)
+}
+
+/// `Gemm` output shape `[M, N]`.
+pub fn gemm_shape(g: &Gemm, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let (&[a0, a1], &[b0, b1]) = (a, b) else {
+        return Err(Error::shape(format!(
+            "Gemm needs 2-D A and B, got {a:?} and {b:?}"
+        )));
+    };
+    let (m, k) = if g.trans_a { (a1, a0) } else { (a0, a1) };
+    let (k_b, n) = if g.trans_b { (b1, b0) } else { (b0, b1) };
+    if k != k_b {
+        return Err(Error::shape(format!(
+            "Gemm of {a:?} and {b:?}: inner dimensions differ"
+        )));
+    }
+    Ok(vec![m, n])
+}
+
+impl TransformerOp {
+    /// Short name (the ONNX op type).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TransformerOp::MatMul => "MatMul",
+            TransformerOp::Gemm(_) => "Gemm",
+            TransformerOp::Einsum(_) => "Einsum",
+            TransformerOp::Softmax(s) => s.name(),
+            TransformerOp::LayerNorm(_) => "LayerNormalization",
+            TransformerOp::RmsNorm(_) => "RMSNormalization",
+            TransformerOp::Attention(_) => "Attention",
+            TransformerOp::RotaryEmbedding(_) => "RotaryEmbedding",
+        }
+    }
+
+    /// Output facts from input facts; see [`super::Op::infer`].
+    pub fn infer(&self, inputs: &[Option<&Fact>]) -> Result<Vec<Fact>> {
+        let t = dtype(inputs, 0);
+        let fact = |shape: Option<Vec<usize>>| Fact {
+            dtype: t,
+            shape,
+            value: None,
+        };
+        Ok(match self {
+            TransformerOp::MatMul => {
+                let s = match (shape(inputs, 0), shape(inputs, 1)) {
+                    (Some(a), Some(b)) => Some(matmul_shape(a, b)?),
+                    _ => None,
+                };
+                vec![fact(s)]
+            }
+            TransformerOp::Gemm(g) => {
+                let s = match (shape(inputs, 0), shape(inputs, 1)) {
+                    (Some(a), Some(b)) => Some(gemm_shape(g, a, b)?),
+                    _ => None,
+                };
+                vec![fact(s)]
+            }
+            TransformerOp::Einsum(e) => {
+                let shapes: Option<Vec<&[usize]>> =
+                    (0..inputs.len()).map(|i| shape(inputs, i)).collect();
+                let s = match shapes {
+                    Some(shapes) => Some(e.resolve(&shapes)?.output_shape()),
+                    None => None,
+                };
+                vec![fact(s)]
+            }
+            TransformerOp::Softmax(_)
+            | TransformerOp::RmsNorm(_)
+            | TransformerOp::RotaryEmbedding(_) => {
+                vec![fact(shape(inputs, 0).map(<[usize]>::to_vec))]
+            }
+            TransformerOp::LayerNorm(n) => {
+                let x = shape(inputs, 0);
+                let stats = x.map(|x| n.stats_shape(x)).transpose()?;
+                let stat = || Fact {
+                    dtype: Some(n.stash),
+                    shape: stats.clone(),
+                    value: None,
+                };
+                vec![fact(x.map(<[usize]>::to_vec)), stat(), stat()]
+            }
+            TransformerOp::Attention(a) => {
+                let dims = match (shape(inputs, 0), shape(inputs, 1), shape(inputs, 2)) {
+                    (Some(q), Some(k), Some(v)) => {
+                        let past = |i| input(inputs, i).map(|f| f.shape.as_deref());
+                        match (past(4), past(5)) {
+                            (Some(None), _) | (_, Some(None)) => None,
+                            (pk, pv) => Some(a.dims(q, k, v, pk.flatten(), pv.flatten())?),
+                        }
+                    }
+                    _ => None,
+                };
+                vec![
+                    fact(dims.map(|d| d.output_shape())),
+                    fact(dims.map(|d| d.present_key_shape())),
+                    fact(dims.map(|d| d.present_value_shape())),
+                    fact(dims.map(|d| d.qk_shape())),
+                ]
+            }
+        })
+    }
+}
