@@ -47,7 +47,13 @@ pub(crate) fn load(bytes: &[u8], model_dir: Option<&Path>) -> Result<Graph> {
         Some(v) => v,
         // IR versions before 3 had no opset_import; opset 1 was implied.
         None if model.opset_import.is_empty() => 1,
-        None => return Err(Error::invalid_model("the model imports no ai.onnx opset")),
+        None => {
+            let domains: Vec<&str> = model.opset_import.iter().map(|o| o.domain.as_str()).collect();
+            return Err(Error::unsupported(
+                "domain",
+                format!("the model imports only the opset domains {domains:?}; Mote runs the default ai.onnx domain"),
+            ));
+        }
     };
     let graph = model
         .graph

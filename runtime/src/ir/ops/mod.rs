@@ -6,21 +6,27 @@
 
 pub mod control;
 pub mod elementwise;
+pub mod loss;
 pub mod nn;
 pub mod quant;
 pub mod reduce;
 pub mod rnn;
 pub mod shape;
+pub mod signal;
 pub mod transformer;
+pub mod vision;
 
 pub use control::ControlOp;
 pub use elementwise::ElementwiseOp;
+pub use loss::LossOp;
 pub use nn::NnOp;
 pub use quant::QuantOp;
 pub use reduce::ReduceOp;
 pub use rnn::RnnOp;
 pub use shape::ShapeOp;
+pub use signal::SignalOp;
 pub use transformer::TransformerOp;
+pub use vision::VisionOp;
 
 use super::{Fact, Graph};
 use crate::Result;
@@ -42,6 +48,12 @@ pub enum Op {
     Quant(QuantOp),
     /// Recurrent layers (LSTM, GRU, RNN).
     Rnn(RnnOp),
+    /// Detection and geometric vision ops.
+    Vision(VisionOp),
+    /// Signal processing (DFT, STFT, windows).
+    Signal(SignalOp),
+    /// Losses (NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss).
+    Loss(LossOp),
     /// Control flow with subgraphs (If, Loop, Scan).
     Control(ControlOp),
 }
@@ -57,6 +69,9 @@ impl Op {
             Op::Reduce(o) => o.name(),
             Op::Quant(o) => o.name(),
             Op::Rnn(o) => o.name(),
+            Op::Vision(o) => o.name(),
+            Op::Signal(o) => o.name(),
+            Op::Loss(o) => o.name(),
             Op::Control(o) => o.name(),
         }
     }
@@ -72,6 +87,9 @@ impl Op {
             Op::Reduce(o) => o.infer(inputs)?,
             Op::Quant(o) => o.infer(inputs)?,
             Op::Rnn(o) => o.infer(inputs)?,
+            Op::Vision(o) => o.infer(inputs)?,
+            Op::Signal(o) => o.infer(inputs)?,
+            Op::Loss(o) => o.infer(inputs)?,
             Op::Control(_) => Vec::new(),
         };
         facts.resize(n_outputs, Fact::unknown());

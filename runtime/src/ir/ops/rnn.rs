@@ -208,11 +208,10 @@ impl RnnOp {
                 self.gates()
             )));
         }
-        if common.hidden_size.is_some_and(|h| h != hidden) {
+        if let Some(h) = common.hidden_size.filter(|&h| h != hidden) {
             return Err(Error::shape(format!(
-                "{}: hidden_size {:?} but R has hidden size {hidden}",
-                self.name(),
-                common.hidden_size
+                "{}: hidden_size is {h} but R has hidden size {hidden}",
+                self.name()
             )));
         }
         Ok(RnnDims {

@@ -87,6 +87,14 @@ pub enum ShapeOp {
         /// How an update combines with the existing slice.
         reduction: ScatterReduction,
     },
+    /// KV-cache update: a copy of `past_cache` with `update` written along the sequence axis
+    /// from each batch entry's write index (input 2, zeros when omitted).
+    TensorScatter {
+        /// The sequence axis (may be negative; never the batch axis 0).
+        axis: i64,
+        /// Write indices wrap around the cache length (else they must fit: `linear`).
+        circular: bool,
+    },
     /// Bidirectional broadcast to the shape in input 1.
     Expand,
     /// Repeats the input `repeats[i]` times along each dim.
@@ -273,6 +281,7 @@ impl ShapeOp {
             ShapeOp::GatherNd { .. } => "GatherND",
             ShapeOp::ScatterElements { .. } => "ScatterElements",
             ShapeOp::ScatterNd { .. } => "ScatterND",
+            ShapeOp::TensorScatter { .. } => "TensorScatter",
             ShapeOp::Expand => "Expand",
             ShapeOp::Tile => "Tile",
             ShapeOp::Pad(_) => "Pad",

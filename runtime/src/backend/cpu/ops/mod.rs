@@ -2,12 +2,15 @@
 //! hands out (planned arena slots when shapes were known ahead, fresh buffers otherwise).
 
 mod elementwise;
+mod loss;
 mod nn;
 mod quant;
 mod reduce;
 mod rnn;
 mod shape;
+mod signal;
 mod transformer;
+mod vision;
 pub(crate) mod util;
 
 use crate::ir::Op;
@@ -165,6 +168,9 @@ pub(crate) fn eval(op: &Op, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
         Op::Reduce(o) => reduce::eval(o, ins, out),
         Op::Quant(o) => quant::eval(o, ins, out),
         Op::Rnn(o) => rnn::eval(o, ins, out),
+        Op::Vision(o) => vision::eval(o, ins, out),
+        Op::Signal(o) => signal::eval(o, ins, out),
+        Op::Loss(o) => loss::eval(o, ins, out),
         Op::Control(_) => Err(Error::internal("control flow reached the op evaluator")),
     }
 }

@@ -46,6 +46,9 @@ pub(super) fn eval(op: &ShapeOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
             scatter::scatter_elements(ins, out, *axis, *reduction)
         }
         ShapeOp::ScatterNd { reduction } => scatter::scatter_nd(ins, out, *reduction),
+        ShapeOp::TensorScatter { axis, circular } => {
+            scatter::tensor_scatter(ins, out, *axis, *circular)
+        }
         ShapeOp::Pad(attrs) => pad::pad(ins, out, attrs),
         ShapeOp::CenterCropPad { axes } => pad::center_crop_pad(ins, out, axes.as_deref()),
         ShapeOp::Resize(attrs) => resize::resize(ins, out, attrs),

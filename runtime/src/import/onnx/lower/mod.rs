@@ -2,12 +2,15 @@
 //! types it does not own, so this table is the only place that lists the families.
 
 mod elementwise;
+mod loss;
 mod nn;
 mod quant;
 mod reduce;
 mod rnn;
 mod shape;
+mod signal;
 mod transformer;
+mod vision;
 
 use super::node::NodeCx;
 use crate::ir::Op;
@@ -23,6 +26,9 @@ const FAMILIES: &[FamilyLower] = &[
     reduce::lower,
     quant::lower,
     rnn::lower,
+    vision::lower,
+    signal::lower,
+    loss::lower,
 ];
 
 /// Lowers one node, or explains why it cannot be.

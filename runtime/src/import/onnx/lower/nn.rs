@@ -2,7 +2,7 @@
 
 use super::NodeCx;
 use crate::ir::ops::nn::{
-    BatchNorm, Col2Im, Conv, ConvTranspose, GlobalPoolKind, GroupNorm, Lrn, MaxUnpool, NnOp,
+    BatchNorm, Col2Im, Conv, ConvTranspose, DeformConv, GlobalPoolKind, GroupNorm, Lrn, NnOp,
     Padding, Pool, PoolKind, Window,
 };
 use crate::ir::Op;
@@ -29,9 +29,8 @@ pub(super) fn lower(cx: &NodeCx<'_>) -> Option<Result<Op>> {
             axes: axes.unwrap_or_else(|| vec![0, 2, 3]),
         }),
         "Col2Im" => col2im(cx),
-        "LpNormalization" => lp_normalization(cx),
-        "MaxUnpool" => max_unpool(cx),
         "CausalConvWithState" => causal_conv(cx),
+        "DeformConv" => deform_conv(cx),
         _ => return None,
     };
     Some(op.map(Op::Nn))
@@ -161,24 +160,20 @@ fn col2im(cx: &NodeCx<'_>) -> Result<NnOp> {
     }))
 }
 
-fn lp_normalization(cx: &NodeCx<'_>) -> Result<NnOp> {
-    let axis = cx.int_or("axis", -1)?;
-    match cx.int_or("p", 2)? {
-        p @ (1 | 2) => Ok(NnOp::LpNorm { axis, p: p as u32 }),
-        p => Err(cx.invalid(format!("p must be 1 or 2, got {p}"))),
+fn deform_conv(cx: &NodeCx<'_>) -> Result<NnOp> {
+    let offset_group = cx.int_or("offset_group", 1)?;
+    let offset_group = usize::try_from(offset_group)
+        .ok()
+        .filter(|&g| g > 0)
+        .ok_or_else(|| cx.invalid(format!("offset_group must be positive, got {offset_group}")))?;
+    let conv = Conv {
+        window: window(cx)?,
+        group: group(cx)?,
+    };
+    if !matches!(conv.window.padding, Padding::Explicit { .. }) {
+        return Err(cx.invalid("DeformConv has no auto_pad"));
     }
-}
-
-fn max_unpool(cx: &NodeCx<'_>) -> Result<NnOp> {
-    let kernel_shape = positive(cx, "kernel_shape")?;
-    if kernel_shape.is_empty() {
-        return Err(cx.invalid("kernel_shape is required"));
-    }
-    Ok(NnOp::MaxUnpool(MaxUnpool {
-        kernel_shape,
-        strides: positive(cx, "strides")?,
-        pads: non_negative(cx, "pads")?,
-    }))
+    Ok(NnOp::DeformConv(DeformConv { conv, offset_group }))
 }
 
 fn causal_conv(cx: &NodeCx<'_>) -> Result<NnOp> {

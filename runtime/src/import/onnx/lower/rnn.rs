@@ -4,7 +4,7 @@
 use super::NodeCx;
 use crate::ir::ops::rnn::{Activation, Direction, Gru, Lstm, Recurrence, RnnOp};
 use crate::ir::Op;
-use crate::{Error, Result};
+use crate::Result;
 
 /// `None` when the op type is not of this family.
 pub(super) fn lower(cx: &NodeCx<'_>) -> Option<Result<Op>> {
@@ -74,8 +74,8 @@ fn recurrence(cx: &NodeCx<'_>, defaults: &[&str]) -> Result<Recurrence> {
     }
     let alphas = cx.floats("activation_alpha")?.unwrap_or_default();
     let betas = cx.floats("activation_beta")?.unwrap_or_default();
-    let mut activations =
-        resolve_activations(&names, &alphas, &betas).map_err(|e| e.context_with(cx.name()))?;
+    let mut activations = resolve_activations(&names, &alphas, &betas)
+        .map_err(|name| cx.unsupported(format!("'{name}' is not an ONNX recurrent activation")))?;
     if activations.len() < per_direction * dirs {
         // One set of functions given for a bidirectional layer: both directions use it.
         activations.extend_from_within(..);
@@ -90,8 +90,13 @@ fn recurrence(cx: &NodeCx<'_>, defaults: &[&str]) -> Result<Recurrence> {
 }
 
 /// Resolves activation names; alphas and betas are consumed in order by the functions that
-/// take them (as onnxruntime does), each falling back to the function's ONNX default.
-fn resolve_activations(names: &[String], alphas: &[f32], betas: &[f32]) -> Result<Vec<Activation>> {
+/// take them (as onnxruntime does), each falling back to the function's ONNX default. An
+/// unknown name is returned as the error.
+fn resolve_activations(
+    names: &[String],
+    alphas: &[f32],
+    betas: &[f32],
+) -> Result<Vec<Activation>, String> {
     let mut alphas = alphas.iter().copied();
     let mut betas = betas.iter().copied();
     names
@@ -119,12 +124,7 @@ fn resolve_activations(names: &[String], alphas: &[f32], betas: &[f32]) -> Resul
                     alpha: alpha(0.2),
                     beta: betas.next().unwrap_or(0.5),
                 },
-                _ => {
-                    return Err(Error::unsupported(
-                        "recurrent activation",
-                        format!("'{name}' is not an ONNX recurrent activation"),
-                    ))
-                }
+                _ => return Err(name.clone()),
             })
         })
         .collect()

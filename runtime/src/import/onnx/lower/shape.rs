@@ -29,6 +29,7 @@ pub(super) fn lower(cx: &NodeCx<'_>) -> Option<Result<Op>> {
         "GatherND" => gather_nd(cx),
         "Scatter" | "ScatterElements" => scatter_elements(cx),
         "ScatterND" => reduction(cx).map(|reduction| ShapeOp::ScatterNd { reduction }),
+        "TensorScatter" => tensor_scatter(cx),
         "Expand" => Ok(ShapeOp::Expand),
         "Tile" if cx.opset < 6 => {
             Err(cx.unsupported("Tile before opset 6 (tiles/axis inputs) is not supported"))
@@ -345,5 +346,17 @@ fn reverse_sequence(cx: &NodeCx<'_>) -> Result<ShapeOp> {
     Ok(ShapeOp::ReverseSequence {
         batch_axis: cx.int_or("batch_axis", 1)?,
         time_axis: cx.int_or("time_axis", 0)?,
+    })
+}
+
+fn tensor_scatter(cx: &NodeCx<'_>) -> Result<ShapeOp> {
+    let circular = match cx.string_or("mode", "linear")?.as_str() {
+        "linear" => false,
+        "circular" => true,
+        m => return Err(cx.invalid(format!("unknown TensorScatter mode '{m}'"))),
+    };
+    Ok(ShapeOp::TensorScatter {
+        axis: cx.int_or("axis", -2)?,
+        circular,
     })
 }

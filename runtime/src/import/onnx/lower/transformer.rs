@@ -1,9 +1,11 @@
-//! Lowering of matrix products, softmax, normalizations, attention and rotary embeddings.
+//! Lowering of matrix products, softmax, normalizations, attention (softmax and linear),
+//! rotary embeddings, SwiGLU and Det.
 
 use super::NodeCx;
+use crate::ir::ops::transformer::linear_attention::UpdateRule;
 use crate::ir::ops::transformer::{
-    Attention, Einsum, Gemm, Normalization, QkOutput, RotaryEmbedding, Softmax, SoftmaxKind,
-    TransformerOp,
+    Attention, Einsum, Gemm, LinearAttention, LpNorm, Normalization, QkOutput, RotaryEmbedding,
+    Softmax, SoftmaxKind, TransformerOp,
 };
 use crate::ir::Op;
 use crate::{DType, Result};
@@ -19,8 +21,14 @@ pub(super) fn lower(cx: &NodeCx<'_>) -> Option<Result<Op>> {
         "Hardmax" => softmax(cx, SoftmaxKind::Hardmax),
         "LayerNormalization" => normalization(cx).map(TransformerOp::LayerNorm),
         "RMSNormalization" => normalization(cx).map(TransformerOp::RmsNorm),
+        "LpNormalization" => lp_normalization(cx),
         "Attention" => attention(cx),
         "RotaryEmbedding" => rotary(cx),
+        "LinearAttention" => linear_attention(cx),
+        "SwiGLU" => cx
+            .float_or("alpha", 1.0)
+            .map(|alpha| TransformerOp::SwiGlu { alpha }),
+        "Det" => Ok(TransformerOp::Det),
         _ => return None,
     };
     Some(op.map(Op::Transformer))
@@ -96,6 +104,18 @@ fn normalization(cx: &NodeCx<'_>) -> Result<Normalization> {
     })
 }
 
+fn lp_normalization(cx: &NodeCx<'_>) -> Result<TransformerOp> {
+    let l1 = match cx.int_or("p", 2)? {
+        1 => true,
+        2 => false,
+        p => return Err(cx.unsupported(format!("p = {p} (only 1 and 2 are defined)"))),
+    };
+    Ok(TransformerOp::LpNorm(LpNorm {
+        axis: cx.int_or("axis", -1)?,
+        l1,
+    }))
+}
+
 fn attention(cx: &NodeCx<'_>) -> Result<TransformerOp> {
     let qk_output = match cx.int_or("qk_matmul_output_mode", 0)? {
         0 | 1 => QkOutput::Scores,
@@ -138,4 +158,27 @@ fn rotary(cx: &NodeCx<'_>) -> Result<TransformerOp> {
         rotary_dim: count(cx, "rotary_embedding_dim", 0)?,
         num_heads: count(cx, "num_heads", 0)?,
     }))
+}
+
+fn linear_attention(cx: &NodeCx<'_>) -> Result<TransformerOp> {
+    let heads = |name: &str| -> Result<usize> {
+        match cx.int(name)? {
+            Some(h) if h > 0 => Ok(h as usize),
+            Some(h) => Err(cx.invalid(format!("{name} {h} is not positive"))),
+            None => Err(cx.invalid(format!("missing '{name}'"))),
+        }
+    };
+    let rule_name = cx.string_or("update_rule", "gated_delta")?;
+    let rule = UpdateRule::parse(&rule_name)
+        .ok_or_else(|| cx.invalid(format!("unknown update_rule '{rule_name}'")))?;
+    let scale = cx.float_or("scale", 0.0)?;
+    let op = LinearAttention {
+        q_num_heads: heads("q_num_heads")?,
+        kv_num_heads: heads("kv_num_heads")?,
+        scale: (scale != 0.0).then_some(scale),
+        rule,
+    };
+    op.check_inputs(cx.has_input(4), cx.has_input(5))
+        .map_err(|e| e.context_with(cx.name()))?;
+    Ok(TransformerOp::LinearAttention(op))
 }

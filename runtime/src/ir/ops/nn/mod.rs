@@ -39,66 +39,15 @@ pub enum NnOp {
     },
     /// `Col2Im(input, image_shape, block_shape)`: the adjoint of im2col.
     Col2Im(Col2Im),
-    /// `LpNormalization`: `x / ‖x‖_p` along one axis (zero where the norm is zero).
-    LpNorm {
-        /// The axis the norm is taken over (may be negative).
-        axis: i64,
-        /// 1 or 2.
-        p: u32,
-    },
-    /// `MaxUnpool(X, I, output_shape?)`: pooled values scattered back to their flat indices.
-    MaxUnpool(MaxUnpool),
+    /// `DeformConv(X, W, offset, B?, mask?)`: convolution whose taps sample the input at learned
+    /// fractional offsets (bilinear, zero outside).
+    DeformConv(DeformConv),
     /// `CausalConvWithState(input, weight, bias?, past_state?)`: depthwise causal 1-D
     /// convolution that also returns its last `k − 1` input positions as the next call's state.
     CausalConv {
         /// Fused SiLU (`x · sigmoid(x)`) on the output.
         silu: bool,
     },
-}
-
-/// `MaxUnpool` attributes (per spatial axis).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaxUnpool {
-    /// Pooling window of the `MaxPool` being inverted.
-    pub kernel_shape: Vec<usize>,
-    /// Its strides (empty: ones).
-    pub strides: Vec<usize>,
-    /// Its pads, begin values then end values (empty: zeros).
-    pub pads: Vec<usize>,
-}
-
-impl MaxUnpool {
-    /// The spatial size the pooled input came from: `(in − 1) · stride + kernel − pads`.
-    pub fn unpooled_spatial(&self, pooled: &[usize]) -> Result<Vec<usize>> {
-        let rank = pooled.len();
-        if self.kernel_shape.len() != rank
-            || !(self.strides.is_empty() || self.strides.len() == rank)
-            || !(self.pads.is_empty() || self.pads.len() == 2 * rank)
-        {
-            crate::bail!(
-                shape,
-                "MaxUnpool: attributes do not match {rank} spatial axes"
-            );
-        }
-        (0..rank)
-            .map(|d| {
-                let stride = self.strides.get(d).copied().unwrap_or(1);
-                let pads = self.pads.get(d).copied().unwrap_or(0)
-                    + self.pads.get(rank + d).copied().unwrap_or(0);
-                pooled[d]
-                    .checked_sub(1)
-                    .and_then(|x| x.checked_mul(stride))
-                    .and_then(|x| x.checked_add(self.kernel_shape[d]))
-                    .and_then(|x| x.checked_sub(pads))
-                    .ok_or_else(|| {
-                        crate::Error::shape(format!(
-                            "MaxUnpool: no unpooled size for input axis {d} of {}",
-                            pooled[d]
-                        ))
-                    })
-            })
-            .collect()
-    }
 }
 
 /// Convolution attributes.
@@ -214,6 +163,15 @@ pub struct Col2Im {
     pub strides: Vec<usize>,
 }
 
+/// `DeformConv` attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeformConv {
+    /// Kernel, strides, dilations, explicit pads and channel groups, as for [`Conv`].
+    pub conv: Conv,
+    /// Groups of input channels sharing one set of offsets (and mask).
+    pub offset_group: usize,
+}
+
 impl NnOp {
     /// Short name (the ONNX op type).
     pub fn name(&self) -> &'static str {
@@ -234,8 +192,7 @@ impl NnOp {
             NnOp::Lrn(_) => "LRN",
             NnOp::MeanVarianceNorm { .. } => "MeanVarianceNormalization",
             NnOp::Col2Im(_) => "Col2Im",
-            NnOp::LpNorm { .. } => "LpNormalization",
-            NnOp::MaxUnpool(_) => "MaxUnpool",
+            NnOp::DeformConv(_) => "DeformConv",
             NnOp::CausalConv { .. } => "CausalConvWithState",
         }
     }
@@ -254,11 +211,9 @@ impl NnOp {
             value: None,
         };
         Ok(match self {
-            NnOp::Conv(conv) => vec![with_shape(conv_shape(
-                conv,
-                shape(inputs, 0),
-                shape(inputs, 1),
-            )?)],
+            NnOp::Conv(conv) | NnOp::DeformConv(DeformConv { conv, .. }) => vec![with_shape(
+                conv_shape(conv, shape(inputs, 0), shape(inputs, 1))?,
+            )],
             NnOp::ConvTranspose(ct) => {
                 vec![with_shape(conv_transpose_shape(
                     ct,
@@ -302,10 +257,8 @@ impl NnOp {
             | NnOp::InstanceNorm { .. }
             | NnOp::GroupNorm(_)
             | NnOp::Lrn(_)
-            | NnOp::MeanVarianceNorm { .. }
-            | NnOp::LpNorm { .. } => vec![same_as_x()],
+            | NnOp::MeanVarianceNorm { .. } => vec![same_as_x()],
             NnOp::Col2Im(_) => vec![with_shape(col2im_shape(inputs))],
-            NnOp::MaxUnpool(attrs) => vec![with_shape(max_unpool_shape(attrs, inputs)?)],
             NnOp::CausalConv { .. } => {
                 let state = match (shape(inputs, 0), shape(inputs, 1)) {
                     (Some(&[batch, channels, _]), Some(&[_, _, k])) if k > 0 => {
@@ -368,28 +321,6 @@ pub fn pool_shape(pool: &Pool, x: &[usize]) -> Result<Vec<usize>> {
     }
     let geometry = pool.window.resolve(&x[2..], None, pool.ceil_mode)?;
     Ok([&x[..2], &geometry.output].concat())
-}
-
-/// `MaxUnpool`'s output shape: the `output_shape` input when given (and constant), else the
-/// unpooled size.
-fn max_unpool_shape(attrs: &MaxUnpool, inputs: &[Option<&Fact>]) -> Result<Option<Vec<usize>>> {
-    if inputs.get(2).copied().flatten().is_some() {
-        let shape = input(inputs, 2)
-            .and_then(|f| f.value.as_ref())
-            .and_then(|v| v.view().to_i64_vec().ok())
-            .and_then(|v| v.iter().map(|&d| usize::try_from(d).ok()).collect());
-        return Ok(shape);
-    }
-    let Some(x) = shape(inputs, 0) else {
-        return Ok(None);
-    };
-    if x.len() < 3 {
-        crate::bail!(
-            shape,
-            "MaxUnpool needs an input of rank at least 3, got {x:?}"
-        );
-    }
-    Ok(Some([&x[..2], &attrs.unpooled_spatial(&x[2..])?].concat()))
 }
 
 /// `[N, C, image_shape...]` of `Col2Im`, when `image_shape` and `block_shape` are constants.

@@ -105,9 +105,9 @@ impl Window {
             strides,
             dilations,
         };
-        for d in 0..rank {
+        for (d, &len) in input.iter().enumerate() {
             let window = span(geometry.kernel[d], geometry.dilations[d])?;
-            let (stride, len) = (geometry.strides[d], input[d]);
+            let stride = geometry.strides[d];
             let (begin, end) = match &self.padding {
                 Padding::Explicit { begin, end } => (pad(begin, d, rank)?, pad(end, d, rank)?),
                 Padding::Valid => (0, 0),

@@ -131,6 +131,15 @@ pub(super) fn infer(op: &ShapeOp, inputs: &[Option<&Fact>]) -> Result<Vec<Fact>>
             like_input0(inputs, s0.map(|s| Ok(s.to_vec())))
         }
         ShapeOp::ReverseSequence { .. } => like_input0(inputs, s0.map(|s| Ok(s.to_vec()))),
+        ShapeOp::TensorScatter { axis, .. } => like_input0(
+            inputs,
+            s0.map(|past| {
+                if let Some(update) = shape(inputs, 1) {
+                    rules::tensor_scatter_axis(past, update, *axis)?;
+                }
+                Ok(past.to_vec())
+            }),
+        ),
         ShapeOp::Expand => like_input0(
             inputs,
             s0.zip(ints(inputs, 1))

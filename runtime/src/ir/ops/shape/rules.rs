@@ -481,9 +481,40 @@ pub fn scatter_reduction(name: &str) -> Option<ScatterReduction> {
     })
 }
 
+/// `TensorScatter`: the normalised sequence axis, after checking that `update` is `past`
+/// with a sequence axis no longer, and that the axis is not the batch axis 0.
+pub fn tensor_scatter_axis(past: &[usize], update: &[usize], axis: i64) -> Result<usize> {
+    let axis = normalize_axis(axis, past.len())?;
+    if axis == 0 {
+        bail!(shape, "TensorScatter axis cannot be the batch axis 0");
+    }
+    let fits = update.len() == past.len()
+        && past
+            .iter()
+            .zip(update)
+            .enumerate()
+            .all(|(i, (&p, &u))| if i == axis { u <= p } else { u == p });
+    if !fits {
+        bail!(
+            shape,
+            "TensorScatter update {update:?} does not fit cache {past:?} along axis {axis}"
+        );
+    }
+    Ok(axis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tensor_scatter_updates_fit_the_cache() {
+        assert_eq!(tensor_scatter_axis(&[2, 3, 8, 4], &[2, 3, 1, 4], -2).unwrap(), 2);
+        assert!(tensor_scatter_axis(&[2, 3, 8, 4], &[2, 3, 9, 4], -2).is_err());
+        assert!(tensor_scatter_axis(&[2, 3, 8, 4], &[2, 2, 1, 4], -2).is_err());
+        assert!(tensor_scatter_axis(&[2, 8], &[1, 8], 0).is_err());
+        assert!(tensor_scatter_axis(&[2, 8], &[2, 8, 1], 1).is_err());
+    }
 
     #[test]
     fn reshape_copies_zero_and_infers_minus_one() {

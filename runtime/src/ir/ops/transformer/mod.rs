@@ -1,13 +1,17 @@
-//! Matrix products, softmax, normalization over features, attention, rotary embeddings.
+//! Matrix products, softmax, normalization over features, attention (softmax and linear),
+//! rotary embeddings, the SwiGLU gate and determinants.
 //!
 //! Attribute structs are in ONNX terms; the shape rules that evaluation also needs live in
-//! [`einsum`] (equation resolution) and [`attention`] (Q/K/V/cache sizes).
+//! [`einsum`] (equation resolution), [`attention`] (Q/K/V/cache sizes) and
+//! [`linear_attention`] (Q/K/V/state sizes).
 
 pub mod attention;
 pub mod einsum;
+pub mod linear_attention;
 
 pub use attention::{Attention, AttentionDims, QkOutput};
 pub use einsum::Einsum;
+pub use linear_attention::{LinearAttention, LinearAttentionDims, LinearAttentionShapes};
 
 use super::infer_util::{axis, dtype, input, shape};
 use crate::ir::Fact;
@@ -30,10 +34,21 @@ pub enum TransformerOp {
     LayerNorm(Normalization),
     /// `RMSNormalization`.
     RmsNorm(Normalization),
+    /// `LpNormalization`: `x / ‖x‖_p` along one axis (zero where the norm is zero).
+    LpNorm(LpNorm),
     /// Scaled dot-product attention with masks and a KV cache.
     Attention(Attention),
     /// `RotaryEmbedding`.
     RotaryEmbedding(RotaryEmbedding),
+    /// `LinearAttention`: attention as a recurrence over a `[key, value]` state per head.
+    LinearAttention(LinearAttention),
+    /// `SwiGLU`: `A · sigmoid(alpha · A) · B` for same-shaped `A` and `B`.
+    SwiGlu {
+        /// Scale of the gate inside the sigmoid.
+        alpha: f32,
+    },
+    /// `Det`: determinants of the square matrices in the last two axes.
+    Det,
 }
 
 /// `Gemm` attributes.
@@ -107,6 +122,15 @@ impl Normalization {
     }
 }
 
+/// `LpNormalization` attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LpNorm {
+    /// The axis the norm is taken along (possibly negative).
+    pub axis: i64,
+    /// Sum of magnitudes (else the Euclidean norm, `p = 2`).
+    pub l1: bool,
+}
+
 /// `RotaryEmbedding` attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RotaryEmbedding {
@@ -161,6 +185,26 @@ pub fn gemm_shape(g: &Gemm, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     Ok(vec![m, n])
 }
 
+/// `Det` output shape: the batch axes of `[*, M, M]`.
+pub fn det_shape(x: &[usize]) -> Result<Vec<usize>> {
+    match *x {
+        [ref batch @ .., m, n] if m == n => Ok(batch.to_vec()),
+        _ => Err(Error::shape(format!(
+            "Det needs square matrices [*, M, M], got {x:?}"
+        ))),
+    }
+}
+
+/// `SwiGLU` output shape: `A` and `B` must have the same shape (no broadcasting).
+pub fn swiglu_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    if a != b {
+        return Err(Error::shape(format!(
+            "SwiGLU needs A and B of one shape, got {a:?} and {b:?}"
+        )));
+    }
+    Ok(a.to_vec())
+}
+
 impl TransformerOp {
     /// Short name (the ONNX op type).
     pub fn name(&self) -> &'static str {
@@ -171,8 +215,12 @@ impl TransformerOp {
             TransformerOp::Softmax(s) => s.name(),
             TransformerOp::LayerNorm(_) => "LayerNormalization",
             TransformerOp::RmsNorm(_) => "RMSNormalization",
+            TransformerOp::LpNorm(_) => "LpNormalization",
             TransformerOp::Attention(_) => "Attention",
             TransformerOp::RotaryEmbedding(_) => "RotaryEmbedding",
+            TransformerOp::LinearAttention(_) => "LinearAttention",
+            TransformerOp::SwiGlu { .. } => "SwiGLU",
+            TransformerOp::Det => "Det",
         }
     }
 
@@ -213,6 +261,13 @@ impl TransformerOp {
             | TransformerOp::RotaryEmbedding(_) => {
                 vec![fact(shape(inputs, 0).map(<[usize]>::to_vec))]
             }
+            TransformerOp::LpNorm(n) => {
+                let x = shape(inputs, 0);
+                if let Some(x) = x {
+                    axis(n.axis, x.len())?;
+                }
+                vec![fact(x.map(<[usize]>::to_vec))]
+            }
             TransformerOp::LayerNorm(n) => {
                 let x = shape(inputs, 0);
                 let stats = x.map(|x| n.stats_shape(x)).transpose()?;
@@ -241,6 +296,60 @@ impl TransformerOp {
                     fact(dims.map(|d| d.qk_shape())),
                 ]
             }
+            TransformerOp::LinearAttention(a) => {
+                let dims = linear_attention_dims(a, inputs)?;
+                // The state keeps the past state's type (the query's without one).
+                let state_dtype = match input(inputs, 3) {
+                    Some(past) => past.dtype,
+                    None => t,
+                };
+                vec![
+                    fact(dims.map(|d| d.output_shape())),
+                    Fact {
+                        dtype: state_dtype,
+                        shape: dims.map(|d| d.state_shape()),
+                        value: None,
+                    },
+                ]
+            }
+            TransformerOp::SwiGlu { .. } => {
+                let s = match (shape(inputs, 0), shape(inputs, 1)) {
+                    (Some(a), Some(b)) => Some(swiglu_shape(a, b)?),
+                    _ => None,
+                };
+                vec![fact(s)]
+            }
+            TransformerOp::Det => vec![fact(shape(inputs, 0).map(det_shape).transpose()?)],
         })
     }
+}
+
+/// The sizes of a `LinearAttention` node when every given input's shape is known.
+fn linear_attention_dims(
+    a: &LinearAttention,
+    inputs: &[Option<&Fact>],
+) -> Result<Option<LinearAttentionDims>> {
+    // Some(None): omitted; Some(Some(s)): known; None: given but unknown.
+    let optional = |i| match input(inputs, i) {
+        None => Some(None),
+        Some(f) => f.shape.as_deref().map(Some),
+    };
+    let (Some(query), Some(key), Some(value)) =
+        (shape(inputs, 0), shape(inputs, 1), shape(inputs, 2))
+    else {
+        return Ok(None);
+    };
+    let (Some(past_state), Some(decay), Some(beta)) = (optional(3), optional(4), optional(5))
+    else {
+        return Ok(None);
+    };
+    a.dims(&LinearAttentionShapes {
+        query,
+        key,
+        value,
+        past_state,
+        decay,
+        beta,
+    })
+    .map(Some)
 }

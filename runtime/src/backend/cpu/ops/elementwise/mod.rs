@@ -10,6 +10,7 @@ mod broadcast;
 mod clip;
 mod dropout;
 mod erf;
+mod real;
 mod scalar;
 mod select;
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! (`Abs`, `Neg`, `Sign`, `Relu`), float tests (`IsNaN`, `IsInf`), and `Not`/`BitwiseNot`.
 
 use super::broadcast::parallel;
-use super::scalar::{Float, Int, Num, Real};
+use super::real::Real;
+use super::scalar::{Float, Int, Num};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::elementwise::Unary;
 use crate::tensor::TensorView;

@@ -44,14 +44,13 @@ pub(super) fn causal_conv(silu: bool, ins: &Inputs<'_>, out: &mut Outputs) -> Re
     let past = past.map(|p| f32_data(OP, &p)).transpose()?;
     // One row of [past, input] at a time.
     let mut padded = vec![0f32; len + k - 1];
-    let mut load_row = |row: usize| -> &[f32] {
+    let load_row = |padded: &mut [f32], row: usize| {
         let (history, current) = padded.split_at_mut(k - 1);
         match &past {
             Some(p) => history.copy_from_slice(&p[row * (k - 1)..(row + 1) * (k - 1)]),
             None => history.fill(0.0),
         }
         current.copy_from_slice(&xs[row * len..(row + 1) * len]);
-        &padded
     };
     f32_output_overwrite(out, 0, x.dtype, x.shape, |y| {
         for (row, dst) in y
@@ -59,7 +58,8 @@ pub(super) fn causal_conv(silu: bool, ins: &Inputs<'_>, out: &mut Outputs) -> Re
             .take(batch * channels)
             .enumerate()
         {
-            let src = load_row(row);
+            load_row(&mut padded, row);
+            let src = &padded;
             let c = row % channels;
             let taps = &ws[c * k..(c + 1) * k];
             let bias = bs.as_ref().map_or(0.0, |b| b[c]);
@@ -79,7 +79,8 @@ pub(super) fn causal_conv(silu: bool, ins: &Inputs<'_>, out: &mut Outputs) -> Re
         f32_output(out, 1, x.dtype, &state_shape, |state| {
             if k > 1 {
                 for (row, dst) in state.chunks_exact_mut(k - 1).enumerate() {
-                    dst.copy_from_slice(&load_row(row)[len..]);
+                    load_row(&mut padded, row);
+                    dst.copy_from_slice(&padded[len..]);
                 }
             }
             Ok(())

@@ -8,6 +8,7 @@
 //! output channels of each GEMM (and the channels of each im2col), or the planes of a depthwise
 //! conv.
 
+use super::depthwise::Plane2d;
 use super::{batch_channels, f32_data, f32_output_overwrite, kernel_error, par_units, same_dtype};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::{Conv, Geometry};
@@ -34,25 +35,37 @@ pub(super) fn conv(attrs: &Conv, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
 }
 
 /// A convolution's validated sizes.
-struct ConvLayout {
-    batch: usize,
-    groups: usize,
+pub(super) struct ConvLayout {
+    pub(super) batch: usize,
+    pub(super) groups: usize,
     /// Input channels per group.
-    in_channels: usize,
+    pub(super) in_channels: usize,
     /// Output channels per group.
-    out_channels: usize,
-    input_spatial: Vec<usize>,
-    geometry: Geometry,
+    pub(super) out_channels: usize,
+    pub(super) input_spatial: Vec<usize>,
+    pub(super) geometry: Geometry,
     /// `Π input_spatial`.
-    input_plane: usize,
+    pub(super) input_plane: usize,
     /// `Π output_spatial`: columns of each GEMM.
-    output_plane: usize,
+    pub(super) output_plane: usize,
     /// `Π kernel`.
-    taps: usize,
+    pub(super) taps: usize,
+}
+
+/// A filler of one GEMM's column matrix: `(block index = image · groups + group, the input
+/// channels of that block, the column matrix to overwrite)`.
+pub(super) type FillColumns<'a> = &'a (dyn Fn(usize, &[f32], &mut [f32]) -> Result<()> + Sync);
+
+/// How each GEMM's right-hand side is made from one (image, group) block of the input.
+pub(super) enum Columns<'a> {
+    /// The block itself: a pointwise conv's input already is its column matrix.
+    Image,
+    /// A `[in_channels · taps, output_plane]` matrix built by the filler.
+    Built(FillColumns<'a>),
 }
 
 impl ConvLayout {
-    fn new(attrs: &Conv, x: &[usize], w: &[usize], b: Option<&[usize]>) -> Result<Self> {
+    pub(super) fn new(attrs: &Conv, x: &[usize], w: &[usize], b: Option<&[usize]>) -> Result<Self> {
         let (batch, channels, input_plane) = batch_channels("Conv", x, 3)?;
         if w.len() != x.len() {
             crate::bail!(shape, "Conv: weights {w:?} and input {x:?} differ in rank");
@@ -91,7 +104,7 @@ impl ConvLayout {
         })
     }
 
-    fn output_shape(&self) -> Vec<usize> {
+    pub(super) fn output_shape(&self) -> Vec<usize> {
         [
             &[self.batch, self.groups * self.out_channels][..],
             &self.geometry.output,
@@ -124,26 +137,49 @@ impl ConvLayout {
         if self.is_depthwise_2d() {
             return self.run_depthwise(x, w, b, y, threads);
         }
-        let k = self.in_channels * self.taps;
-        let n = self.output_plane;
         if self.is_pointwise() {
-            return self.run_gemm(x, w, b, y, None, threads);
+            return self.run_gemm(x, w, b, y, Columns::Image, threads);
         }
-        let len = k
-            .checked_mul(n)
-            .ok_or_else(|| Error::new(ErrorKind::OutOfMemory, "Conv: im2col matrix too large"))?;
-        with_scratch(len, |col| self.run_gemm(x, w, b, y, Some(col), threads))
+        let im2col = |_: usize, image: &[f32], col: &mut [f32]| self.im2col(image, col, threads);
+        self.run_gemm(x, w, b, y, Columns::Built(&im2col), threads)
     }
 
-    /// One GEMM per (image, group): `W_g · columns`, the columns being the image itself when
-    /// `col` is `None` (pointwise), its im2col in `col` otherwise.
-    fn run_gemm(
+    /// One GEMM per (image, group) block: `W_g · columns` (+ bias) into `y`, which it
+    /// overwrites.
+    pub(super) fn run_gemm(
         &self,
         x: &[f32],
         w: &[f32],
         b: Option<&[f32]>,
         y: &mut [f32],
-        mut col: Option<&mut [f32]>,
+        columns: Columns<'_>,
+        threads: usize,
+    ) -> Result<()> {
+        if self.output_plane == 0 || y.is_empty() {
+            return Ok(());
+        }
+        let k = self.in_channels * self.taps;
+        let n = self.output_plane;
+        match columns {
+            Columns::Image => self.gemm_blocks(x, w, b, y, None, threads),
+            Columns::Built(fill) => {
+                let len = k.checked_mul(n).ok_or_else(|| {
+                    Error::new(ErrorKind::OutOfMemory, "Conv: column matrix too large")
+                })?;
+                with_scratch(len, |col| {
+                    self.gemm_blocks(x, w, b, y, Some((fill, col)), threads)
+                })
+            }
+        }
+    }
+
+    fn gemm_blocks(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        y: &mut [f32],
+        mut built: Option<(FillColumns<'_>, &mut [f32])>,
         threads: usize,
     ) -> Result<()> {
         let k = self.in_channels * self.taps;
@@ -154,10 +190,10 @@ impl ConvLayout {
             let (image, g) = (i / self.groups, i % self.groups);
             let x_start = (image * self.groups + g) * image_len;
             let image = &x[x_start..x_start + image_len];
-            let columns: &[f32] = match col.as_deref_mut() {
+            let columns: &[f32] = match &mut built {
                 None => image,
-                Some(col) => {
-                    self.im2col(image, col, threads)?;
+                Some((fill, col)) => {
+                    fill(i, image, col)?;
                     col
                 }
             };
@@ -244,80 +280,6 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
         // Re-entered (cannot happen today): use a buffer of our own.
         Err(_) => f(&mut vec![0f32; len]),
     })
-}
-
-/// 2-D single-channel convolution geometry.
-struct Plane2d {
-    in_h: usize,
-    in_w: usize,
-    out_h: usize,
-    out_w: usize,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    pad: [usize; 2],
-}
-
-impl Plane2d {
-    fn new(input: &[usize], g: &Geometry) -> Self {
-        Plane2d {
-            in_h: input[0],
-            in_w: input[1],
-            out_h: g.output[0],
-            out_w: g.output[1],
-            kernel: [g.kernel[0], g.kernel[1]],
-            stride: [g.strides[0], g.strides[1]],
-            dilation: [g.dilations[0], g.dilations[1]],
-            pad: [g.pads_begin[0], g.pads_begin[1]],
-        }
-    }
-
-    /// `y = bias + Σ taps`, accumulated tap by tap over whole output rows.
-    fn convolve(&self, x: &[f32], w: &[f32], bias: f32, y: &mut [f32]) {
-        y.fill(bias);
-        for ky in 0..self.kernel[0] {
-            for oy in 0..self.out_h {
-                // Input row read by output row `oy` and kernel row `ky`, if not padding.
-                let Some(iy) =
-                    (oy * self.stride[0] + ky * self.dilation[0]).checked_sub(self.pad[0])
-                else {
-                    continue;
-                };
-                if iy >= self.in_h {
-                    continue;
-                }
-                let x_row = &x[iy * self.in_w..(iy + 1) * self.in_w];
-                let y_row = &mut y[oy * self.out_w..(oy + 1) * self.out_w];
-                for kx in 0..self.kernel[1] {
-                    let weight = w[ky * self.kernel[1] + kx];
-                    let shift = kx * self.dilation[1];
-                    let (sx, pad) = (self.stride[1], self.pad[1]);
-                    // Output column o reads o·sx + shift − pad, inside the row for lo <= o < hi.
-                    let lo = pad.saturating_sub(shift).div_ceil(sx);
-                    let hi = (pad + self.in_w)
-                        .saturating_sub(shift)
-                        .div_ceil(sx)
-                        .min(self.out_w);
-                    if lo >= hi {
-                        continue;
-                    }
-                    let first = lo * sx + shift - pad;
-                    let outs = &mut y_row[lo..hi];
-                    if sx == 1 {
-                        let ins = &x_row[first..first + outs.len()];
-                        outs.iter_mut()
-                            .zip(ins)
-                            .for_each(|(o, &v)| *o += weight * v);
-                    } else {
-                        let ins = x_row[first..].iter().step_by(sx);
-                        outs.iter_mut()
-                            .zip(ins)
-                            .for_each(|(o, &v)| *o += weight * v);
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -447,16 +409,21 @@ mod tests {
 
     #[test]
     fn thread_count_does_not_change_results() {
-        let a = attrs(&[1, 1], &[1, 1, 1, 1], &[], 1);
-        let (xs, ws) = ([1, 5, 9, 9], [7, 5, 3, 3]);
-        let (x, w) = (values(numel(&xs), 5), values(numel(&ws), 6));
-        let layout = ConvLayout::new(&a, &xs, &ws, None).unwrap();
-        let run = |threads| {
-            let mut y = vec![0f32; numel(&layout.output_shape())];
-            layout.run(&x, &w, None, &mut y, threads).unwrap();
-            y
-        };
-        assert_eq!(run(1), run(4));
+        // Big enough for par_units to split: a GEMM conv and a depthwise one.
+        for (group, xs, ws) in [
+            (1, [1, 5, 40, 40], [7, 5, 3, 3]),
+            (6, [1, 6, 40, 40], [6, 1, 3, 3]),
+        ] {
+            let a = attrs(&[1, 1], &[1, 1, 1, 1], &[], group);
+            let (x, w) = (values(numel(&xs), 5), values(numel(&ws), 6));
+            let layout = ConvLayout::new(&a, &xs, &ws, None).unwrap();
+            let run = |threads| {
+                let mut y = vec![0f32; numel(&layout.output_shape())];
+                layout.run(&x, &w, None, &mut y, threads).unwrap();
+                y
+            };
+            assert_eq!(run(1), run(4), "group {group}");
+        }
     }
 
     #[test]

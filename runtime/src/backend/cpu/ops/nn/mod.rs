@@ -11,9 +11,10 @@
 mod causal_conv;
 mod conv;
 mod conv_transpose;
+mod deform_conv;
+mod depthwise;
 mod norm;
 mod pool;
-mod unpool;
 
 use super::{Inputs, Outputs};
 use crate::ir::ops::NnOp;
@@ -33,8 +34,7 @@ pub(super) fn eval(op: &NnOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()>
         NnOp::GroupNorm(attrs) => norm::group_norm(attrs, ins, out),
         NnOp::Lrn(attrs) => norm::lrn(attrs, ins, out),
         NnOp::MeanVarianceNorm { axes } => norm::mean_variance_norm(axes, ins, out),
-        NnOp::LpNorm { axis, p } => norm::lp_norm(*axis, *p, ins, out),
-        NnOp::MaxUnpool(attrs) => unpool::max_unpool(attrs, ins, out),
+        NnOp::DeformConv(attrs) => deform_conv::deform_conv(attrs, ins, out),
         NnOp::CausalConv { silu } => causal_conv::causal_conv(*silu, ins, out),
     }
 }
@@ -121,20 +121,31 @@ fn convert_into<T>(dst: &mut [T], src: &[f32], f: impl Fn(f32) -> T) {
     dst.iter_mut().zip(src).for_each(|(d, &s)| *d = f(s));
 }
 
+/// Fewer output elements than this per extra thread are not worth a thread spawn.
+const MIN_ELEMENTS_PER_THREAD: usize = 4096;
+
 /// Runs `f(first_unit, chunk)` over `data` cut into consecutive chunks of whole units of
-/// `unit_len` elements, on up to `threads` scoped threads (the calling thread included). Each
-/// unit is handled by exactly one call, so the result does not depend on `threads`.
+/// `unit_len` elements, on up to `threads` scoped threads (the calling thread included; small
+/// jobs stay on it). Each unit is handled by exactly one call, so the result does not depend
+/// on `threads`.
 fn par_units<T: Send>(
     data: &mut [T],
     unit_len: usize,
     threads: usize,
     f: impl Fn(usize, &mut [T]) -> Result<()> + Sync,
 ) -> Result<()> {
-    let units = if unit_len == 0 {
-        0
-    } else {
-        data.len() / unit_len
-    };
+    let threads = threads.min(data.len() / MIN_ELEMENTS_PER_THREAD);
+    split_units(data, unit_len, threads, f)
+}
+
+/// [`par_units`] without the small-job cut-off.
+fn split_units<T: Send>(
+    data: &mut [T],
+    unit_len: usize,
+    threads: usize,
+    f: impl Fn(usize, &mut [T]) -> Result<()> + Sync,
+) -> Result<()> {
+    let units = data.len().checked_div(unit_len).unwrap_or(0);
     let threads = threads.min(units).max(1);
     if threads == 1 {
         return f(0, data);
@@ -232,10 +243,10 @@ mod tests {
     }
 
     #[test]
-    fn par_units_covers_every_unit_once() {
+    fn split_units_covers_every_unit_once() {
         for threads in 1..5 {
             let mut data = vec![0usize; 7 * 3];
-            par_units(&mut data, 3, threads, |first, chunk| {
+            split_units(&mut data, 3, threads, |first, chunk| {
                 for (u, unit) in chunk.chunks_mut(3).enumerate() {
                     unit.iter_mut().for_each(|x| *x += first + u);
                 }

@@ -300,52 +300,6 @@ pub(super) fn mean_variance_norm(axes: &[i64], ins: &Inputs<'_>, out: &mut Outpu
     .map_err(|e: Error| e.context_with(OP))
 }
 
-pub(super) fn lp_norm(axis: i64, p: u32, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
-    const OP: &str = "LpNormalization";
-    let x = ins.get(0)?;
-    let a = crate::ir::ops::infer_util::axis(axis, x.rank()).map_err(|e| e.context_with(OP))?;
-    let xs = f32_data(OP, &x)?;
-    let (len, inner) = (
-        x.shape.get(a).copied().unwrap_or(1),
-        numel(&x.shape[(a + 1).min(x.rank())..]),
-    );
-    f32_output(out, 0, x.dtype, x.shape, |y| {
-        if len == 0 || inner == 0 {
-            return Ok(());
-        }
-        // Norms of every `inner` position of one outer index, accumulated row by row.
-        let mut norms = vec![0f64; inner];
-        for (src, dst) in xs
-            .chunks_exact(len * inner)
-            .zip(y.chunks_exact_mut(len * inner))
-        {
-            norms.fill(0.0);
-            for row in src.chunks_exact(inner) {
-                for (n, &v) in norms.iter_mut().zip(row) {
-                    *n += if p == 1 {
-                        f64::from(v).abs()
-                    } else {
-                        f64::from(v) * f64::from(v)
-                    };
-                }
-            }
-            if p == 2 {
-                norms.iter_mut().for_each(|n| *n = n.sqrt());
-            }
-            for (src_row, dst_row) in src.chunks_exact(inner).zip(dst.chunks_exact_mut(inner)) {
-                for ((d, &v), &n) in dst_row.iter_mut().zip(src_row).zip(&norms) {
-                    *d = if n == 0.0 {
-                        0.0
-                    } else {
-                        (f64::from(v) / n) as f32
-                    };
-                }
-            }
-        }
-        Ok(())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,3 +115,71 @@ pub(super) fn scatter_nd(
     }
     write_updates(ins, out, &positions, reduction)
 }
+
+/// TensorScatter: a copy of the cache with each batch entry's update written along `axis`
+/// from its write index (input 2; zeros when omitted). `circular` wraps positions around the
+/// cache length; otherwise the update must fit between the write index and the cache end.
+pub(super) fn tensor_scatter(
+    ins: &Inputs<'_>,
+    out: &mut Outputs,
+    axis: i64,
+    circular: bool,
+) -> Result<()> {
+    let (past, update) = (ins.get(0)?, ins.get(1)?);
+    if past.dtype != update.dtype {
+        bail!(
+            dtype,
+            "TensorScatter of a {} update into a {} cache",
+            update.dtype,
+            past.dtype
+        );
+    }
+    let axis = rules::tensor_scatter_axis(past.shape, update.shape, axis)?;
+    let batch = past.shape[0];
+    let starts = match ins.opt(2) {
+        Some(w) => w.to_i64_vec()?,
+        None => vec![0; batch],
+    };
+    if starts.len() != batch {
+        bail!(
+            shape,
+            "TensorScatter has {} write indices for a batch of {batch}",
+            starts.len()
+        );
+    }
+    let (cache_len, seq) = (past.shape[axis], update.shape[axis]);
+    // Bytes of one sequence position, and sequence runs (prefixes) per batch entry.
+    let row = numel(&past.shape[axis + 1..]) * past.dtype.size();
+    let prefixes = numel(&past.shape[1..axis]);
+    let y = out.alloc_uninit(0, past.dtype, past.shape)?;
+    y.bytes.copy_from_slice(past.bytes);
+    if seq == 0 || row == 0 {
+        return Ok(());
+    }
+    let mut positions = Vec::with_capacity(seq);
+    for (b, &start) in starts.iter().enumerate() {
+        positions.clear();
+        for s in 0..seq {
+            let pos = start as i128 + s as i128;
+            let pos = if circular {
+                pos.rem_euclid(cache_len as i128)
+            } else {
+                pos
+            };
+            if pos < 0 || pos >= cache_len as i128 {
+                bail!(
+                    argument,
+                    "TensorScatter write index {start} with {seq} updates does not fit a cache of {cache_len}"
+                );
+            }
+            positions.push(pos as usize);
+        }
+        for prefix in b * prefixes..(b + 1) * prefixes {
+            for (s, &pos) in positions.iter().enumerate() {
+                let (dst, src) = ((prefix * cache_len + pos) * row, (prefix * seq + s) * row);
+                y.bytes[dst..dst + row].copy_from_slice(&update.bytes[src..src + row]);
+            }
+        }
+    }
+    Ok(())
+}

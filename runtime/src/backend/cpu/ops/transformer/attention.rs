@@ -4,13 +4,15 @@
 //! when it computes in f16/bf16, so results match it closely; the arithmetic is f32 (f64 for
 //! f64 inputs) with the products in SGEMM.
 
-use super::numeric::{rounding, store, stride, tail, tail_mut, with_real_type, Real};
+use super::numeric::{rounding, store, stride, tail, with_real_type, Real};
+use super::parallel::{map_ranges, worker_count};
 use super::softmax::nan_max;
 use super::{Inputs, Outputs};
 use crate::ir::ops::transformer::{Attention, AttentionDims, QkOutput};
-use crate::tensor::{numel, TensorView};
+use crate::tensor::TensorView;
 use crate::{DType, Error, Result};
 use mote_kernels::cpu::matmul::GemmParams;
+use std::ops::Range;
 
 pub(super) fn eval(a: &Attention, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let q = ins.get(0)?;
@@ -155,6 +157,167 @@ impl Structure {
     }
 }
 
+/// Everything one query row's attention reads, prepared once per evaluation and shared by
+/// the workers.
+struct Prepared<'a, R: Real> {
+    a: &'a Attention,
+    d: AttentionDims,
+    round: fn(R) -> R,
+    softmax_round: fn(R) -> R,
+    /// Q·√scale, in the input layout.
+    q_scaled: Vec<R>,
+    q_layout: Heads,
+    /// Past + new keys ·√scale, `[batch, kv_heads, total, head]`.
+    k_scaled: Vec<R>,
+    /// Past + new values, `[batch, kv_heads, total, v_head]`.
+    values: &'a [R],
+    softcap: Option<R>,
+    mask: Option<Mask<R>>,
+    nonpad: Option<Vec<i64>>,
+    /// Whether `qk_matmul_output` is computed.
+    keep_qk: bool,
+}
+
+/// The results for a run of query rows: `Y` rows (`[rows, v_head]`) and, when asked for,
+/// the chosen `qk_matmul_output` rows (`[rows, total]`).
+struct RowResults<R> {
+    y: Vec<R>,
+    qk: Vec<R>,
+}
+
+impl<R: Real> Prepared<'_, R> {
+    fn structure(&self, b: usize) -> Structure {
+        let d = &self.d;
+        Structure {
+            causal: self.a.is_causal,
+            left: self.a.left_window,
+            right: self.a.right_window,
+            offset: match &self.nonpad {
+                _ if d.past_seq > 0 => d.past_seq as i64,
+                Some(n) => n[b] - d.q_seq as i64,
+                None => 0,
+            },
+            valid: self.nonpad.as_ref().map_or(i64::MAX, |n| n[b]),
+        }
+    }
+
+    /// Attention of query rows `rows` of head `h` in batch `b`, appended to `res`.
+    fn rows(&self, b: usize, h: usize, rows: Range<usize>, res: &mut RowResults<R>) -> Result<()> {
+        let (d, round) = (&self.d, self.round);
+        let total = d.total_seq();
+        let kv = b * d.kv_heads + h / (d.q_heads / d.kv_heads);
+        let count = rows.len();
+        // scores[i, j] = Σ_l Q'[i, l] · K'[j, l]
+        let mut scores = vec![R::ZERO; count * total];
+        let p = GemmParams {
+            m: count,
+            n: total,
+            k: d.head_size,
+            a_row_stride: stride(self.q_layout.seq),
+            a_col_stride: 1,
+            b_row_stride: 1,
+            b_col_stride: stride(d.head_size),
+            c_row_stride: stride(total),
+            alpha: 1.0,
+            beta: 0.0,
+        };
+        let q_start = b * self.q_layout.batch + h * self.q_layout.head + rows.start * self.q_layout.seq;
+        let k_start = kv * total * d.head_size;
+        R::gemm(
+            &p,
+            tail(&self.q_scaled, q_start),
+            &self.k_scaled[k_start..k_start + total * d.head_size],
+            &mut scores,
+        )?;
+        for s in scores.iter_mut() {
+            *s = round(*s);
+            if let Some(cap) = self.softcap {
+                *s = round(cap * round(round(*s / cap).tanh()));
+            }
+        }
+        let qk_mode = self.keep_qk.then_some(self.a.qk_output);
+        if qk_mode == Some(QkOutput::Scores) {
+            res.qk.extend_from_slice(&scores);
+        }
+        let structure = self.structure(b);
+        let mut masked_rows = vec![false; count];
+        for ((i, row), masked) in rows
+            .clone()
+            .zip(scores.chunks_exact_mut(total.max(1)))
+            .zip(&mut masked_rows)
+        {
+            let mut bias_max = R::NEG_INFINITY;
+            for (j, s) in row.iter_mut().enumerate() {
+                let mut bias = self.mask.as_ref().map_or(R::ZERO, |m| m.bias(b, h, i, j));
+                if !structure.allows(i, j) {
+                    bias = bias + R::NEG_INFINITY;
+                }
+                if bias.is_nan() || bias_max.is_nan() {
+                    bias_max = bias + bias_max;
+                } else if bias > bias_max {
+                    bias_max = bias;
+                }
+                *s = round(*s + bias);
+            }
+            *masked = bias_max == R::NEG_INFINITY;
+        }
+        if qk_mode == Some(QkOutput::WithBias) {
+            res.qk.extend_from_slice(&scores);
+        }
+        for (row, &masked) in scores.chunks_exact_mut(total.max(1)).zip(&masked_rows) {
+            if masked {
+                row.fill(R::ZERO);
+            } else {
+                softmax_row(row, self.softmax_round);
+            }
+            row.iter_mut().for_each(|p| *p = round(*p));
+        }
+        if qk_mode == Some(QkOutput::Probabilities) {
+            res.qk.extend_from_slice(&scores);
+        }
+        // Y[i, :] = Σ_j P[i, j] · V[j, :]
+        let y_start = res.y.len();
+        res.y.resize(y_start + count * d.v_head_size, R::ZERO);
+        let p = GemmParams {
+            m: count,
+            n: d.v_head_size,
+            k: total,
+            a_row_stride: stride(total),
+            a_col_stride: 1,
+            b_row_stride: stride(d.v_head_size),
+            b_col_stride: 1,
+            c_row_stride: stride(d.v_head_size),
+            alpha: 1.0,
+            beta: 0.0,
+        };
+        let v_start = kv * total * d.v_head_size;
+        R::gemm(
+            &p,
+            &scores,
+            &self.values[v_start..v_start + total * d.v_head_size],
+            &mut res.y[y_start..],
+        )?;
+        Ok(())
+    }
+
+    /// Attention of the query rows `range` of the `[batch, q_heads, q_seq]` stack of rows.
+    fn row_range(&self, range: Range<usize>) -> Result<RowResults<R>> {
+        let (d, q_seq) = (&self.d, self.d.q_seq);
+        let mut res = RowResults {
+            y: Vec::with_capacity(range.len() * d.v_head_size),
+            qk: Vec::new(),
+        };
+        let mut row = range.start;
+        while row < range.end {
+            let (bh, i) = (row / q_seq, row % q_seq);
+            let len = (q_seq - i).min(range.end - row);
+            self.rows(bh / d.q_heads, bh % d.q_heads, i..i + len, &mut res)?;
+            row += len;
+        }
+        Ok(res)
+    }
+}
+
 fn run<R: Real>(a: &Attention, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let (q, k, v) = (ins.get(0)?, ins.get(1)?, ins.get(2)?);
     let (past_k, past_v, nonpad) = (ins.opt(4), ins.opt(5), ins.opt(6));
@@ -167,8 +330,7 @@ fn run<R: Real>(a: &Attention, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
     )?;
     let t = q.dtype;
     let round = rounding::<R>(t);
-    let softmax_round = rounding::<R>(a.softmax_precision.unwrap_or(t));
-    let (total, group) = (d.total_seq(), d.q_heads / d.kv_heads);
+    let total = d.total_seq();
 
     let nonpad = match nonpad {
         None => None,
@@ -197,125 +359,40 @@ fn run<R: Real>(a: &Attention, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
         .map(f64::from)
         .unwrap_or_else(|| 1.0 / (d.head_size as f64).sqrt());
     let root = round(R::from_f64(scale.sqrt()));
-    let q_scaled: Vec<R> = R::read(&q)?.iter().map(|&x| round(x * root)).collect();
     let past_k = past_k.map(|p| R::read(&p)).transpose()?;
     let past_v = past_v.map(|p| R::read(&p)).transpose()?;
     let keys = concat_cache(past_k.as_deref(), &R::read(&k)?, &d, d.head_size);
     let values = concat_cache(past_v.as_deref(), &R::read(&v)?, &d, d.v_head_size);
-    let k_scaled: Vec<R> = keys.iter().map(|&x| round(x * root)).collect();
-    let softcap = (a.softcap > 0.0).then(|| round(R::from_f64(a.softcap as f64)));
+    let prepared = Prepared {
+        a,
+        d,
+        round,
+        softmax_round: rounding::<R>(a.softmax_precision.unwrap_or(t)),
+        q_scaled: R::read(&q)?.iter().map(|&x| round(x * root)).collect(),
+        q_layout: Heads::of(&d, d.q_heads, d.q_seq, d.head_size),
+        k_scaled: keys.iter().map(|&x| round(x * root)).collect(),
+        values: &values,
+        softcap: (a.softcap > 0.0).then(|| round(R::from_f64(a.softcap as f64))),
+        mask,
+        nonpad,
+        keep_qk: out.is_used(3),
+    };
 
-    let q_layout = Heads::of(&d, d.q_heads, d.q_seq, d.head_size);
-    let y_layout = Heads::of(&d, d.q_heads, d.q_seq, d.v_head_size);
-    let mut y = vec![R::ZERO; numel(&d.output_shape())];
-    let mut qk_out = out.is_used(3).then(|| vec![R::ZERO; numel(&d.qk_shape())]);
-    let block = d.q_seq * total;
-    let mut scores = vec![R::ZERO; block];
-    let mut masked_rows = vec![false; d.q_seq];
-
-    for b in 0..d.batch {
-        let structure = Structure {
-            causal: a.is_causal,
-            left: a.left_window,
-            right: a.right_window,
-            offset: match &nonpad {
-                _ if d.past_seq > 0 => d.past_seq as i64,
-                Some(n) => n[b] - d.q_seq as i64,
-                None => 0,
-            },
-            valid: nonpad.as_ref().map_or(i64::MAX, |n| n[b]),
-        };
-        for h in 0..d.q_heads {
-            let kv = b * d.kv_heads + h / group;
-            // scores[i, j] = Σ_l Q'[i, l] · K'[j, l]
-            let p = GemmParams {
-                m: d.q_seq,
-                n: total,
-                k: d.head_size,
-                a_row_stride: stride(q_layout.seq),
-                a_col_stride: 1,
-                b_row_stride: 1,
-                b_col_stride: stride(d.head_size),
-                c_row_stride: stride(total),
-                alpha: 1.0,
-                beta: 0.0,
-            };
-            let q_start = b * q_layout.batch + h * q_layout.head;
-            let k_start = kv * total * d.head_size;
-            R::gemm(
-                &p,
-                tail(&q_scaled, q_start),
-                &k_scaled[k_start..k_start + total * d.head_size],
-                &mut scores,
-            )?;
-            for s in scores.iter_mut() {
-                *s = round(*s);
-                if let Some(cap) = softcap {
-                    *s = round(cap * round(round(*s / cap).tanh()));
-                }
-            }
-            let qk_block = (b * d.q_heads + h) * block;
-            if let (Some(o), QkOutput::Scores) = (&mut qk_out, a.qk_output) {
-                o[qk_block..qk_block + block].copy_from_slice(&scores);
-            }
-            for (i, (row, masked)) in scores
-                .chunks_exact_mut(total.max(1))
-                .zip(&mut masked_rows)
-                .enumerate()
-            {
-                let mut bias_max = R::NEG_INFINITY;
-                for (j, s) in row.iter_mut().enumerate() {
-                    let mut bias = mask.as_ref().map_or(R::ZERO, |m| m.bias(b, h, i, j));
-                    if !structure.allows(i, j) {
-                        bias = bias + R::NEG_INFINITY;
-                    }
-                    if bias.is_nan() || bias_max.is_nan() {
-                        bias_max = bias + bias_max;
-                    } else if bias > bias_max {
-                        bias_max = bias;
-                    }
-                    *s = round(*s + bias);
-                }
-                *masked = bias_max == R::NEG_INFINITY;
-            }
-            if let (Some(o), QkOutput::WithBias) = (&mut qk_out, a.qk_output) {
-                o[qk_block..qk_block + block].copy_from_slice(&scores);
-            }
-            for (row, &masked) in scores.chunks_exact_mut(total.max(1)).zip(&masked_rows) {
-                if masked {
-                    row.fill(R::ZERO);
-                } else {
-                    softmax_row(row, softmax_round);
-                }
-                row.iter_mut().for_each(|p| *p = round(*p));
-            }
-            if let (Some(o), QkOutput::Probabilities) = (&mut qk_out, a.qk_output) {
-                o[qk_block..qk_block + block].copy_from_slice(&scores);
-            }
-            // Y[i, :] = Σ_j P[i, j] · V[j, :]
-            let p = GemmParams {
-                m: d.q_seq,
-                n: d.v_head_size,
-                k: total,
-                a_row_stride: stride(total),
-                a_col_stride: 1,
-                b_row_stride: stride(d.v_head_size),
-                b_col_stride: 1,
-                c_row_stride: stride(y_layout.seq),
-                alpha: 1.0,
-                beta: 0.0,
-            };
-            let v_start = kv * total * d.v_head_size;
-            let y_start = b * y_layout.batch + h * y_layout.head;
-            R::gemm(
-                &p,
-                &scores,
-                &values[v_start..v_start + total * d.v_head_size],
-                tail_mut(&mut y, y_start),
-            )?;
-        }
+    // Query rows are independent: workers take contiguous runs of the [batch, heads, q_seq]
+    // rows and the runs are joined in order.
+    let rows = d.batch * d.q_heads * d.q_seq;
+    let work = rows * total * (d.head_size + d.v_head_size);
+    let workers = worker_count(ins.threads(), rows, work);
+    let parts = map_ranges(rows, workers, |range| prepared.row_range(range))?;
+    let mut y = Vec::with_capacity(rows * d.v_head_size);
+    let mut qk = Vec::new();
+    for part in parts {
+        y.extend(part.y.into_iter().map(round));
+        qk.extend(part.qk);
     }
-    y.iter_mut().for_each(|v| *v = round(*v));
+    if d.rank3 {
+        y = heads_to_tokens(&y, &d);
+    }
     store(out, 0, t, &d.output_shape(), &y)?;
     if out.is_used(1) {
         store(out, 1, t, &d.present_key_shape(), &keys)?;
@@ -323,10 +400,27 @@ fn run<R: Real>(a: &Attention, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
     if out.is_used(2) {
         store(out, 2, t, &d.present_value_shape(), &values)?;
     }
-    if let Some(o) = qk_out {
-        store(out, 3, t, &d.qk_shape(), &o)?;
+    if prepared.keep_qk {
+        store(out, 3, t, &d.qk_shape(), &qk)?;
     }
     Ok(())
+}
+
+/// `[batch, q_heads, q_seq, v_head]` to the 3-D layout `[batch, q_seq, q_heads * v_head]`.
+fn heads_to_tokens<R: Real>(y: &[R], d: &AttentionDims) -> Vec<R> {
+    let size = d.v_head_size;
+    let mut tokens = vec![R::ZERO; y.len()];
+    if tokens.is_empty() {
+        return tokens;
+    }
+    for (block, rows) in y.chunks_exact(d.q_seq * size).enumerate() {
+        let (b, h) = (block / d.q_heads, block % d.q_heads);
+        for (i, row) in rows.chunks_exact(size).enumerate() {
+            let start = ((b * d.q_seq + i) * d.q_heads + h) * size;
+            tokens[start..start + size].copy_from_slice(row);
+        }
+    }
+    tokens
 }
 
 /// Softmax of one row in place, rounding each step with `round`; a row whose maximum is -∞
@@ -347,6 +441,7 @@ fn softmax_row<R: Real>(row: &mut [R], round: fn(R) -> R) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::numel;
     use crate::Tensor;
 
     fn attrs() -> Attention {

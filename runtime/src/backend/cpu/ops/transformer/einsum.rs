@@ -220,7 +220,7 @@ fn contract<T: Num>(
     };
     let count = numel(&batch_dims);
     let mut c = vec![T::ZERO; count * d.m * d.n];
-    batched(&a_mat, &[count], &b_mat, &[count], d, &mut c)?;
+    batched(&a_mat, &[count], &b_mat, &[count], d, &mut c, 1)?;
     Ok(Operand {
         data: c,
         labels: [batch.as_slice(), &rows, &cols].concat(),

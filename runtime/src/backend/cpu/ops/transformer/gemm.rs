@@ -1,6 +1,7 @@
 //! `Gemm`: `Y = alpha · A'·B' + beta · C`, transposes as strides, `C` broadcast into `Y` first.
 
-use super::numeric::{stride, with_num_type, Num};
+use super::numeric::{stride, tail, with_num_type, Num};
+use super::parallel::{for_row_chunks, worker_count};
 use super::{same_dtype, through_f32, Inputs, Outputs};
 use crate::backend::cpu::ops::util::broadcast_index;
 use crate::ir::ops::transformer::{gemm_shape, Gemm};
@@ -14,7 +15,7 @@ pub(super) fn eval(g: &Gemm, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> 
         return through_f32(ins, out, t, |ins, out| eval(g, ins, out));
     }
     let (a, b, c) = (ins.get(0)?, ins.get(1)?, ins.opt(2));
-    with_num_type!(t, T => gemm::<T>(g, a, b, c, out), _ => Err(Error::unsupported("Gemm", format!("dtype {t}"))))
+    with_num_type!(t, T => gemm::<T>(g, a, b, c, out, ins.threads()), _ => Err(Error::unsupported("Gemm", format!("dtype {t}"))))
 }
 
 fn gemm<T: Num>(
@@ -23,6 +24,7 @@ fn gemm<T: Num>(
     b: TensorView<'_>,
     c: Option<TensorView<'_>>,
     out: &mut Outputs,
+    threads: usize,
 ) -> Result<()> {
     let shape = gemm_shape(g, a.shape, b.shape)?;
     let (m, n) = (shape[0], shape[1]);
@@ -40,19 +42,25 @@ fn gemm<T: Num>(
         }
         _ => 0.0,
     };
-    let p = GemmParams {
-        m,
-        n,
-        k,
-        a_row_stride,
-        a_col_stride,
-        b_row_stride,
-        b_col_stride,
-        c_row_stride: stride(n),
-        alpha: g.alpha,
-        beta,
-    };
-    T::gemm(&p, a.as_slice::<T>()?, b.as_slice::<T>()?, y)
+    let (a, b) = (a.as_slice::<T>()?, b.as_slice::<T>()?);
+    // Rows of Y are independent: each worker computes a band of them.
+    let workers = worker_count(threads, m, m * n * k);
+    for_row_chunks(y, n, workers, |first, band| {
+        let p = GemmParams {
+            m: band.len() / n.max(1),
+            n,
+            k,
+            a_row_stride,
+            a_col_stride,
+            b_row_stride,
+            b_col_stride,
+            c_row_stride: stride(n),
+            alpha: g.alpha,
+            beta,
+        };
+        // Row `first` of A' starts `first` row strides in.
+        T::gemm(&p, tail(a, first * a_row_stride as usize), b, band)
+    })
 }
 
 /// Copies `C`, broadcast unidirectionally to `[M, N]`, into `y`.

@@ -1,6 +1,7 @@
 //! `MatMul` (numpy semantics) and the batched product the family's other ops reuse.
 
-use super::numeric::{with_num_type, Num};
+use super::numeric::{tail, tail_mut, with_num_type, Num};
+use super::parallel::{for_row_chunks, worker_count};
 use super::{same_dtype, through_f32, Inputs, Outputs};
 use crate::backend::cpu::ops::util::broadcast_index;
 use crate::ir::ops::transformer::matmul_shape;
@@ -14,10 +15,15 @@ pub(super) fn eval(ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
         return through_f32(ins, out, t, eval);
     }
     let (a, b) = (ins.get(0)?, ins.get(1)?);
-    with_num_type!(t, T => matmul::<T>(a, b, out), _ => Err(Error::unsupported("MatMul", format!("dtype {t}"))))
+    with_num_type!(t, T => matmul::<T>(a, b, out, ins.threads()), _ => Err(Error::unsupported("MatMul", format!("dtype {t}"))))
 }
 
-fn matmul<T: Num>(a: TensorView<'_>, b: TensorView<'_>, out: &mut Outputs) -> Result<()> {
+fn matmul<T: Num>(
+    a: TensorView<'_>,
+    b: TensorView<'_>,
+    out: &mut Outputs,
+    threads: usize,
+) -> Result<()> {
     let out_shape = matmul_shape(a.shape, b.shape)?;
     // A 1-D A is a row [1, K]; a 1-D B a column [K, 1]; the added axis is not in the output.
     let (m, k) = match *a.shape {
@@ -40,6 +46,7 @@ fn matmul<T: Num>(a: TensorView<'_>, b: TensorView<'_>, out: &mut Outputs) -> Re
         batch_b,
         Dims { m, k, n },
         y,
+        threads,
     )
 }
 
@@ -52,7 +59,8 @@ pub(super) struct Dims {
 }
 
 /// `C[batch] = A[batch] · B[batch]` for row-major matrices stacked along batch axes that
-/// broadcast numpy-style; `c` holds the broadcast batch of `[M, N]` results.
+/// broadcast numpy-style; `c` holds the broadcast batch of `[M, N]` results. The stacked rows
+/// of `C` are shared out among up to `threads` workers.
 pub(super) fn batched<T: Num>(
     a: &[T],
     batch_a: &[usize],
@@ -60,6 +68,7 @@ pub(super) fn batched<T: Num>(
     batch_b: &[usize],
     d: Dims,
     c: &mut [T],
+    threads: usize,
 ) -> Result<()> {
     let batch = broadcast_shapes(&[batch_a, batch_b])?;
     let (count, mk, kn, mn) = (numel(&batch), d.m * d.k, d.k * d.n, d.m * d.n);
@@ -71,20 +80,34 @@ pub(super) fn batched<T: Num>(
     if count == 0 || mn == 0 {
         return Ok(());
     }
+    let rows = count * d.m;
+    let workers = worker_count(threads, rows, rows * d.k * d.n);
     if numel(batch_b) == 1 && batch_a == batch.as_slice() {
         // B is shared by every batch: one product with the batches stacked as rows of A.
-        return T::gemm(&GemmParams::row_major(count * d.m, d.n, d.k), a, b, c);
+        return for_row_chunks(c, d.n, workers, |first, ci| {
+            let p = GemmParams::row_major(ci.len() / d.n, d.n, d.k);
+            T::gemm(&p, tail(a, first * d.k), b, ci)
+        });
     }
     let (ia, ib) = (
         broadcast_index(batch_a, &batch),
         broadcast_index(batch_b, &batch),
     );
-    let p = GemmParams::row_major(d.m, d.n, d.k);
-    for (i, ci) in c.chunks_exact_mut(mn).enumerate() {
-        let (oa, ob) = (ia(i) * mk, ib(i) * kn);
-        T::gemm(&p, &a[oa..oa + mk], &b[ob..ob + kn], ci)?;
-    }
-    Ok(())
+    // A chunk of stacked rows may start and end inside a batch: one product per piece.
+    for_row_chunks(c, d.n, workers, |first, ci| {
+        let end = first + ci.len() / d.n;
+        let mut row = first;
+        while row < end {
+            let (i, r) = (row / d.m, row % d.m);
+            let len = (d.m - r).min(end - row);
+            let (oa, ob) = (ia(i) * mk + r * d.k, ib(i) * kn);
+            let p = GemmParams::row_major(len, d.n, d.k);
+            let ci = tail_mut(ci, (row - first) * d.n);
+            T::gemm(&p, tail(a, oa), &b[ob..ob + kn], ci)?;
+            row += len;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -97,8 +120,8 @@ mod tests {
         let a = [1i64, 2, 3, 4];
         let b = [1i64, 1, 10, 0, 0, 100];
         let mut c = [0i64; 6];
-        batched(&a, &[2], &b, &[3], Dims { m: 1, k: 2, n: 1 }, &mut c).unwrap_err();
-        batched(&a, &[2, 1], &b, &[3], Dims { m: 1, k: 2, n: 1 }, &mut c).unwrap();
+        batched(&a, &[2], &b, &[3], Dims { m: 1, k: 2, n: 1 }, &mut c, 1).unwrap_err();
+        batched(&a, &[2, 1], &b, &[3], Dims { m: 1, k: 2, n: 1 }, &mut c, 1).unwrap();
         assert_eq!(c, [3, 10, 200, 7, 30, 400]);
     }
 
@@ -107,7 +130,27 @@ mod tests {
         let a = [1.0f32, 2.0, 3.0, 4.0];
         let b = [1.0f32, 1.0];
         let mut c = [0.0f32; 2];
-        batched(&a, &[2], &b, &[], Dims { m: 1, k: 2, n: 1 }, &mut c).unwrap();
+        batched(&a, &[2], &b, &[], Dims { m: 1, k: 2, n: 1 }, &mut c, 1).unwrap();
         assert_eq!(c, [3.0, 7.0]);
+    }
+
+    fn ramp(len: usize, seed: f32) -> Vec<f32> {
+        (0..len).map(|i| (i as f32 * 0.731 + seed).sin()).collect()
+    }
+
+    #[test]
+    fn threads_give_bit_identical_products() {
+        // Big enough that four workers are used; chunks cut through batches of 37 rows.
+        let d = Dims { m: 37, k: 96, n: 80 };
+        let (a, b) = (ramp(6 * 37 * 96, 0.1), ramp(3 * 96 * 80, 0.2));
+        let product = |batch_b: &[usize], b: &[f32], threads| {
+            let mut c = vec![0.0f32; 6 * 37 * 80];
+            batched(&a, &[2, 3], b, batch_b, d, &mut c, threads).unwrap();
+            c
+        };
+        assert_eq!(product(&[3], &b, 1), product(&[3], &b, 4));
+        let shared = &b[..96 * 80];
+        assert_eq!(product(&[], shared, 1), product(&[], shared, 3));
+        assert_eq!(product(&[1, 1], shared, 1), product(&[1, 1], shared, 4));
     }
 }

@@ -1,15 +1,22 @@
-//! CPU evaluation of matrix products, softmax, normalizations, attention and rotary
-//! embeddings. f32 products go through `mote-kernels`' SGEMM; other types use a portable
-//! loop ([`numeric`]). f16/bf16 are computed in f32 and rounded.
+//! CPU evaluation of matrix products, softmax, normalizations (layer, RMS, Lp), attention
+//! (softmax and linear), rotary embeddings, SwiGLU and determinants. f32 products go through
+//! `mote-kernels`' SGEMM; other types use a portable loop ([`numeric`]). f16/bf16 are computed
+//! in f32 and rounded. MatMul, Gemm and both attentions share their work out among
+//! `Inputs::threads()` workers ([`parallel`]).
 
 mod attention;
+mod det;
 mod einsum;
 mod gemm;
+mod linear_attention;
+mod lp_norm;
 mod matmul;
 mod norm;
 mod numeric;
+mod parallel;
 mod rotary;
 mod softmax;
+mod swiglu;
 
 use super::{Inputs, Outputs};
 use crate::ir::ops::TransformerOp;
@@ -24,8 +31,12 @@ pub(super) fn eval(op: &TransformerOp, ins: &Inputs<'_>, out: &mut Outputs) -> R
         TransformerOp::Softmax(s) => softmax::eval(s, ins, out),
         TransformerOp::LayerNorm(n) => norm::eval(n, norm::Kind::Layer, ins, out),
         TransformerOp::RmsNorm(n) => norm::eval(n, norm::Kind::Rms, ins, out),
+        TransformerOp::LpNorm(n) => lp_norm::eval(n, ins, out),
         TransformerOp::Attention(a) => attention::eval(a, ins, out),
         TransformerOp::RotaryEmbedding(r) => rotary::eval(r, ins, out),
+        TransformerOp::LinearAttention(a) => linear_attention::eval(a, ins, out),
+        TransformerOp::SwiGlu { alpha } => swiglu::eval(*alpha, ins, out),
+        TransformerOp::Det => det::eval(ins, out),
     }
 }
 
