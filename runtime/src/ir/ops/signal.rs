@@ -139,7 +139,9 @@ impl Stft {
         let frame_step = usize::try_from(frame_step)
             .ok()
             .filter(|&s| s > 0)
-            .ok_or_else(|| Error::argument(format!("STFT frame_step {frame_step} is not positive")))?;
+            .ok_or_else(|| {
+                Error::argument(format!("STFT frame_step {frame_step} is not positive"))
+            })?;
         let frame_length = match (frame_length, window_len) {
             (Some(l), w) => {
                 let l = usize::try_from(l).ok().filter(|&l| l > 0).ok_or_else(|| {
@@ -209,11 +211,18 @@ impl MelWeightMatrix {
     /// `[dft_length / 2 + 1, num_mel_bins]`.
     pub fn out_shape(num_mel_bins: i64, dft_length: i64) -> Result<Vec<usize>> {
         let bins = usize::try_from(num_mel_bins).map_err(|_| {
-            Error::argument(format!("MelWeightMatrix num_mel_bins {num_mel_bins} is negative"))
+            Error::argument(format!(
+                "MelWeightMatrix num_mel_bins {num_mel_bins} is negative"
+            ))
         })?;
-        let dft = usize::try_from(dft_length).ok().filter(|&n| n > 0).ok_or_else(|| {
-            Error::argument(format!("MelWeightMatrix dft_length {dft_length} is not positive"))
-        })?;
+        let dft = usize::try_from(dft_length)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                Error::argument(format!(
+                    "MelWeightMatrix dft_length {dft_length} is not positive"
+                ))
+            })?;
         Ok(vec![dft / 2 + 1, bins])
     }
 }
@@ -247,9 +256,10 @@ impl SignalOp {
                     optional_scalar(inputs, 1),
                     optional_scalar(inputs, 2),
                 ) {
-                    (Some(s), Known(len), Known(axis)) => {
-                        Some(dft.geometry(s, len.transpose()?, axis.transpose()?)?.out_shape)
-                    }
+                    (Some(s), Known(len), Known(axis)) => Some(
+                        dft.geometry(s, len.transpose()?, axis.transpose()?)?
+                            .out_shape,
+                    ),
                     _ => None,
                 };
                 (dtype(inputs, 0), shape)
@@ -346,19 +356,35 @@ mod tests {
 
     #[test]
     fn dft_shapes() {
-        let g = dft(1, false, false).geometry(&[1, 10, 10, 1], None, None).unwrap();
+        let g = dft(1, false, false)
+            .geometry(&[1, 10, 10, 1], None, None)
+            .unwrap();
         assert_eq!((g.axis, g.length, g.out_shape), (1, 10, vec![1, 10, 10, 2]));
-        let g = dft(-2, false, true).geometry(&[1, 10, 10, 1], None, Some(1)).unwrap();
+        let g = dft(-2, false, true)
+            .geometry(&[1, 10, 10, 1], None, Some(1))
+            .unwrap();
         assert_eq!((g.axis, g.length, g.out_shape), (1, 10, vec![1, 6, 10, 2]));
-        let g = dft(1, true, true).geometry(&[1, 6, 10, 2], None, None).unwrap();
+        let g = dft(1, true, true)
+            .geometry(&[1, 6, 10, 2], None, None)
+            .unwrap();
         assert_eq!((g.length, g.out_shape), (10, vec![1, 10, 10, 1]));
-        let g = dft(-2, false, false).geometry(&[3, 5, 2], Some(8), None).unwrap();
+        let g = dft(-2, false, false)
+            .geometry(&[3, 5, 2], Some(8), None)
+            .unwrap();
         assert_eq!((g.axis, g.length, g.out_shape), (1, 8, vec![3, 8, 2]));
         // The trailing complex axis is never a transform axis.
-        assert!(dft(-1, false, false).geometry(&[3, 5, 2], None, None).is_err());
-        assert!(dft(2, false, false).geometry(&[3, 5, 2], None, None).is_err());
-        assert!(dft(1, false, false).geometry(&[3, 5, 3], None, None).is_err());
-        assert!(dft(1, false, false).geometry(&[3, 5, 2], Some(0), None).is_err());
+        assert!(dft(-1, false, false)
+            .geometry(&[3, 5, 2], None, None)
+            .is_err());
+        assert!(dft(2, false, false)
+            .geometry(&[3, 5, 2], None, None)
+            .is_err());
+        assert!(dft(1, false, false)
+            .geometry(&[3, 5, 3], None, None)
+            .is_err());
+        assert!(dft(1, false, false)
+            .geometry(&[3, 5, 2], Some(0), None)
+            .is_err());
     }
 
     #[test]

@@ -17,8 +17,9 @@ pub(super) fn lower(cx: &NodeCx<'_>) -> Option<Result<Op>> {
         "HannWindow" => window(cx, WindowKind::Hann),
         "HammingWindow" => window(cx, WindowKind::Hamming),
         "BlackmanWindow" => window(cx, WindowKind::Blackman),
-        "MelWeightMatrix" => output_datatype(cx)
-            .map(|dtype| SignalOp::MelWeightMatrix(MelWeightMatrix { dtype })),
+        "MelWeightMatrix" => {
+            output_datatype(cx).map(|dtype| SignalOp::MelWeightMatrix(MelWeightMatrix { dtype }))
+        }
         _ => return None,
     };
     Some(op.map(Op::Signal))

@@ -113,7 +113,10 @@ pub(super) fn stft(op: &Stft, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()>
             }
         }
     }
-    store_f64(&mut out.alloc_uninit(0, signal.dtype, &g.out_shape)?, &output)
+    store_f64(
+        &mut out.alloc_uninit(0, signal.dtype, &g.out_shape)?,
+        &output,
+    )
 }
 
 /// A tensor `[outer..., axis, inner..., parts]` seen as `outer × inner` lines along the axis.

@@ -18,7 +18,11 @@ pub(super) fn window(op: &Window, ins: &Inputs<'_>, out: &mut Outputs) -> Result
 /// `size - 1` for a symmetric one; a symmetric window of one sample is `[1]` (as in torch,
 /// where the formula would divide by zero).
 fn window_values(kind: WindowKind, size: usize, periodic: bool) -> Vec<f64> {
-    let denominator = if periodic { size } else { size.saturating_sub(1) };
+    let denominator = if periodic {
+        size
+    } else {
+        size.saturating_sub(1)
+    };
     if denominator == 0 {
         return vec![1.0; size];
     }
@@ -62,12 +66,7 @@ pub(super) fn mel_weight_matrix(
         lower_hertz: scalar_f64(&ins.get(3)?)?,
         upper_hertz: scalar_f64(&ins.get(4)?)?,
     };
-    let values = mel_matrix(
-        shape[1],
-        dft_length as usize,
-        sample_rate as f64,
-        edges,
-    );
+    let values = mel_matrix(shape[1], dft_length as usize, sample_rate as f64, edges);
     store_f64(&mut out.alloc_uninit(0, op.dtype, &shape)?, &values)
 }
 

@@ -9,6 +9,7 @@
 //! tensor product of per-axis taps. Taps depend only on the grid, so they are computed once per
 //! batch item and applied to every channel.
 
+use super::parallel::for_each_chunk;
 use super::{Inputs, Outputs, Real};
 use crate::ir::ops::vision::{grid_sample_shape, GridPadding, GridSample, Interpolation};
 use crate::tensor::{numel, strides_of};
@@ -47,9 +48,10 @@ pub(super) fn grid_sample(attrs: &GridSample, ins: &Inputs<'_>, out: &mut Output
             .take(batches)
         {
             let taps = sampler.taps(batch_positions);
-            for (channel, y_channel) in image.chunks_exact(plane).zip(y_batch.chunks_exact_mut(points)) {
-                taps.apply(attrs.mode, channel, y_channel);
-            }
+            for_each_chunk(y_batch, points, ins.threads(), |channel, y_channel| {
+                taps.apply(attrs.mode, &image[channel * plane..(channel + 1) * plane], y_channel);
+                Ok(())
+            })?;
         }
         Ok(())
     }, _ => Err(Error::unsupported(OP, format!("X of dtype {}", x.dtype))))

@@ -3,6 +3,7 @@
 mod affine_grid;
 mod grid_sample;
 mod nms;
+mod parallel;
 mod roi_align;
 mod roi_pool;
 mod unpool;

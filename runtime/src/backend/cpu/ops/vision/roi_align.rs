@@ -5,6 +5,7 @@
 //! Follows `onnx/reference/ops/op_roi_align.py`: the sample positions and bilinear weights of a
 //! region do not depend on the channel, so they are computed once per region and reused.
 
+use super::parallel::for_each_chunk;
 use super::{expect_shape, require_float, Inputs, Outputs, Real};
 use crate::ir::ops::vision::{RoiAlign, RoiReduce};
 use crate::{Error, Result};
@@ -49,18 +50,17 @@ pub(super) fn roi_align(attrs: &RoiAlign, ins: &Inputs<'_>, out: &mut Outputs) -
     crate::with_numeric_type!(x.dtype, T => {
         let data = x.as_slice::<T>()?;
         let y = out.alloc_typed::<T>(0, &out_shape)?;
-        let cells_per_roi = channels * attrs.output_height * attrs.output_width;
-        for ((batch, corners), y_roi) in regions.iter().zip(y.chunks_exact_mut(cells_per_roi)) {
+        let cells = attrs.output_height * attrs.output_width;
+        let plane = height * width;
+        for_each_chunk(y, channels * cells, ins.threads(), |roi, y_roi| {
+            let (batch, corners) = &regions[roi];
             let samples = Samples::of_region(attrs, &image, corners)?;
-            let plane = height * width;
             let batch_data = &data[batch * channels * plane..(batch + 1) * channels * plane];
-            for (channel, y_channel) in batch_data
-                .chunks_exact(plane)
-                .zip(y_roi.chunks_exact_mut(attrs.output_height * attrs.output_width))
-            {
+            for (channel, y_channel) in batch_data.chunks_exact(plane).zip(y_roi.chunks_exact_mut(cells)) {
                 samples.pool(attrs.mode, channel, y_channel);
             }
-        }
+            Ok(())
+        })?;
         Ok(())
     }, _ => Err(Error::unsupported(OP, format!("X of dtype {}", x.dtype))))
 }
