@@ -8,7 +8,7 @@
 //!   static arena slots) -> backend (cpu) -> outputs
 //! ```
 //!
-//! What this crate must not know: instruction sets (no `std::arch`, no `target_feature`:
+//! What this crate must not know: instruction sets (no intrinsics, no CPU-feature checks:
 //! kernels live in `mote-kernels` and are chosen there) and tract types outside
 //! `import::onnx`.
 //!
