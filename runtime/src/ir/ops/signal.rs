@@ -8,6 +8,7 @@
 
 use super::infer_util::{dtype, input, shape};
 use crate::ir::Fact;
+use crate::tensor::byte_len;
 use crate::{DType, Error, Result};
 
 /// Signal processing ops.
@@ -89,6 +90,9 @@ impl Dft {
             _ => length,
         };
         out_shape[rank - 1] = if self.onesided && self.inverse { 1 } else { 2 };
+        // The transform works on f64 complex lines: refuse lengths whose sizes overflow.
+        byte_len(DType::F64, &out_shape)?;
+        byte_len(DType::F64, &[length, 2])?;
         Ok(DftGeometry {
             axis,
             length,
@@ -147,9 +151,9 @@ impl Stft {
                 let l = usize::try_from(l).ok().filter(|&l| l > 0).ok_or_else(|| {
                     Error::argument(format!("STFT frame_length {l} is not positive"))
                 })?;
-                if w.is_some_and(|w| w != l) {
+                if let Some(w) = w.filter(|&w| w != l) {
                     return Err(Error::shape(format!(
-                        "STFT window length {w:?} differs from frame_length {l}"
+                        "STFT window length {w} differs from frame_length {l}"
                     )));
                 }
                 l
@@ -223,13 +227,18 @@ impl MelWeightMatrix {
                     "MelWeightMatrix dft_length {dft_length} is not positive"
                 ))
             })?;
-        Ok(vec![dft / 2 + 1, bins])
+        let shape = vec![dft / 2 + 1, bins];
+        byte_len(DType::F64, &shape)?;
+        Ok(shape)
     }
 }
 
 /// A window's length from the value of its `size` input.
 pub fn window_len(size: i64) -> Result<usize> {
-    usize::try_from(size).map_err(|_| Error::argument(format!("window size {size} is negative")))
+    let len = usize::try_from(size)
+        .map_err(|_| Error::argument(format!("window size {size} is negative")))?;
+    byte_len(DType::F64, &[len])?;
+    Ok(len)
 }
 
 impl SignalOp {
@@ -247,47 +256,12 @@ impl SignalOp {
         }
     }
 
-    /// Output facts from input facts; see [`super::Op::infer`].
+    /// Output facts from input facts; see [`super::Op::infer`]. Shapes are known when the
+    /// input shapes and the scalar inputs that size the output are.
     pub fn infer(&self, inputs: &[Option<&Fact>]) -> Result<Vec<Fact>> {
         let (out_dtype, out_shape) = match self {
-            SignalOp::Dft(dft) => {
-                let shape = match (
-                    shape(inputs, 0),
-                    optional_scalar(inputs, 1),
-                    optional_scalar(inputs, 2),
-                ) {
-                    (Some(s), Known(len), Known(axis)) => Some(
-                        dft.geometry(s, len.transpose()?, axis.transpose()?)?
-                            .out_shape,
-                    ),
-                    _ => None,
-                };
-                (dtype(inputs, 0), shape)
-            }
-            SignalOp::Stft(stft) => {
-                let window_len = match input(inputs, 2) {
-                    None => Known(None),
-                    Some(f) => match f.shape.as_deref() {
-                        Some([w]) => Known(Some(*w)),
-                        Some(s) => {
-                            return Err(Error::shape(format!("STFT window must be 1-D, got {s:?}")))
-                        }
-                        None => Unknown,
-                    },
-                };
-                let shape = match (
-                    shape(inputs, 0),
-                    optional_scalar(inputs, 1),
-                    window_len,
-                    optional_scalar(inputs, 3),
-                ) {
-                    (Some(s), Known(Some(step)), Known(w), Known(len)) => {
-                        Some(stft.geometry(s, step?, w, len.transpose()?)?.out_shape)
-                    }
-                    _ => None,
-                };
-                (dtype(inputs, 0), shape)
-            }
+            SignalOp::Dft(dft) => (dtype(inputs, 0), infer_dft(dft, inputs)?),
+            SignalOp::Stft(stft) => (dtype(inputs, 0), infer_stft(stft, inputs)?),
             SignalOp::Window(w) => {
                 let shape = match optional_scalar(inputs, 0) {
                     Known(Some(size)) => Some(vec![window_len(size?)?]),
@@ -311,6 +285,42 @@ impl SignalOp {
             value: None,
         }])
     }
+}
+
+fn infer_dft(dft: &Dft, inputs: &[Option<&Fact>]) -> Result<Option<Vec<usize>>> {
+    let (Some(s), Known(len), Known(axis)) = (
+        shape(inputs, 0),
+        optional_scalar(inputs, 1),
+        optional_scalar(inputs, 2),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        dft.geometry(s, len.transpose()?, axis.transpose()?)?
+            .out_shape,
+    ))
+}
+
+fn infer_stft(stft: &Stft, inputs: &[Option<&Fact>]) -> Result<Option<Vec<usize>>> {
+    let window_len = match input(inputs, 2) {
+        None => Known(None),
+        Some(f) => match f.shape.as_deref() {
+            Some(&[w]) => Known(Some(w)),
+            Some(s) => return Err(Error::shape(format!("STFT window must be 1-D, got {s:?}"))),
+            None => Unknown,
+        },
+    };
+    let (Some(s), Known(Some(step)), Known(w), Known(len)) = (
+        shape(inputs, 0),
+        optional_scalar(inputs, 1),
+        window_len,
+        optional_scalar(inputs, 3),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        stft.geometry(s, step?, w, len.transpose()?)?.out_shape,
+    ))
 }
 
 /// Whether something is known at planning time.

@@ -568,4 +568,32 @@ mod tests {
         let kv2 = ramp(&[1, 2, 3, 4], 0.0);
         assert!(attend(&attrs(), &[Some(&gqa_bad), Some(&kv2), Some(&kv2)]).is_err());
     }
+
+    #[test]
+    fn threads_give_bit_identical_results() {
+        use crate::backend::cpu::eval_node;
+        use crate::ir::ops::TransformerOp;
+        use crate::ir::Op;
+        // 3-D GQA inputs, causal, probabilities as the fourth output: 320 query rows.
+        let op = Op::Transformer(TransformerOp::Attention(Attention {
+            is_causal: true,
+            q_num_heads: Some(4),
+            kv_num_heads: Some(2),
+            qk_output: QkOutput::Probabilities,
+            ..attrs()
+        }));
+        let (q, k, v) = (
+            ramp(&[2, 40, 64], 0.1),
+            ramp(&[2, 50, 32], 0.2),
+            ramp(&[2, 50, 32], 0.3),
+        );
+        let run = |threads| {
+            eval_node(&op, &[Some(&q), Some(&k), Some(&v)], 4, threads)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.unwrap().as_slice::<f32>().unwrap().to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(1), run(3));
+    }
 }

@@ -84,3 +84,39 @@ fn fill_bias<T: Num>(g: &Gemm, c: TensorView<'_>, shape: &[usize], y: &mut [T]) 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::cpu::eval_node;
+    use crate::ir::ops::transformer::{Gemm, TransformerOp};
+    use crate::ir::Op;
+    use crate::Tensor;
+
+    fn ramp(shape: &[usize], seed: f32) -> Tensor {
+        let n = shape.iter().product::<usize>();
+        let v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37 + seed).sin()).collect();
+        Tensor::from_vec(shape, v).unwrap()
+    }
+
+    #[test]
+    fn threads_give_bit_identical_results() {
+        for (trans_a, trans_b) in [(true, false), (false, true)] {
+            let op = Op::Transformer(TransformerOp::Gemm(Gemm {
+                alpha: 0.5,
+                beta: 2.0,
+                trans_a,
+                trans_b,
+                broadcast_c: true,
+            }));
+            let (m, k, n) = (203, 150, 70);
+            let a = if trans_a { ramp(&[k, m], 0.1) } else { ramp(&[m, k], 0.1) };
+            let b = if trans_b { ramp(&[n, k], 0.2) } else { ramp(&[k, n], 0.2) };
+            let c = ramp(&[n], 0.3);
+            let run = |threads| {
+                let y = eval_node(&op, &[Some(&a), Some(&b), Some(&c)], 1, threads).unwrap();
+                y[0].as_ref().unwrap().as_slice::<f32>().unwrap().to_vec()
+            };
+            assert_eq!(run(1), run(4));
+        }
+    }
+}

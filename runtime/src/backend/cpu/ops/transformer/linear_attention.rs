@@ -192,3 +192,95 @@ impl Recurrence<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::cpu::eval_node;
+    use crate::ir::ops::transformer::linear_attention::UpdateRule;
+    use crate::ir::ops::transformer::{LinearAttention, TransformerOp};
+    use crate::ir::Op;
+    use crate::Tensor;
+
+    fn op(q_heads: usize, kv_heads: usize, scale: Option<f32>, rule: UpdateRule) -> Op {
+        Op::Transformer(TransformerOp::LinearAttention(LinearAttention {
+            q_num_heads: q_heads,
+            kv_num_heads: kv_heads,
+            scale,
+            rule,
+        }))
+    }
+
+    fn t(shape: &[usize], v: &[f32]) -> Tensor {
+        Tensor::from_vec(shape, v.to_vec()).unwrap()
+    }
+
+    fn ramp(shape: &[usize], seed: f32) -> Tensor {
+        let n = shape.iter().product::<usize>();
+        let v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37 + seed).sin() * 0.5).collect();
+        Tensor::from_vec(shape, v).unwrap()
+    }
+
+    fn run(op: &Op, inputs: &[Option<&Tensor>], threads: usize) -> Vec<Vec<f32>> {
+        eval_node(op, inputs, 2, threads)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.unwrap().as_slice::<f32>().unwrap().to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn linear_rule_accumulates_outer_products() {
+        // One head of size 1: S1 = 3·5 = 15, o1 = 1·15; S2 = 15 + 4·6 = 39, o2 = 2·39.
+        let (q, k, v) = (t(&[1, 2, 1], &[1.0, 2.0]), t(&[1, 2, 1], &[3.0, 4.0]), t(&[1, 2, 1], &[5.0, 6.0]));
+        let op = op(1, 1, Some(1.0), UpdateRule::Linear);
+        let y = run(&op, &[Some(&q), Some(&k), Some(&v)], 1);
+        assert_eq!(y, [vec![15.0, 78.0], vec![39.0]]);
+    }
+
+    #[test]
+    fn gated_delta_rule_decays_then_corrects() {
+        // S = 0.5 · 2 = 1; update = β(v - S·k) = 0.5 · (3 - 2) = 0.5; S = 1 + 2 · 0.5 = 2.
+        let (q, k, v) = (t(&[1, 1, 1], &[1.0]), t(&[1, 1, 1], &[2.0]), t(&[1, 1, 1], &[3.0]));
+        let past = t(&[1, 1, 1, 1], &[2.0]);
+        let (decay, beta) = (t(&[1, 1, 1], &[0.5f32.ln()]), t(&[1, 1, 1], &[0.5]));
+        let op = op(1, 1, Some(1.0), UpdateRule::GatedDelta);
+        let inputs = [Some(&q), Some(&k), Some(&v), Some(&past), Some(&decay), Some(&beta)];
+        let y = run(&op, &inputs, 1);
+        assert!((y[0][0] - 2.0).abs() < 1e-6 && (y[1][0] - 2.0).abs() < 1e-6);
+        // The gated rule needs its decay input.
+        let gated = self::op(1, 1, None, UpdateRule::Gated);
+        assert!(eval_node(&gated, &[Some(&q), Some(&k), Some(&v)], 2, 1).is_err());
+    }
+
+    #[test]
+    fn grouped_heads_match_repeated_kv_heads() {
+        let (dk, dv) = (3, 2);
+        let q = ramp(&[2, 3, 4 * dk], 0.1);
+        let (k, v) = (ramp(&[2, 3, 2 * dk], 0.2), ramp(&[2, 3, 2 * dv], 0.3));
+        // Each token's KV heads [h0, h1] repeated as [h0, h0, h1, h1].
+        let repeat = |x: &Tensor, size: usize| {
+            let s = x.as_slice::<f32>().unwrap();
+            let r: Vec<f32> = s
+                .chunks(2 * size)
+                .flat_map(|tok| [&tok[..size], &tok[..size], &tok[size..], &tok[size..]].concat())
+                .collect();
+            Tensor::from_vec(&[2, 3, 4 * size], r).unwrap()
+        };
+        let grouped = run(&op(4, 2, None, UpdateRule::Linear), &[Some(&q), Some(&k), Some(&v)], 1);
+        let (k4, v4) = (repeat(&k, dk), repeat(&v, dv));
+        let full = run(&op(4, 4, None, UpdateRule::Linear), &[Some(&q), Some(&k4), Some(&v4)], 1);
+        assert_eq!(grouped[0], full[0]);
+    }
+
+    #[test]
+    fn threads_give_bit_identical_results() {
+        let (dk, dv) = (64, 64);
+        let q = ramp(&[2, 8, 4 * dk], 0.1);
+        let (k, v) = (ramp(&[2, 8, 2 * dk], 0.2), ramp(&[2, 8, 2 * dv], 0.3));
+        let decay = ramp(&[2, 8, 2 * dk], 0.4);
+        let beta = ramp(&[2, 8, 2], 0.5);
+        let op = op(4, 2, None, UpdateRule::GatedDelta);
+        let inputs = [Some(&q), Some(&k), Some(&v), None, Some(&decay), Some(&beta)];
+        assert_eq!(run(&op, &inputs, 1), run(&op, &inputs, 4));
+    }
+}

@@ -26,6 +26,11 @@ pub(super) fn max_roi_pool(attrs: &MaxRoiPool, ins: &Inputs<'_>, out: &mut Outpu
         .chunks_exact(5)
         .map(|roi| Region::new(roi, attrs.spatial_scale, batches))
         .collect::<Result<Vec<_>>>()?;
+    if out_shape.contains(&0) || height == 0 || width == 0 {
+        // Nothing to compute, or every cell is empty (reads 0).
+        out.alloc(0, x.dtype, &out_shape)?;
+        return Ok(());
+    }
     crate::with_numeric_type!(x.dtype, T => {
         let data = x.as_slice::<T>()?;
         let y = out.alloc_typed::<T>(0, &out_shape)?;
