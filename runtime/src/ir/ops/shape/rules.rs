@@ -509,7 +509,10 @@ mod tests {
 
     #[test]
     fn tensor_scatter_updates_fit_the_cache() {
-        assert_eq!(tensor_scatter_axis(&[2, 3, 8, 4], &[2, 3, 1, 4], -2).unwrap(), 2);
+        assert_eq!(
+            tensor_scatter_axis(&[2, 3, 8, 4], &[2, 3, 1, 4], -2).unwrap(),
+            2
+        );
         assert!(tensor_scatter_axis(&[2, 3, 8, 4], &[2, 3, 9, 4], -2).is_err());
         assert!(tensor_scatter_axis(&[2, 3, 8, 4], &[2, 2, 1, 4], -2).is_err());
         assert!(tensor_scatter_axis(&[2, 8], &[1, 8], 0).is_err());

@@ -280,7 +280,13 @@ mod tests {
         // The linear rule has no decay; the gated one needs it.
         let decay: &[usize] = &[2, 3, 2];
         assert!(a
-            .dims(&shapes(&[2, 3, 32], &[2, 3, 16], &[2, 3, 12], Some(decay), None))
+            .dims(&shapes(
+                &[2, 3, 32],
+                &[2, 3, 16],
+                &[2, 3, 12],
+                Some(decay),
+                None
+            ))
             .is_err());
         assert!(attrs(UpdateRule::Gated)
             .dims(&shapes(&[2, 3, 32], &[2, 3, 16], &[2, 3, 12], None, None))

@@ -335,24 +335,38 @@ fn bad_indices_are_errors_not_panics() {
 fn tensor_scatter_writes_each_batch_from_its_index() {
     // Cache [2 batch, 1 head, 4 positions, 2]; update of 2 positions per batch entry.
     let past = f32s(&[2, 1, 4, 2]);
-    let update = Tensor::from_vec(&[2, 1, 2, 2], vec![-1.0f32, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0])
-        .unwrap();
+    let update = Tensor::from_vec(
+        &[2, 1, 2, 2],
+        vec![-1.0f32, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0],
+    )
+    .unwrap();
     let scatter = |circular, starts: &[i64]| {
         let op = ShapeOp::TensorScatter { axis: -2, circular };
-        run(op, &[Some(past.clone()), Some(update.clone()), Some(i64s(starts))], &[], 1)
-            .remove(0)
-            .as_slice::<f32>()
-            .unwrap()
-            .to_vec()
+        run(
+            op,
+            &[Some(past.clone()), Some(update.clone()), Some(i64s(starts))],
+            &[],
+            1,
+        )
+        .remove(0)
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec()
     };
     assert_eq!(
         scatter(false, &[1, 2]),
-        [0.0, 1.0, -1.0, -2.0, -3.0, -4.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, -5.0, -6.0, -7.0, -8.0]
+        [
+            0.0, 1.0, -1.0, -2.0, -3.0, -4.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, -5.0, -6.0, -7.0,
+            -8.0
+        ]
     );
     // Circular: batch 1 starts at the last position and wraps to the first.
     assert_eq!(
         scatter(true, &[0, 3]),
-        [-1.0, -2.0, -3.0, -4.0, 4.0, 5.0, 6.0, 7.0, -7.0, -8.0, 10.0, 11.0, 12.0, 13.0, -5.0, -6.0]
+        [
+            -1.0, -2.0, -3.0, -4.0, 4.0, 5.0, 6.0, 7.0, -7.0, -8.0, 10.0, 11.0, 12.0, 13.0, -5.0,
+            -6.0
+        ]
     );
     // Without write indices the update lands at position 0.
     let op = Op::Shape(ShapeOp::TensorScatter {

@@ -19,7 +19,10 @@ pub(super) fn eval(ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
         vec![1.0; numel(&shape)]
     } else {
         let mut values = x.to_f64_vec()?;
-        values.chunks_exact_mut(m * m).map(|a| det_in_place(a, m)).collect()
+        values
+            .chunks_exact_mut(m * m)
+            .map(|a| det_in_place(a, m))
+            .collect()
     };
     store(out, 0, x.dtype, &shape, &dets)
 }
@@ -76,7 +79,10 @@ mod tests {
         let d = det(&[&[2.0, -1.0, 0.0], &[-1.0, 2.0, -1.0], &[0.0, -1.0, 2.0]]);
         assert!((d - 4.0).abs() < 1e-12);
         // A permutation matrix needs two swaps: determinant +1.
-        assert_eq!(det(&[&[0.0, 1.0, 0.0], &[0.0, 0.0, 1.0], &[1.0, 0.0, 0.0]]), 1.0);
+        assert_eq!(
+            det(&[&[0.0, 1.0, 0.0], &[0.0, 0.0, 1.0], &[1.0, 0.0, 0.0]]),
+            1.0
+        );
         assert_eq!(det(&[&[7.0]]), 7.0);
     }
 
@@ -90,7 +96,8 @@ mod tests {
                 .remove(0)
                 .ok_or_else(|| Error::internal("no Y"))
         };
-        let x = Tensor::from_vec(&[2, 2, 2], vec![1.0f32, 2.0, 3.0, 4.0, 1.0, 2.0, 2.0, 1.0]).unwrap();
+        let x =
+            Tensor::from_vec(&[2, 2, 2], vec![1.0f32, 2.0, 3.0, 4.0, 1.0, 2.0, 2.0, 1.0]).unwrap();
         let y = run(&x).unwrap();
         assert_eq!(y.shape(), &[2]);
         assert_eq!(y.as_slice::<f32>().unwrap(), &[-2.0, -3.0]);

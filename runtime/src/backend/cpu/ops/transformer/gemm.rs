@@ -109,8 +109,16 @@ mod tests {
                 broadcast_c: true,
             }));
             let (m, k, n) = (203, 150, 70);
-            let a = if trans_a { ramp(&[k, m], 0.1) } else { ramp(&[m, k], 0.1) };
-            let b = if trans_b { ramp(&[n, k], 0.2) } else { ramp(&[k, n], 0.2) };
+            let a = if trans_a {
+                ramp(&[k, m], 0.1)
+            } else {
+                ramp(&[m, k], 0.1)
+            };
+            let b = if trans_b {
+                ramp(&[n, k], 0.2)
+            } else {
+                ramp(&[k, n], 0.2)
+            };
             let c = ramp(&[n], 0.3);
             let run = |threads| {
                 let y = eval_node(&op, &[Some(&a), Some(&b), Some(&c)], 1, threads).unwrap();

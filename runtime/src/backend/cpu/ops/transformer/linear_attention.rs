@@ -22,7 +22,12 @@ pub(super) fn eval(a: &LinearAttention, ins: &Inputs<'_>, out: &mut Outputs) -> 
             format!("dtype {}", q.dtype),
         ));
     }
-    for (name, input) in [("key", Some(k)), ("value", Some(v)), ("decay", decay), ("beta", beta)] {
+    for (name, input) in [
+        ("key", Some(k)),
+        ("value", Some(v)),
+        ("decay", decay),
+        ("beta", beta),
+    ] {
         if let Some(t) = input.filter(|t| t.dtype != q.dtype) {
             return Err(Error::dtype(format!(
                 "LinearAttention: {name} is {}, query is {}",
@@ -154,7 +159,10 @@ impl Recurrence<'_> {
                 // update = β · (v - Sᵀk)
                 retrieved.fill(0.0);
                 for (s_row, &kd) in state.chunks_exact(dv.max(1)).zip(k) {
-                    retrieved.iter_mut().zip(s_row).for_each(|(r, &s)| *r += s * kd);
+                    retrieved
+                        .iter_mut()
+                        .zip(s_row)
+                        .for_each(|(r, &s)| *r += s * kd);
                 }
                 for (u, r) in update.iter_mut().zip(&retrieved) {
                     *u = beta * (*u - r);
@@ -162,7 +170,10 @@ impl Recurrence<'_> {
             }
             // S += k ⊗ update
             for (s_row, &kd) in state.chunks_exact_mut(dv.max(1)).zip(k) {
-                s_row.iter_mut().zip(&update).for_each(|(s, &u)| *s += kd * u);
+                s_row
+                    .iter_mut()
+                    .zip(&update)
+                    .for_each(|(s, &u)| *s += kd * u);
             }
             // o = scale · qᵀS for each query head reading this state.
             for j in 0..group {
@@ -216,7 +227,9 @@ mod tests {
 
     fn ramp(shape: &[usize], seed: f32) -> Tensor {
         let n = shape.iter().product::<usize>();
-        let v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37 + seed).sin() * 0.5).collect();
+        let v: Vec<f32> = (0..n)
+            .map(|i| (i as f32 * 0.37 + seed).sin() * 0.5)
+            .collect();
         Tensor::from_vec(shape, v).unwrap()
     }
 
@@ -231,7 +244,11 @@ mod tests {
     #[test]
     fn linear_rule_accumulates_outer_products() {
         // One head of size 1: S1 = 3·5 = 15, o1 = 1·15; S2 = 15 + 4·6 = 39, o2 = 2·39.
-        let (q, k, v) = (t(&[1, 2, 1], &[1.0, 2.0]), t(&[1, 2, 1], &[3.0, 4.0]), t(&[1, 2, 1], &[5.0, 6.0]));
+        let (q, k, v) = (
+            t(&[1, 2, 1], &[1.0, 2.0]),
+            t(&[1, 2, 1], &[3.0, 4.0]),
+            t(&[1, 2, 1], &[5.0, 6.0]),
+        );
         let op = op(1, 1, Some(1.0), UpdateRule::Linear);
         let y = run(&op, &[Some(&q), Some(&k), Some(&v)], 1);
         assert_eq!(y, [vec![15.0, 78.0], vec![39.0]]);
@@ -240,11 +257,22 @@ mod tests {
     #[test]
     fn gated_delta_rule_decays_then_corrects() {
         // S = 0.5 · 2 = 1; update = β(v - S·k) = 0.5 · (3 - 2) = 0.5; S = 1 + 2 · 0.5 = 2.
-        let (q, k, v) = (t(&[1, 1, 1], &[1.0]), t(&[1, 1, 1], &[2.0]), t(&[1, 1, 1], &[3.0]));
+        let (q, k, v) = (
+            t(&[1, 1, 1], &[1.0]),
+            t(&[1, 1, 1], &[2.0]),
+            t(&[1, 1, 1], &[3.0]),
+        );
         let past = t(&[1, 1, 1, 1], &[2.0]);
         let (decay, beta) = (t(&[1, 1, 1], &[0.5f32.ln()]), t(&[1, 1, 1], &[0.5]));
         let op = op(1, 1, Some(1.0), UpdateRule::GatedDelta);
-        let inputs = [Some(&q), Some(&k), Some(&v), Some(&past), Some(&decay), Some(&beta)];
+        let inputs = [
+            Some(&q),
+            Some(&k),
+            Some(&v),
+            Some(&past),
+            Some(&decay),
+            Some(&beta),
+        ];
         let y = run(&op, &inputs, 1);
         assert!((y[0][0] - 2.0).abs() < 1e-6 && (y[1][0] - 2.0).abs() < 1e-6);
         // The gated rule needs its decay input.
@@ -266,9 +294,17 @@ mod tests {
                 .collect();
             Tensor::from_vec(&[2, 3, 4 * size], r).unwrap()
         };
-        let grouped = run(&op(4, 2, None, UpdateRule::Linear), &[Some(&q), Some(&k), Some(&v)], 1);
+        let grouped = run(
+            &op(4, 2, None, UpdateRule::Linear),
+            &[Some(&q), Some(&k), Some(&v)],
+            1,
+        );
         let (k4, v4) = (repeat(&k, dk), repeat(&v, dv));
-        let full = run(&op(4, 4, None, UpdateRule::Linear), &[Some(&q), Some(&k4), Some(&v4)], 1);
+        let full = run(
+            &op(4, 4, None, UpdateRule::Linear),
+            &[Some(&q), Some(&k4), Some(&v4)],
+            1,
+        );
         assert_eq!(grouped[0], full[0]);
     }
 
@@ -280,7 +316,14 @@ mod tests {
         let decay = ramp(&[2, 8, 2 * dk], 0.4);
         let beta = ramp(&[2, 8, 2], 0.5);
         let op = op(4, 2, None, UpdateRule::GatedDelta);
-        let inputs = [Some(&q), Some(&k), Some(&v), None, Some(&decay), Some(&beta)];
+        let inputs = [
+            Some(&q),
+            Some(&k),
+            Some(&v),
+            None,
+            Some(&decay),
+            Some(&beta),
+        ];
         assert_eq!(run(&op, &inputs, 1), run(&op, &inputs, 4));
     }
 }

@@ -141,7 +141,11 @@ mod tests {
     #[test]
     fn threads_give_bit_identical_products() {
         // Big enough that four workers are used; chunks cut through batches of 37 rows.
-        let d = Dims { m: 37, k: 96, n: 80 };
+        let d = Dims {
+            m: 37,
+            k: 96,
+            n: 80,
+        };
         let (a, b) = (ramp(6 * 37 * 96, 0.1), ramp(3 * 96 * 80, 0.2));
         let product = |batch_b: &[usize], b: &[f32], threads| {
             let mut c = vec![0.0f32; 6 * 37 * 80];

@@ -34,7 +34,11 @@ mod tests {
 
     fn swiglu(alpha: f32, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let mut out = Outputs::fresh(1);
-        eval(alpha, &Inputs::new(vec![Some(a.view()), Some(b.view())], 1), &mut out)?;
+        eval(
+            alpha,
+            &Inputs::new(vec![Some(a.view()), Some(b.view())], 1),
+            &mut out,
+        )?;
         out.into_results()
             .remove(0)
             .ok_or_else(|| Error::internal("no Y"))
