@@ -1,10 +1,11 @@
 //! If, Loop and Scan: run body graphs (unplanned: bodies allocate per value).
 
 use super::exec::run_unplanned;
+use crate::ir::ops::infer_util::axis;
 use crate::ir::ops::ControlOp;
-use crate::ir::Graph;
+use crate::ir::{Dim, Graph};
 use crate::tensor::{numel, TensorView};
-use crate::{Error, Result, Tensor};
+use crate::{DType, Error, Result, Tensor};
 
 /// Runs a control-flow op; `views` are the node's inputs (formal ones, then captures).
 pub(super) fn run(
@@ -41,16 +42,19 @@ pub(super) fn run(
             threads,
         )?,
         ControlOp::Scan {
-            body,
             formal_inputs,
+            batched,
             ..
-        } => run_scan(
-            op,
-            body,
-            &present(&views[..*formal_inputs])?,
-            &present(&views[*formal_inputs..])?,
-            threads,
-        )?,
+        } => {
+            let scan = Scan::of(op)?;
+            let (formal, captures) = views.split_at(*formal_inputs);
+            let captures = present(captures)?;
+            if *batched {
+                run_batched_scan(&scan, formal, &captures, threads)?
+            } else {
+                run_scan(&scan, &present(formal)?, &captures, threads)?
+            }
+        }
     };
     if outs.len() != n_outputs {
         return Err(Error::invalid_model(format!(
@@ -127,13 +131,7 @@ fn run_loop(
         let parts = scans.get(k).map(|v| v.as_slice()).unwrap_or(&[]);
         if parts.is_empty() {
             // No iteration ran: an empty stack of the body output's declared type.
-            let info = body.value(body.outputs[1 + n_carried + k]);
-            let dtype = info.dtype.ok_or_else(|| {
-                Error::unsupported("Loop", "zero-trip loop with an untyped scan output")
-            })?;
-            let mut shape = vec![0];
-            shape.extend(info.concrete_shape().unwrap_or_default());
-            result.push(Tensor::zeros(dtype, &shape)?);
+            result.push(empty_stack(body, 1 + n_carried + k, 0)?);
         } else {
             result.push(stack(parts, 0, false)?);
         }
@@ -141,82 +139,338 @@ fn run_loop(
     Ok(result)
 }
 
+/// The attributes of a `Scan`, borrowed from its op.
+struct Scan<'a> {
+    body: &'a Graph,
+    num_scan_inputs: usize,
+    input_axes: &'a [i64],
+    input_directions: &'a [i64],
+    output_axes: &'a [i64],
+    output_directions: &'a [i64],
+}
+
+impl<'a> Scan<'a> {
+    fn of(op: &'a ControlOp) -> Result<Scan<'a>> {
+        let ControlOp::Scan {
+            body,
+            num_scan_inputs,
+            scan_input_axes,
+            scan_input_directions,
+            scan_output_axes,
+            scan_output_directions,
+            ..
+        } = op
+        else {
+            return Err(Error::internal("Scan::of on a non-Scan op"));
+        };
+        Ok(Scan {
+            body,
+            num_scan_inputs: *num_scan_inputs,
+            input_axes: scan_input_axes,
+            input_directions: scan_input_directions,
+            output_axes: scan_output_axes,
+            output_directions: scan_output_directions,
+        })
+    }
+
+    /// How many of `n_inputs` formal inputs (sequence_lens excluded) are states.
+    fn state_count(&self, n_inputs: usize) -> Result<usize> {
+        n_inputs
+            .checked_sub(self.num_scan_inputs)
+            .ok_or_else(|| Error::invalid_model("Scan has fewer inputs than num_scan_inputs"))
+    }
+
+    /// Whether scan input `k` is read from its end.
+    fn input_reversed(&self, k: usize) -> bool {
+        self.input_directions.get(k).copied().unwrap_or(0) == 1
+    }
+
+    /// Runs the body `trips` times on slices of `scan_inputs` along `axes` (the first `trips`
+    /// ones, in each input's direction). Returns the final states and, per scan output, the
+    /// element each iteration produced.
+    fn iterate(
+        &self,
+        mut states: Vec<Tensor>,
+        scan_inputs: &[TensorView<'_>],
+        axes: &[usize],
+        trips: usize,
+        captures: &[TensorView<'_>],
+        threads: usize,
+    ) -> Result<(Vec<Tensor>, Vec<Vec<Tensor>>)> {
+        let n_states = states.len();
+        let n_scan_outputs = self
+            .body
+            .outputs
+            .len()
+            .checked_sub(n_states)
+            .ok_or_else(|| Error::invalid_model("Scan body returns fewer values than states"))?;
+        let mut scans: Vec<Vec<Tensor>> = vec![Vec::with_capacity(trips); n_scan_outputs];
+        for t in 0..trips {
+            let slices: Vec<Tensor> = scan_inputs
+                .iter()
+                .zip(axes)
+                .enumerate()
+                .map(|(k, (v, &axis))| {
+                    let index = if self.input_reversed(k) {
+                        trips - 1 - t
+                    } else {
+                        t
+                    };
+                    slice_axis(v, axis, index)
+                })
+                .collect::<Result<_>>()?;
+            let mut inputs: Vec<TensorView<'_>> = states.iter().map(Tensor::view).collect();
+            inputs.extend(slices.iter().map(Tensor::view));
+            let mut outs = run_unplanned(self.body, &inputs, captures, threads)?.into_iter();
+            states = outs.by_ref().take(n_states).collect();
+            for (acc, element) in scans.iter_mut().zip(outs) {
+                acc.push(element);
+            }
+        }
+        Ok((states, scans))
+    }
+}
+
+/// Scan (opset 9+): states, then scan inputs each sliced along its own axis.
 fn run_scan(
-    op: &ControlOp,
-    body: &Graph,
+    scan: &Scan<'_>,
     formal: &[TensorView<'_>],
     captures: &[TensorView<'_>],
     threads: usize,
 ) -> Result<Vec<Tensor>> {
-    let ControlOp::Scan {
-        num_scan_inputs,
-        scan_input_axes,
-        scan_input_directions,
-        scan_output_axes,
-        scan_output_directions,
-        ..
-    } = op
-    else {
-        return Err(Error::internal("run_scan on a non-Scan op"));
-    };
-    let n_states = formal
-        .len()
-        .checked_sub(*num_scan_inputs)
-        .ok_or_else(|| Error::invalid_model("Scan has fewer inputs than num_scan_inputs"))?;
-    let mut states: Vec<Tensor> = formal[..n_states].iter().map(|v| v.to_tensor()).collect();
-    let scan_inputs = &formal[n_states..];
-    let axis_of = |axes: &[i64], k: usize, rank: usize| -> Result<usize> {
-        crate::ir::ops::infer_util::axis(axes.get(k).copied().unwrap_or(0), rank)
-    };
-    let mut in_axes = Vec::new();
+    let n_states = scan.state_count(formal.len())?;
+    let (initial, scan_inputs) = formal.split_at(n_states);
+    let mut axes = Vec::with_capacity(scan_inputs.len());
     let mut trips = None;
     for (k, v) in scan_inputs.iter().enumerate() {
-        let axis = axis_of(scan_input_axes, k, v.rank())?;
-        let len = v.shape[axis];
+        let axis = axis(scan.input_axes.get(k).copied().unwrap_or(0), v.rank())?;
+        let len = v.shape.get(axis).copied().unwrap_or(0);
         if trips.is_some_and(|t| t != len) {
             return Err(Error::shape("Scan inputs disagree on the sequence length"));
         }
         trips = Some(len);
-        in_axes.push(axis);
+        axes.push(axis);
     }
-    let trips = trips.unwrap_or(0);
-    let mut scans: Vec<Vec<Tensor>> = Vec::new();
-    for t in 0..trips {
-        let slices: Vec<Tensor> = scan_inputs
-            .iter()
-            .enumerate()
-            .map(|(k, v)| {
-                let reverse = scan_input_directions.get(k).copied().unwrap_or(0) == 1;
-                slice_axis(v, in_axes[k], if reverse { trips - 1 - t } else { t })
-            })
-            .collect::<Result<_>>()?;
-        let mut inputs: Vec<TensorView<'_>> = states.iter().map(|s| s.view()).collect();
-        inputs.extend(slices.iter().map(|s| s.view()));
-        let mut outs = run_unplanned(body, &inputs, captures, threads)?.into_iter();
-        states = outs.by_ref().take(n_states).collect();
-        let rest: Vec<Tensor> = outs.collect();
-        if scans.is_empty() {
-            scans = vec![Vec::new(); rest.len()];
-        }
-        for (acc, t) in scans.iter_mut().zip(rest) {
-            acc.push(t);
-        }
-    }
-    let mut result = states;
+    let states = initial.iter().map(TensorView::to_tensor).collect();
+    let (mut result, scans) = scan.iterate(
+        states,
+        scan_inputs,
+        &axes,
+        trips.unwrap_or(0),
+        captures,
+        threads,
+    )?;
     for (k, parts) in scans.iter().enumerate() {
-        let rank = parts.first().map(|p| p.shape().len() + 1).unwrap_or(1);
-        let axis = axis_of(scan_output_axes, k, rank)?;
-        let reverse = scan_output_directions.get(k).copied().unwrap_or(0) == 1;
-        result.push(stack(parts, axis, reverse)?);
+        let element_rank = match parts.first() {
+            Some(p) => p.shape().len(),
+            None => declared(scan.body, n_states + k)?.1.len(),
+        };
+        let axis = axis(
+            scan.output_axes.get(k).copied().unwrap_or(0),
+            element_rank + 1,
+        )?;
+        result.push(if parts.is_empty() {
+            empty_stack(scan.body, n_states + k, axis)?
+        } else {
+            let reverse = scan.output_directions.get(k).copied().unwrap_or(0) == 1;
+            stack(parts, axis, reverse)?
+        });
     }
     Ok(result)
 }
 
+/// Scan (opset 8): `sequence_lens` (optional), states and scan inputs, all with a leading
+/// batch axis. Each batch entry is scanned on its own along axis 1, for its sequence length;
+/// scan outputs are zero-padded to the longest length.
+fn run_batched_scan(
+    scan: &Scan<'_>,
+    formal: &[Option<TensorView<'_>>],
+    captures: &[TensorView<'_>],
+    threads: usize,
+) -> Result<Vec<Tensor>> {
+    let (sequence_lens, rest) = formal
+        .split_first()
+        .ok_or_else(|| Error::invalid_model("Scan-8 has no sequence_lens slot"))?;
+    let rest = present(rest)?;
+    let n_states = scan.state_count(rest.len())?;
+    let (initial, scan_inputs) = rest.split_at(n_states);
+    let first = scan_inputs
+        .first()
+        .ok_or_else(|| Error::invalid_model("Scan-8 needs at least one scan input"))?;
+    let (batch, max_len) = match first.shape {
+        [batch, len, ..] => (*batch, *len),
+        _ => {
+            return Err(Error::shape(
+                "Scan-8 scan inputs need [batch, sequence, ...]",
+            ))
+        }
+    };
+    if scan_inputs
+        .iter()
+        .any(|v| v.shape.len() < 2 || v.shape[..2] != [batch, max_len])
+    {
+        return Err(Error::shape(
+            "Scan-8 scan inputs disagree on batch size or sequence length",
+        ));
+    }
+    if initial.iter().any(|v| v.shape.first() != Some(&batch)) {
+        return Err(Error::shape("Scan-8 states need a leading batch axis"));
+    }
+    let lens = sequence_lengths(*sequence_lens, batch, max_len)?;
+    let axes = vec![0; scan_inputs.len()];
+    let n_scan_outputs = scan
+        .body
+        .outputs
+        .len()
+        .checked_sub(n_states)
+        .ok_or_else(|| Error::invalid_model("Scan body returns fewer values than states"))?;
+    let mut states_per_batch: Vec<Vec<Tensor>> = vec![Vec::with_capacity(batch); n_states];
+    let mut scans_per_batch: Vec<Vec<Vec<Tensor>>> =
+        vec![Vec::with_capacity(batch); n_scan_outputs];
+    for (b, &len) in lens.iter().enumerate() {
+        let states = initial
+            .iter()
+            .map(|v| slice_axis(v, 0, b))
+            .collect::<Result<_>>()?;
+        let slices: Vec<Tensor> = scan_inputs
+            .iter()
+            .map(|v| slice_axis(v, 0, b))
+            .collect::<Result<_>>()?;
+        let views: Vec<TensorView<'_>> = slices.iter().map(Tensor::view).collect();
+        let (states, scans) = scan.iterate(states, &views, &axes, len, captures, threads)?;
+        for (acc, s) in states_per_batch.iter_mut().zip(states) {
+            acc.push(s);
+        }
+        for (acc, s) in scans_per_batch.iter_mut().zip(scans) {
+            acc.push(s);
+        }
+    }
+    let mut result = Vec::with_capacity(n_states + n_scan_outputs);
+    for (k, per_batch) in states_per_batch.iter().enumerate() {
+        result.push(if batch == 0 {
+            initial[k].to_tensor()
+        } else {
+            stack(per_batch, 0, false)?
+        });
+    }
+    for (k, per_batch) in scans_per_batch.iter().enumerate() {
+        // The element type and shape: from any iteration that ran, else as declared.
+        let (dtype, element) = match per_batch.iter().flatten().next() {
+            Some(t) => (t.dtype(), t.shape().to_vec()),
+            None => declared(scan.body, n_states + k)?,
+        };
+        let padded = per_batch
+            .iter()
+            .map(|parts| stack_padded(parts, dtype, &element, max_len))
+            .collect::<Result<Vec<_>>>()?;
+        result.push(if batch == 0 {
+            let mut shape = vec![0, max_len];
+            shape.extend(&element);
+            Tensor::zeros(dtype, &shape)?
+        } else {
+            stack(&padded, 0, false)?
+        });
+    }
+    Ok(result)
+}
+
+/// The sequence length of each batch entry: `max_len` when `sequence_lens` is omitted.
+fn sequence_lengths(
+    sequence_lens: Option<TensorView<'_>>,
+    batch: usize,
+    max_len: usize,
+) -> Result<Vec<usize>> {
+    let Some(lens) = sequence_lens else {
+        return Ok(vec![max_len; batch]);
+    };
+    let lens = lens.to_i64_vec()?;
+    if lens.len() != batch {
+        return Err(Error::shape(format!(
+            "Scan sequence_lens has {} entries for a batch of {batch}",
+            lens.len()
+        )));
+    }
+    lens.into_iter()
+        .map(|l| {
+            usize::try_from(l)
+                .ok()
+                .filter(|&l| l <= max_len)
+                .ok_or_else(|| {
+                    Error::argument(format!("Scan sequence length {l} is outside 0..={max_len}"))
+                })
+        })
+        .collect()
+}
+
+/// The declared dtype and shape of body output `index`, for outputs no iteration produced:
+/// symbolic dims read as 0 (the stack is empty anyway), an undeclared shape as a scalar.
+fn declared(body: &Graph, index: usize) -> Result<(DType, Vec<usize>)> {
+    let id = *body
+        .outputs
+        .get(index)
+        .ok_or_else(|| Error::internal("body output index out of range"))?;
+    let info = body.value(id);
+    let dtype = info.dtype.ok_or_else(|| {
+        Error::unsupported(
+            "Loop/Scan",
+            format!(
+                "zero iterations, and body output '{}' has no declared type",
+                info.name
+            ),
+        )
+    })?;
+    let shape = info
+        .shape
+        .iter()
+        .flatten()
+        .map(|d| match d {
+            Dim::Known(n) => *n,
+            Dim::Symbol(_) => 0,
+        })
+        .collect();
+    Ok((dtype, shape))
+}
+
+/// A zero-length stack (along `axis`) of body output `index`, from its declaration.
+fn empty_stack(body: &Graph, index: usize, axis: usize) -> Result<Tensor> {
+    let (dtype, mut shape) = declared(body, index)?;
+    if axis > shape.len() {
+        return Err(Error::shape(format!(
+            "scan output axis {axis} out of range"
+        )));
+    }
+    shape.insert(axis, 0);
+    Tensor::zeros(dtype, &shape)
+}
+
+/// `parts` stacked along a new axis 0 and zero-padded to `len` entries of `element` shape.
+fn stack_padded(parts: &[Tensor], dtype: DType, element: &[usize], len: usize) -> Result<Tensor> {
+    let mut shape = vec![len];
+    shape.extend(element);
+    if parts.is_empty() {
+        return Tensor::zeros(dtype, &shape);
+    }
+    let stacked = stack(parts, 0, false)?;
+    if stacked.dtype() != dtype || stacked.shape()[1..] != *element {
+        return Err(Error::shape(
+            "body outputs change shape across batch entries",
+        ));
+    }
+    let mut bytes = stacked.bytes().to_vec();
+    bytes.resize(numel(&shape) * dtype.size(), 0);
+    Tensor::from_bytes(dtype, &shape, &bytes)
+}
+
 /// The slice `index` along `axis`, with that axis removed.
 pub(super) fn slice_axis(v: &TensorView<'_>, axis: usize, index: usize) -> Result<Tensor> {
+    let len = v.shape.get(axis).copied().unwrap_or(0);
+    if index >= len {
+        return Err(Error::internal(format!(
+            "slice {index} of an axis of length {len}"
+        )));
+    }
     let outer: usize = v.shape[..axis].iter().product();
     let inner = numel(&v.shape[axis + 1..]) * v.dtype.size();
-    let len = v.shape[axis];
     let mut bytes = Vec::with_capacity(outer * inner);
     for o in 0..outer {
         let start = (o * len + index) * inner;
@@ -260,4 +514,62 @@ pub(super) fn stack(parts: &[Tensor], axis: usize, reverse: bool) -> Result<Tens
     let mut out_shape = shape.to_vec();
     out_shape.insert(axis, parts.len());
     Tensor::from_bytes(first.dtype(), &out_shape, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(t: &Tensor) -> Vec<i32> {
+        t.as_slice::<i32>().unwrap().to_vec()
+    }
+
+    #[test]
+    fn slices_stack_back_along_any_axis() {
+        let x = Tensor::from_vec(&[2, 3], (0..6).collect::<Vec<i32>>()).unwrap();
+        let columns: Vec<Tensor> = (0..3)
+            .map(|i| slice_axis(&x.view(), 1, i).unwrap())
+            .collect();
+        assert_eq!(values(&columns[1]), vec![1, 4]);
+        assert_eq!(values(&stack(&columns, 1, false).unwrap()), values(&x));
+        let reversed = stack(&columns, 1, true).unwrap();
+        assert_eq!(reversed.shape(), &[2, 3]);
+        assert_eq!(values(&reversed), vec![2, 1, 0, 5, 4, 3]);
+    }
+
+    #[test]
+    fn out_of_range_slices_and_axes_are_errors() {
+        let x = Tensor::from_vec(&[2], vec![1i32, 2]).unwrap();
+        assert!(slice_axis(&x.view(), 0, 2).is_err());
+        assert!(stack(std::slice::from_ref(&x), 2, false).is_err());
+        assert!(stack(&[], 0, false).is_err());
+    }
+
+    #[test]
+    fn sequence_lengths_default_to_the_longest_and_are_checked() {
+        assert_eq!(sequence_lengths(None, 2, 3).unwrap(), vec![3, 3]);
+        let lens = Tensor::from_vec(&[2], vec![1i64, 3]).unwrap();
+        assert_eq!(
+            sequence_lengths(Some(lens.view()), 2, 3).unwrap(),
+            vec![1, 3]
+        );
+        let too_long = Tensor::from_vec(&[2], vec![1i64, 4]).unwrap();
+        assert!(sequence_lengths(Some(too_long.view()), 2, 3).is_err());
+        let negative = Tensor::from_vec(&[1], vec![-1i64]).unwrap();
+        assert!(sequence_lengths(Some(negative.view()), 1, 3).is_err());
+        assert!(sequence_lengths(Some(lens.view()), 3, 3).is_err());
+    }
+
+    #[test]
+    fn short_sequences_are_zero_padded() {
+        let parts = [Tensor::from_vec(&[2], vec![1i32, 2]).unwrap()];
+        let padded = stack_padded(&parts, DType::I32, &[2], 3).unwrap();
+        assert_eq!(padded.shape(), &[3, 2]);
+        assert_eq!(values(&padded), vec![1, 2, 0, 0, 0, 0]);
+        assert_eq!(
+            stack_padded(&[], DType::I32, &[2], 2).unwrap().shape(),
+            &[2, 2]
+        );
+        assert!(stack_padded(&parts, DType::I32, &[3], 3).is_err());
+    }
 }

@@ -290,19 +290,23 @@ fn lower_control(
                 .int("num_scan_inputs")?
                 .ok_or_else(|| ncx.invalid("missing num_scan_inputs"))?
                 as usize;
-            if cx.opset < 9 {
-                return Err(
-                    ncx.unsupported("Scan before opset 9 (with sequence_lens) is not supported")
-                );
-            }
+            // Opset 8 scans batches with an optional sequence_lens input; its only per-input
+            // attribute, `directions`, became `scan_input_directions` in opset 9.
+            let batched = cx.opset < 9;
+            let input_directions = if batched {
+                "directions"
+            } else {
+                "scan_input_directions"
+            };
             let op = ControlOp::Scan {
                 body: Box::new(t.graph),
                 formal_inputs,
                 num_scan_inputs,
                 scan_input_axes: ncx.ints("scan_input_axes")?.unwrap_or_default(),
-                scan_input_directions: ncx.ints("scan_input_directions")?.unwrap_or_default(),
+                scan_input_directions: ncx.ints(input_directions)?.unwrap_or_default(),
                 scan_output_axes: ncx.ints("scan_output_axes")?.unwrap_or_default(),
                 scan_output_directions: ncx.ints("scan_output_directions")?.unwrap_or_default(),
+                batched,
             };
             Ok((Op::Control(op), t.captured_names))
         }

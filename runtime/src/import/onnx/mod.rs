@@ -48,7 +48,11 @@ pub(crate) fn load(bytes: &[u8], model_dir: Option<&Path>) -> Result<Graph> {
         // IR versions before 3 had no opset_import; opset 1 was implied.
         None if model.opset_import.is_empty() => 1,
         None => {
-            let domains: Vec<&str> = model.opset_import.iter().map(|o| o.domain.as_str()).collect();
+            let domains: Vec<&str> = model
+                .opset_import
+                .iter()
+                .map(|o| o.domain.as_str())
+                .collect();
             return Err(Error::unsupported(
                 "domain",
                 format!("the model imports only the opset domains {domains:?}; Mote runs the default ai.onnx domain"),

@@ -24,7 +24,8 @@ pub enum ControlOp {
         /// Number of the node's inputs that are the op's own (the rest are captures).
         formal_inputs: usize,
     },
-    /// `Scan(initial states..., scan inputs...)`.
+    /// `Scan(initial states..., scan inputs...)`; opset 8: `Scan(sequence_lens, initial
+    /// states..., scan inputs...)`, see `batched`.
     Scan {
         /// Inputs: states then scan slices; outputs: states then scan output slices.
         body: Box<Graph>,
@@ -40,6 +41,10 @@ pub enum ControlOp {
         scan_output_axes: Vec<i64>,
         /// Per scan output: 1 to prepend instead of append.
         scan_output_directions: Vec<i64>,
+        /// The opset 8 form: formal input 0 is the optional `sequence_lens`, every state and
+        /// scan input has a leading batch axis (scan inputs scan along axis 1), the body
+        /// runs once per batch entry, and the axis attributes are unused.
+        batched: bool,
     },
 }
 

@@ -1,4 +1,4 @@
-//! Type conversion and quantization: `Cast`, `CastLike`, `QuantizeLinear`,
+//! Type conversion and quantization: `Cast`, `CastLike`, `BitCast`, `QuantizeLinear`,
 //! `DequantizeLinear`, `DynamicQuantizeLinear` and the integer matmul/conv ops.
 
 mod conv;
@@ -17,6 +17,11 @@ pub enum QuantOp {
     Cast(CastAttrs),
     /// Converts input 0 to the dtype of input 1 (`attrs.to` is unused).
     CastLike(CastAttrs),
+    /// Reinterprets the bits of input 0 as `to`, a type of the same bit width.
+    BitCast {
+        /// Target type.
+        to: DType,
+    },
     /// `y = saturate(round(x / scale) + zero_point)`.
     QuantizeLinear(QuantizeAttrs),
     /// `y = (x - zero_point) * scale`.
@@ -93,6 +98,7 @@ impl QuantOp {
         match self {
             QuantOp::Cast(_) => "Cast",
             QuantOp::CastLike(_) => "CastLike",
+            QuantOp::BitCast { .. } => "BitCast",
             QuantOp::QuantizeLinear(_) => "QuantizeLinear",
             QuantOp::DequantizeLinear(_) => "DequantizeLinear",
             QuantOp::DynamicQuantizeLinear => "DynamicQuantizeLinear",
@@ -113,6 +119,12 @@ impl QuantOp {
         Ok(match self {
             QuantOp::Cast(a) => vec![same_shape(Some(a.to))],
             QuantOp::CastLike(_) => vec![same_shape(dtype(inputs, 1))],
+            QuantOp::BitCast { to } => {
+                if let Some(from) = dtype(inputs, 0) {
+                    check_bitcast(from, *to)?;
+                }
+                vec![same_shape(Some(*to))]
+            }
             QuantOp::QuantizeLinear(a) => {
                 let out = match inputs.get(2).copied().flatten() {
                     None => Some(a.output_type(None)?),
@@ -155,6 +167,28 @@ impl QuantOp {
             }
         })
     }
+}
+
+/// Bits per element of `dtype` in ONNX terms (sub-byte types count their own width, not the
+/// byte Mote stores them in).
+pub fn bit_width(dtype: DType) -> usize {
+    match dtype {
+        DType::U4 | DType::I4 | DType::F4E2M1 => 4,
+        DType::U2 | DType::I2 => 2,
+        other => other.size() * 8,
+    }
+}
+
+/// `BitCast` needs source and target of one bit width.
+pub fn check_bitcast(from: DType, to: DType) -> Result<()> {
+    let (a, b) = (bit_width(from), bit_width(to));
+    if a != b {
+        bail!(
+            dtype,
+            "BitCast from {from} ({a} bits) to {to} ({b} bits): the widths must be equal"
+        );
+    }
+    Ok(())
 }
 
 fn conv_shape(

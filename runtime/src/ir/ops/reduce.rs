@@ -1,5 +1,5 @@
 //! Reductions (`ReduceSum`, `ReduceMax`... over a set of axes), arg-reductions (`ArgMax`,
-//! `ArgMin` along one axis) and the `CumSum` scan.
+//! `ArgMin` along one axis) and the cumulative scans `CumSum` / `CumProd`.
 //!
 //! Which axes a reduction covers is decided here once ([`Reduce::reduced_axes`]) so that shape
 //! inference and the CPU evaluation cannot disagree.
@@ -15,8 +15,8 @@ pub enum ReduceOp {
     Reduce(Reduce),
     /// `ArgMax` / `ArgMin` along one axis.
     Arg(ArgReduce),
-    /// `CumSum` along an axis given as input 1.
-    CumSum(CumSum),
+    /// `CumSum` / `CumProd` along an axis given as input 1.
+    Cumulative(Cumulative),
 }
 
 /// The combining function of a [`Reduce`].
@@ -136,12 +136,23 @@ pub struct ArgReduce {
     pub select_last_index: bool,
 }
 
-/// Running sum along an axis (input 1, a scalar).
+/// The combining function of a [`Cumulative`] scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CumSum {
-    /// Each output excludes its own element (the first output is 0).
+pub enum CumKind {
+    /// Running sum (`CumSum`).
+    Sum,
+    /// Running product (`CumProd`).
+    Prod,
+}
+
+/// Running sum or product along an axis (input 1, a scalar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cumulative {
+    /// Sum or product.
+    pub kind: CumKind,
+    /// Each output excludes its own element (the first output is the identity, 0 or 1).
     pub exclusive: bool,
-    /// Sum from the end of the axis towards its start.
+    /// Combine from the end of the axis towards its start.
     pub reverse: bool,
 }
 
@@ -154,7 +165,10 @@ impl ReduceOp {
                 ArgKind::Max => "ArgMax",
                 ArgKind::Min => "ArgMin",
             },
-            ReduceOp::CumSum(_) => "CumSum",
+            ReduceOp::Cumulative(c) => match c.kind {
+                CumKind::Sum => "CumSum",
+                CumKind::Prod => "CumProd",
+            },
         }
     }
 
@@ -193,7 +207,7 @@ impl ReduceOp {
                     value: None,
                 }]
             }
-            ReduceOp::CumSum(_) => vec![Fact {
+            ReduceOp::Cumulative(_) => vec![Fact {
                 dtype: dtype(inputs, 0),
                 shape: data_shape.map(|s| s.to_vec()),
                 value: None,

@@ -10,8 +10,8 @@ mod rnn;
 mod shape;
 mod signal;
 mod transformer;
-mod vision;
 pub(crate) mod util;
+mod vision;
 
 use crate::ir::Op;
 use crate::tensor::{byte_len, AlignedBytes, Element, TensorView, TensorViewMut};

@@ -1,5 +1,6 @@
 //! CPU evaluation of type conversion and quantization ops, one module per kind of work.
 
+mod bitcast;
 mod cast;
 mod int_conv;
 mod int_matmul;
@@ -15,6 +16,7 @@ pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
     match op {
         QuantOp::Cast(a) => cast::eval(a, false, ins, out),
         QuantOp::CastLike(a) => cast::eval(a, true, ins, out),
+        QuantOp::BitCast { to } => bitcast::eval(*to, ins, out),
         QuantOp::QuantizeLinear(a) => linear::quantize(a, ins, out),
         QuantOp::DequantizeLinear(a) => linear::dequantize(a, ins, out),
         QuantOp::DynamicQuantizeLinear => linear::dynamic_quantize(ins, out),

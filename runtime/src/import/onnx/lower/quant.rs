@@ -13,6 +13,7 @@ pub(super) fn lower(cx: &NodeCx<'_>) -> Option<Result<Op>> {
     let op = match cx.op_type() {
         "Cast" => cast_attrs(cx, true).map(QuantOp::Cast),
         "CastLike" => cast_attrs(cx, false).map(QuantOp::CastLike),
+        "BitCast" => bitcast(cx),
         "QuantizeLinear" => quantize(cx),
         "DequantizeLinear" => dequantize(cx),
         "DynamicQuantizeLinear" => Ok(QuantOp::DynamicQuantizeLinear),
@@ -52,6 +53,11 @@ fn cast_attrs(cx: &NodeCx<'_>, needs_to: bool) -> Result<CastAttrs> {
         saturate: cx.int_or("saturate", 1)? != 0,
         round_mode,
     })
+}
+
+fn bitcast(cx: &NodeCx<'_>) -> Result<QuantOp> {
+    let to = dtype_attr(cx, "to")?.ok_or_else(|| cx.invalid("attribute 'to' is required"))?;
+    Ok(QuantOp::BitCast { to })
 }
 
 fn block_size(cx: &NodeCx<'_>) -> Result<usize> {

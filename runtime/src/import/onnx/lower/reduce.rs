@@ -1,7 +1,9 @@
-//! Lowering of reductions, arg-reductions and `CumSum`.
+//! Lowering of reductions, arg-reductions and the cumulative scans `CumSum` / `CumProd`.
 
 use super::NodeCx;
-use crate::ir::ops::reduce::{ArgKind, ArgReduce, CumSum, Reduce, ReduceKind, ReduceOp};
+use crate::ir::ops::reduce::{
+    ArgKind, ArgReduce, CumKind, Cumulative, Reduce, ReduceKind, ReduceOp,
+};
 use crate::ir::Op;
 use crate::Result;
 
@@ -10,7 +12,8 @@ pub(super) fn lower(cx: &NodeCx<'_>) -> Option<Result<Op>> {
     let op = match cx.op_type() {
         "ArgMax" => arg(cx, ArgKind::Max),
         "ArgMin" => arg(cx, ArgKind::Min),
-        "CumSum" => cumsum(cx),
+        "CumSum" => cumulative(cx, CumKind::Sum),
+        "CumProd" => cumulative(cx, CumKind::Prod),
         other => reduce(cx, reduce_kind(other)?),
     };
     Some(op.map(Op::Reduce))
@@ -70,11 +73,12 @@ fn arg(cx: &NodeCx<'_>, kind: ArgKind) -> Result<ReduceOp> {
     }))
 }
 
-fn cumsum(cx: &NodeCx<'_>) -> Result<ReduceOp> {
+fn cumulative(cx: &NodeCx<'_>, kind: CumKind) -> Result<ReduceOp> {
     if !cx.has_input(1) {
-        return Err(cx.invalid("CumSum needs its axis input"));
+        return Err(cx.invalid("the axis input is required"));
     }
-    Ok(ReduceOp::CumSum(CumSum {
+    Ok(ReduceOp::Cumulative(Cumulative {
+        kind,
         exclusive: cx.int_or("exclusive", 0)? != 0,
         reverse: cx.int_or("reverse", 0)? != 0,
     }))

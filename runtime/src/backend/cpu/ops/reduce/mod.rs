@@ -1,7 +1,8 @@
-//! CPU evaluation of reductions (`fold`), arg-reductions (`arg`) and `CumSum` (`cumsum`).
+//! CPU evaluation of reductions (`fold`), arg-reductions (`arg`) and the cumulative scans
+//! `CumSum` / `CumProd` (`cumulative`).
 
 mod arg;
-mod cumsum;
+mod cumulative;
 mod fold;
 mod number;
 mod walk;
@@ -14,6 +15,6 @@ pub(super) fn eval(op: &ReduceOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result
     match op {
         ReduceOp::Reduce(r) => fold::eval(r, ins, out),
         ReduceOp::Arg(a) => arg::eval(a, ins, out),
-        ReduceOp::CumSum(c) => cumsum::eval(c, ins, out),
+        ReduceOp::Cumulative(c) => cumulative::eval(c, ins, out),
     }
 }
