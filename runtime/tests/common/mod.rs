@@ -41,7 +41,12 @@ pub(crate) fn as_f64(t: &Tensor) -> Option<Vec<f64>> {
 
 /// ONNX backend-test comparison: same dtype and shape; floats within
 /// `atol + rtol * |expected|` (NaN equals NaN); everything else exact.
-pub(crate) fn allclose(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Result<(), String> {
+pub(crate) fn allclose(
+    actual: &Tensor,
+    expected: &Tensor,
+    rtol: f64,
+    atol: f64,
+) -> Result<(), String> {
     if actual.dtype() != expected.dtype() {
         return Err(format!(
             "dtype {} != expected {}",
