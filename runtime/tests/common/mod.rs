@@ -29,18 +29,24 @@ pub(crate) fn generated_data(relative: &str, script: &str) -> Option<PathBuf> {
     None
 }
 
-/// Values as f64 for comparison (None for types compared bytewise).
+/// Values as f64 for comparison: numeric types directly, float8/float4/e8m0 decoded, sub-byte
+/// integers as stored (sign-extended, one per byte).
 pub(crate) fn as_f64(t: &Tensor) -> Option<Vec<f64>> {
-    if t.dtype().is_minifloat()
-        || matches!(t.dtype(), DType::U4 | DType::I4 | DType::U2 | DType::I2)
-    {
-        return None;
+    use mote::tensor::minifloat::{e8m0_decode, Minifloat};
+    if let Some(format) = Minifloat::of(t.dtype()) {
+        return Some(t.bytes().iter().map(|&b| format.decode(b) as f64).collect());
     }
-    t.view().to_f64_vec().ok()
+    match t.dtype() {
+        DType::F8E8M0 => Some(t.bytes().iter().map(|&b| e8m0_decode(b) as f64).collect()),
+        DType::I4 | DType::I2 => Some(t.bytes().iter().map(|&b| b as i8 as f64).collect()),
+        DType::U4 | DType::U2 => Some(t.bytes().iter().map(|&b| b as f64).collect()),
+        _ => t.view().to_f64_vec().ok(),
+    }
 }
 
-/// ONNX backend-test comparison: same dtype and shape; floats within
-/// `atol + rtol * |expected|` (NaN equals NaN); everything else exact.
+/// The comparison of the shared conformance runner (numpy `allclose` semantics): same dtype
+/// and shape; floats within `atol + rtol * |expected|` with NaN equal to NaN, bfloat16 with
+/// `rtol >= 2^-6`, float8/float4/int4 compared as decoded values; integers and bools exact.
 pub(crate) fn allclose(
     actual: &Tensor,
     expected: &Tensor,
@@ -61,13 +67,19 @@ pub(crate) fn allclose(
             expected.shape()
         ));
     }
-    if !expected.dtype().is_float() {
+    let compared_as_values = expected.dtype().is_float() || expected.dtype().is_minifloat();
+    if !compared_as_values {
         return if actual.bytes() == expected.bytes() {
             Ok(())
         } else {
             Err("values differ".into())
         };
     }
+    let rtol = if expected.dtype() == DType::BF16 {
+        rtol.max(1.0 / 64.0)
+    } else {
+        rtol
+    };
     let (a, e) = (
         as_f64(actual).unwrap_or_default(),
         as_f64(expected).unwrap_or_default(),
