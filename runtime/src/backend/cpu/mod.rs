@@ -6,6 +6,7 @@
 mod control;
 mod exec;
 pub(crate) mod ops;
+pub(crate) mod parallel;
 
 pub(crate) use exec::CpuProgram;
 

@@ -6,6 +6,7 @@
 //! row covering everything; a bias `[C, 1, 1]` added to `[N, C, H, W]` gives `N * C` rows of
 //! `H * W`. The kernels then run tight loops over plain slices.
 
+use crate::backend::cpu::parallel::{for_each_chunk_mut, worker_count};
 use crate::tensor::{numel, strides_of};
 use crate::{Error, Result};
 use std::ops::Range;
@@ -181,30 +182,16 @@ pub(super) fn out_run<T>(out: &mut [T], offset: usize, len: usize) -> Result<&mu
 const MIN_ELEMENTS_PER_THREAD: usize = 1 << 15;
 
 /// Runs `work(chunk, start)` over contiguous chunks of `out` (`start`: the chunk's first
-/// index), on up to `threads` threads when `out` is large enough. Every element is computed
-/// by the same code whatever the split, so results do not depend on the thread count.
+/// index), on up to `threads` threads when `out` is large enough ([`for_each_chunk_mut`]).
+/// Every element is computed by the same code whatever the split, so results do not depend on
+/// the thread count.
 pub(super) fn parallel<O: Send>(
     out: &mut [O],
     threads: usize,
     work: impl Fn(&mut [O], usize) -> Result<()> + Sync,
 ) -> Result<()> {
-    let threads = threads.min(out.len() / MIN_ELEMENTS_PER_THREAD).max(1);
-    if threads == 1 {
-        return work(out, 0);
-    }
-    let chunk = out.len().div_ceil(threads);
-    let work = &work;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = out
-            .chunks_mut(chunk)
-            .enumerate()
-            .map(|(i, part)| scope.spawn(move || work(part, i * chunk)))
-            .collect();
-        workers.into_iter().try_for_each(|w| {
-            w.join()
-                .map_err(|_| Error::internal("an elementwise worker panicked"))?
-        })
-    })
+    let workers = worker_count(threads, out.len(), out.len(), MIN_ELEMENTS_PER_THREAD);
+    for_each_chunk_mut(out, 1, workers, |start, chunk| work(chunk, start))
 }
 
 fn out_of_bounds(end: usize, len: usize) -> Error {

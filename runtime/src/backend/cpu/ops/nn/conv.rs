@@ -9,7 +9,9 @@
 //! conv.
 
 use super::depthwise::Plane2d;
-use super::{batch_channels, f32_data, f32_output_overwrite, kernel_error, par_units, same_dtype};
+use super::{
+    batch_channels, f32_data, f32_output_overwrite, kernel_error, parallel, same_dtype, workers_for,
+};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::{Conv, Geometry};
 use crate::tensor::numel;
@@ -199,7 +201,8 @@ impl ConvLayout {
             };
             let weights = &w[g * self.out_channels * k..(g + 1) * self.out_channels * k];
             let bias = b.map(|b| &b[g * self.out_channels..(g + 1) * self.out_channels]);
-            par_units(y_block, n, threads, |row0, rows_out| {
+            let workers = workers_for(threads, y_block.len(), n);
+            parallel::for_each_chunk_mut(y_block, n, workers, |row0, rows_out| {
                 let rows = rows_out.len() / n;
                 let bias = bias.map(|b| PostOp::BiasPerRow(&b[row0..row0 + rows]));
                 let post = bias.as_slice();
@@ -222,7 +225,8 @@ impl ConvLayout {
     fn im2col(&self, image: &[f32], col: &mut [f32], threads: usize) -> Result<()> {
         let g = &self.geometry;
         let rows_per_channel = self.taps * self.output_plane;
-        par_units(col, rows_per_channel, threads, |c0, block| {
+        let workers = workers_for(threads, col.len(), rows_per_channel);
+        parallel::for_each_chunk_mut(col, rows_per_channel, workers, |c0, block| {
             let channels = block.len() / rows_per_channel;
             let params = Im2ColParams {
                 channels,
@@ -249,7 +253,8 @@ impl ConvLayout {
     ) -> Result<()> {
         let out_channels = self.groups * self.out_channels;
         let plane = Plane2d::new(&self.input_spatial, &self.geometry);
-        par_units(y, self.output_plane, threads, |p0, planes| {
+        let workers = workers_for(threads, y.len(), self.output_plane);
+        parallel::for_each_chunk_mut(y, self.output_plane, workers, |p0, planes| {
             for (p, y_plane) in planes.chunks_exact_mut(self.output_plane).enumerate() {
                 let (image, oc) = ((p0 + p) / out_channels, (p0 + p) % out_channels);
                 let ic = image * self.groups + oc / self.out_channels;
@@ -409,7 +414,7 @@ mod tests {
 
     #[test]
     fn thread_count_does_not_change_results() {
-        // Big enough for par_units to split: a GEMM conv and a depthwise one.
+        // Big enough to be split over threads: a GEMM conv and a depthwise one.
         for (group, xs, ws) in [
             (1, [1, 5, 40, 40], [7, 5, 3, 3]),
             (6, [1, 6, 40, 40], [6, 1, 3, 3]),

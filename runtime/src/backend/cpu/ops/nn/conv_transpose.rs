@@ -7,7 +7,8 @@
 //! scatter goes to a full-size scratch image first, and the output window is copied out.
 
 use super::{
-    batch_channels, copy_window, f32_data, f32_output, kernel_error, par_units, same_dtype,
+    batch_channels, copy_window, f32_data, f32_output, kernel_error, parallel, same_dtype,
+    workers_for,
 };
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::window::span;
@@ -169,7 +170,8 @@ impl TransposeLayout {
             let w_len = self.in_channels * rows;
             let w_block = &w[grp * w_len..(grp + 1) * w_len];
             // col[rows × n] = W_gᵀ · X_g, W_g being [in_channels × rows].
-            par_units(&mut col, n, threads, |r0, col_rows| {
+            let workers = workers_for(threads, col.len(), n);
+            parallel::for_each_chunk_mut(&mut col, n, workers, |r0, col_rows| {
                 let m = col_rows.len() / n;
                 let params = GemmParams {
                     a_row_stride: 1,
@@ -182,7 +184,8 @@ impl TransposeLayout {
             let y_block = &mut y[i * block_len..(i + 1) * block_len];
             // Each output channel owns `taps` rows of `col` and one plane of the image.
             let scatter_into = |image: &mut [f32]| {
-                par_units(image, image_plane, threads, |c0, planes| {
+                let workers = workers_for(threads, image.len(), image_plane);
+                parallel::for_each_chunk_mut(image, image_plane, workers, |c0, planes| {
                     let channels = planes.len() / image_plane;
                     let params = Im2ColParams {
                         channels,

@@ -17,6 +17,7 @@ mod norm;
 mod pool;
 
 use super::{Inputs, Outputs};
+use crate::backend::cpu::parallel;
 use crate::ir::ops::NnOp;
 use crate::tensor::{numel, strides_of, TensorView};
 use crate::{DType, Error, Result};
@@ -126,51 +127,11 @@ fn convert_into<T>(dst: &mut [T], src: &[f32], f: impl Fn(f32) -> T) {
 /// PP-OCR cls, where 4096 made two threads four times slower than one).
 const MIN_ELEMENTS_PER_THREAD: usize = 1 << 16;
 
-/// Runs `f(first_unit, chunk)` over `data` cut into consecutive chunks of whole units of
-/// `unit_len` elements, on up to `threads` scoped threads (the calling thread included; small
-/// jobs stay on it). Each unit is handled by exactly one call, so the result does not depend
-/// on `threads`.
-fn par_units<T: Send>(
-    data: &mut [T],
-    unit_len: usize,
-    threads: usize,
-    f: impl Fn(usize, &mut [T]) -> Result<()> + Sync,
-) -> Result<()> {
-    let threads = threads.min(data.len() / MIN_ELEMENTS_PER_THREAD);
-    split_units(data, unit_len, threads, f)
-}
-
-/// [`par_units`] without the small-job cut-off.
-fn split_units<T: Send>(
-    data: &mut [T],
-    unit_len: usize,
-    threads: usize,
-    f: impl Fn(usize, &mut [T]) -> Result<()> + Sync,
-) -> Result<()> {
-    let units = data.len().checked_div(unit_len).unwrap_or(0);
-    let threads = threads.min(units).max(1);
-    if threads == 1 {
-        return f(0, data);
-    }
-    let per_thread = units.div_ceil(threads) * unit_len;
-    std::thread::scope(|scope| {
-        let mut chunks = data.chunks_mut(per_thread).enumerate();
-        let first = chunks.next();
-        let handles: Vec<_> = chunks
-            .map(|(t, chunk)| {
-                let f = &f;
-                scope.spawn(move || f(t * per_thread / unit_len, chunk))
-            })
-            .collect();
-        let mut result = first.map_or(Ok(()), |(_, chunk)| f(0, chunk));
-        for handle in handles {
-            let joined = handle
-                .join()
-                .unwrap_or_else(|_| Err(Error::internal("a worker thread panicked")));
-            result = result.and(joined);
-        }
-        result
-    })
+/// Threads worth using on `len` output elements in units of `unit_len` elements, for
+/// [`parallel::for_each_chunk_mut`] and [`parallel::for_each_unit_mut`].
+fn workers_for(threads: usize, len: usize, unit_len: usize) -> usize {
+    let units = len.checked_div(unit_len).unwrap_or(0);
+    parallel::worker_count(threads, units, len, MIN_ELEMENTS_PER_THREAD)
 }
 
 /// `dst[o] = src[o + offset]` for every `o` where that is inside `src` (the rest of `dst` is
@@ -242,21 +203,5 @@ mod tests {
         let mut dst = [0f32; 4];
         copy_window(&src, &[2, 3], &mut dst, &[1, 4], &[1, -1]);
         assert_eq!(dst, [0., 4., 5., 6.]);
-    }
-
-    #[test]
-    fn split_units_covers_every_unit_once() {
-        for threads in 1..5 {
-            let mut data = vec![0usize; 7 * 3];
-            split_units(&mut data, 3, threads, |first, chunk| {
-                for (u, unit) in chunk.chunks_mut(3).enumerate() {
-                    unit.iter_mut().for_each(|x| *x += first + u);
-                }
-                Ok(())
-            })
-            .unwrap();
-            let expected: Vec<usize> = (0..7).flat_map(|u| [u; 3]).collect();
-            assert_eq!(data, expected, "threads = {threads}");
-        }
     }
 }

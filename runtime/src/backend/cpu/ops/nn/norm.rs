@@ -6,7 +6,7 @@
 //! per plane and shares [`apply_affine`]. Statistics are two-pass (mean, then squared
 //! deviations) in f64.
 
-use super::{batch_channels, f32_data, f32_output, par_units};
+use super::{batch_channels, f32_data, f32_output, parallel, workers_for};
 use crate::backend::cpu::ops::util::broadcast_index;
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::infer_util::axis;
@@ -46,7 +46,8 @@ fn apply_affine(
     if plane == 0 {
         return Ok(());
     }
-    par_units(y, plane, threads, |p0, planes| {
+    let workers = workers_for(threads, y.len(), plane);
+    parallel::for_each_chunk_mut(y, plane, workers, |p0, planes| {
         for (p, dst) in planes.chunks_exact_mut(plane).enumerate() {
             let a = affine[p0 + p];
             let src = &x[(p0 + p) * plane..(p0 + p + 1) * plane];

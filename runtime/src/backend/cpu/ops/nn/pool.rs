@@ -5,7 +5,7 @@
 //! never contributes to a max, adds zero to a sum, and only counts in an average's divisor, so
 //! only in-image taps are visited, the last axis as one strided run.
 
-use super::{batch_channels, f32_data, f32_output, par_units};
+use super::{batch_channels, f32_data, f32_output, parallel, workers_for};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::{pool_shape, Geometry, GlobalPoolKind, Pool, PoolKind};
 use crate::tensor::{byte_len, numel, strides_of, Element};
@@ -142,7 +142,8 @@ fn per_plane<T: Sync, U: Send>(
     if output_plane == 0 {
         return Ok(());
     }
-    par_units(y, output_plane, threads, |p0, planes| {
+    let workers = workers_for(threads, y.len(), output_plane);
+    parallel::for_each_chunk_mut(y, output_plane, workers, |p0, planes| {
         for (p, dst) in planes.chunks_exact_mut(output_plane).enumerate() {
             let start = (p0 + p) * input_plane;
             f(&x[start..start + input_plane], dst);

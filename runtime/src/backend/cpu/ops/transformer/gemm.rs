@@ -1,9 +1,10 @@
 //! `Gemm`: `Y = alpha · A'·B' + beta · C`, transposes as strides, `C` broadcast into `Y` first.
 
 use super::numeric::{stride, tail, with_num_type, Num};
-use super::parallel::{for_row_chunks, worker_count};
+use super::MIN_WORK_PER_THREAD;
 use super::{same_dtype, through_f32, Inputs, Outputs};
 use crate::backend::cpu::ops::util::broadcast_index;
+use crate::backend::cpu::parallel::{for_each_chunk_mut, worker_count};
 use crate::ir::ops::transformer::{gemm_shape, Gemm};
 use crate::tensor::TensorView;
 use crate::{DType, Error, Result};
@@ -44,8 +45,8 @@ fn gemm<T: Num>(
     };
     let (a, b) = (a.as_slice::<T>()?, b.as_slice::<T>()?);
     // Rows of Y are independent: each worker computes a band of them.
-    let workers = worker_count(threads, m, m * n * k);
-    for_row_chunks(y, n, workers, |first, band| {
+    let workers = worker_count(threads, m, m * n * k, MIN_WORK_PER_THREAD);
+    for_each_chunk_mut(y, n, workers, |first, band| {
         let p = GemmParams {
             m: band.len() / n.max(1),
             n,

@@ -5,8 +5,9 @@
 //! does for every input type; heads are independent and shared out among worker threads.
 
 use super::numeric::{store, Real};
-use super::parallel::{map_ranges, worker_count};
+use super::MIN_WORK_PER_THREAD;
 use super::{Inputs, Outputs};
+use crate::backend::cpu::parallel::{map_ranges, worker_count};
 use crate::ir::ops::transformer::linear_attention::DecayWidth;
 use crate::ir::ops::transformer::{LinearAttention, LinearAttentionDims, LinearAttentionShapes};
 use crate::tensor::TensorView;
@@ -70,7 +71,7 @@ pub(super) fn eval(a: &LinearAttention, ins: &Inputs<'_>, out: &mut Outputs) -> 
     let units = d.batch * d.kv_heads;
     let group = d.q_heads / d.kv_heads;
     let work = units * d.seq * d.key_size * d.value_size * (group + 3);
-    let workers = worker_count(ins.threads(), units, work);
+    let workers = worker_count(ins.threads(), units, work, MIN_WORK_PER_THREAD);
     let parts = map_ranges(units, workers, |range| {
         Ok(range.map(|unit| inputs.run_head(unit)).collect::<Vec<_>>())
     })?;

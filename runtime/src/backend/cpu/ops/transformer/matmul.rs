@@ -1,9 +1,10 @@
 //! `MatMul` (numpy semantics) and the batched product the family's other ops reuse.
 
 use super::numeric::{tail, tail_mut, with_num_type, Num};
-use super::parallel::{for_row_chunks, worker_count};
+use super::MIN_WORK_PER_THREAD;
 use super::{same_dtype, through_f32, Inputs, Outputs};
 use crate::backend::cpu::ops::util::broadcast_index;
+use crate::backend::cpu::parallel::{for_each_chunk_mut, worker_count};
 use crate::ir::ops::transformer::matmul_shape;
 use crate::tensor::{broadcast_shapes, numel, TensorView};
 use crate::{DType, Error, Result};
@@ -81,10 +82,10 @@ pub(super) fn batched<T: Num>(
         return Ok(());
     }
     let rows = count * d.m;
-    let workers = worker_count(threads, rows, rows * d.k * d.n);
+    let workers = worker_count(threads, rows, rows * d.k * d.n, MIN_WORK_PER_THREAD);
     if numel(batch_b) == 1 && batch_a == batch.as_slice() {
         // B is shared by every batch: one product with the batches stacked as rows of A.
-        return for_row_chunks(c, d.n, workers, |first, ci| {
+        return for_each_chunk_mut(c, d.n, workers, |first, ci| {
             let p = GemmParams::row_major(ci.len() / d.n, d.n, d.k);
             T::gemm(&p, tail(a, first * d.k), b, ci)
         });
@@ -94,7 +95,7 @@ pub(super) fn batched<T: Num>(
         broadcast_index(batch_b, &batch),
     );
     // A chunk of stacked rows may start and end inside a batch: one product per piece.
-    for_row_chunks(c, d.n, workers, |first, ci| {
+    for_each_chunk_mut(c, d.n, workers, |first, ci| {
         let end = first + ci.len() / d.n;
         let mut row = first;
         while row < end {

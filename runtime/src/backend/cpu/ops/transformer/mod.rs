@@ -2,7 +2,7 @@
 //! (softmax and linear), rotary embeddings, SwiGLU and determinants. f32 products go through
 //! `mote-kernels`' SGEMM; other types use a portable loop ([`numeric`]). f16/bf16 are computed
 //! in f32 and rounded. MatMul, Gemm and both attentions share their work out among
-//! `Inputs::threads()` workers ([`parallel`]).
+//! `Inputs::threads()` workers ([`crate::backend::cpu::parallel`]).
 
 mod attention;
 mod det;
@@ -13,7 +13,6 @@ mod lp_norm;
 mod matmul;
 mod norm;
 mod numeric;
-mod parallel;
 mod rotary;
 mod softmax;
 mod swiglu;
@@ -22,6 +21,9 @@ use super::{Inputs, Outputs};
 use crate::ir::ops::TransformerOp;
 use crate::tensor::{Tensor, TensorView};
 use crate::{DType, Error, Result};
+
+/// Multiply-adds below which one more thread does not pay for starting it (tens of µs).
+const MIN_WORK_PER_THREAD: usize = 1 << 17;
 
 pub(super) fn eval(op: &TransformerOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     match op {

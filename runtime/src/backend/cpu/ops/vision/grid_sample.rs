@@ -9,8 +9,9 @@
 //! tensor product of per-axis taps. Taps depend only on the grid, so they are computed once per
 //! batch item and applied to every channel.
 
-use super::parallel::for_each_chunk;
+use super::MIN_ELEMENTS_PER_THREAD;
 use super::{Inputs, Outputs, Real};
+use crate::backend::cpu::parallel::{for_each_unit_mut, worker_count};
 use crate::ir::ops::vision::{grid_sample_shape, GridPadding, GridSample, Interpolation};
 use crate::tensor::{numel, strides_of};
 use crate::{Error, Result};
@@ -48,7 +49,8 @@ pub(super) fn grid_sample(attrs: &GridSample, ins: &Inputs<'_>, out: &mut Output
             .take(batches)
         {
             let taps = sampler.taps(batch_positions);
-            for_each_chunk(y_batch, points, ins.threads(), |channel, y_channel| {
+            let workers = worker_count(ins.threads(), channels, y_batch.len(), MIN_ELEMENTS_PER_THREAD);
+            for_each_unit_mut(y_batch, points, workers, |channel, y_channel| {
                 taps.apply(attrs.mode, &image[channel * plane..(channel + 1) * plane], y_channel);
                 Ok(())
             })?;

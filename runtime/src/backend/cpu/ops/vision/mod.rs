@@ -3,7 +3,6 @@
 mod affine_grid;
 mod grid_sample;
 mod nms;
-mod parallel;
 mod roi_align;
 mod roi_pool;
 mod unpool;
@@ -12,6 +11,9 @@ use super::{Inputs, Outputs};
 use crate::ir::ops::VisionOp;
 use crate::tensor::{Element, TensorView};
 use crate::{Error, Result};
+
+/// Output elements (each a handful of multiply-adds) below which one more thread does not pay.
+const MIN_ELEMENTS_PER_THREAD: usize = 1 << 15;
 
 pub(super) fn eval(op: &VisionOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     match op {

@@ -5,8 +5,9 @@
 //! Follows `onnx/reference/ops/op_roi_align.py`: the sample positions and bilinear weights of a
 //! region do not depend on the channel, so they are computed once per region and reused.
 
-use super::parallel::for_each_chunk;
+use super::MIN_ELEMENTS_PER_THREAD;
 use super::{expect_shape, require_float, Inputs, Outputs, Real};
+use crate::backend::cpu::parallel::{for_each_unit_mut, worker_count};
 use crate::ir::ops::vision::{RoiAlign, RoiReduce};
 use crate::{Error, Result};
 
@@ -52,7 +53,8 @@ pub(super) fn roi_align(attrs: &RoiAlign, ins: &Inputs<'_>, out: &mut Outputs) -
         let y = out.alloc_typed::<T>(0, &out_shape)?;
         let cells = attrs.output_height * attrs.output_width;
         let plane = height * width;
-        for_each_chunk(y, channels * cells, ins.threads(), |roi, y_roi| {
+        let workers = worker_count(ins.threads(), num_rois, y.len(), MIN_ELEMENTS_PER_THREAD);
+        for_each_unit_mut(y, channels * cells, workers, |roi, y_roi| {
             let (batch, corners) = &regions[roi];
             let samples = Samples::of_region(attrs, &image, corners)?;
             let batch_data = &data[batch * channels * plane..(batch + 1) * channels * plane];

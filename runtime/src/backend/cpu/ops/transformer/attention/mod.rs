@@ -5,9 +5,10 @@
 //! f64 inputs) with the products in SGEMM.
 
 use super::numeric::{rounding, store, stride, tail, with_real_type, Real};
-use super::parallel::{map_ranges, worker_count};
 use super::softmax::nan_max;
+use super::MIN_WORK_PER_THREAD;
 use super::{Inputs, Outputs};
+use crate::backend::cpu::parallel::{map_ranges, worker_count};
 use crate::ir::ops::transformer::{Attention, AttentionDims, QkOutput};
 use crate::tensor::TensorView;
 use crate::{DType, Error, Result};
@@ -383,7 +384,7 @@ fn run<R: Real>(a: &Attention, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
     // rows and the runs are joined in order.
     let rows = d.batch * d.q_heads * d.q_seq;
     let work = rows * total * (d.head_size + d.v_head_size);
-    let workers = worker_count(ins.threads(), rows, work);
+    let workers = worker_count(ins.threads(), rows, work, MIN_WORK_PER_THREAD);
     let parts = map_ranges(rows, workers, |range| prepared.row_range(range))?;
     let mut y = Vec::with_capacity(rows * d.v_head_size);
     let mut qk = Vec::new();

@@ -1,0 +1,221 @@
+//! Splitting one op's work over `Inputs::threads()` threads: the one place every CPU kernel
+//! family (MatMul/Gemm/attention, conv/pool/norm, the vision ops, broadcast elementwise) cuts
+//! its work up.
+//!
+//! The policy:
+//!
+//! - **Scoped threads per op.** Each call starts its helpers with [`std::thread::scope`] and
+//!   joins them before returning; there is no global pool. (A session-owned pool, reused from
+//!   op to op, is the next step; it would slot in behind these functions.)
+//! - **The calling thread does a share.** The first part runs on the caller, so `workers`
+//!   parts cost `workers - 1` spawns, and one worker costs none.
+//! - **Minimum work per extra thread.** A spawn costs tens of microseconds, about what a small
+//!   layer takes in total, so [`worker_count`] only adds a thread per `min_work_per_thread`
+//!   units of work. Each family passes its own minimum, tuned to how much a unit of its work
+//!   costs.
+//! - **Contiguous, balanced parts.** Work is cut into contiguous runs of independent units
+//!   (rows, planes, heads, elements) whose lengths differ by at most one. Each unit is computed
+//!   by the same code whatever the split, so results are bit-identical for every thread count.
+//! - **Errors.** Every part runs to its end; the first error in part order is returned, and a
+//!   panicking worker becomes an internal error.
+
+use crate::{Error, Result};
+use std::ops::Range;
+
+/// Threads worth using for `units` independent units costing `work` in all (in whatever
+/// measure `min_work_per_thread` uses: multiply-adds, output elements): at most `threads`, at
+/// most one per unit, one more only per `min_work_per_thread` of work, and always at least one.
+pub(crate) fn worker_count(
+    threads: usize,
+    units: usize,
+    work: usize,
+    min_work_per_thread: usize,
+) -> usize {
+    threads
+        .min(units)
+        .min(work / min_work_per_thread.max(1))
+        .max(1)
+}
+
+/// Runs `f(range)` for `workers` contiguous ranges of `0..units` and returns the results in
+/// range order (empty when `units` is 0).
+pub(crate) fn map_ranges<R: Send>(
+    units: usize,
+    workers: usize,
+    f: impl Fn(Range<usize>) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    if units == 0 {
+        return Ok(Vec::new());
+    }
+    run_parts(split(units, workers).collect(), f)
+}
+
+/// Runs `f(first_unit, chunk)` on `data`, a run of units of `unit_len` elements each, cut into
+/// `workers` chunks of whole units (`first_unit`: the chunk's first unit). With one worker or
+/// `unit_len` 0 it is a single call `f(0, data)`.
+pub(crate) fn for_each_chunk_mut<T: Send>(
+    data: &mut [T],
+    unit_len: usize,
+    workers: usize,
+    f: impl Fn(usize, &mut [T]) -> Result<()> + Sync,
+) -> Result<()> {
+    if data.len() % unit_len.max(1) != 0 {
+        return Err(Error::internal(format!(
+            "{} elements are not whole units of {unit_len}",
+            data.len()
+        )));
+    }
+    if unit_len == 0 || workers <= 1 {
+        return f(0, data);
+    }
+    let mut chunks = Vec::with_capacity(workers);
+    let mut rest = data;
+    for range in split(rest.len() / unit_len, workers) {
+        let (chunk, tail) = std::mem::take(&mut rest).split_at_mut(range.len() * unit_len);
+        chunks.push((range.start, chunk));
+        rest = tail;
+    }
+    run_parts(chunks, |(first, chunk)| f(first, chunk)).map(drop)
+}
+
+/// Runs `f(index, unit)` for every `unit_len`-element unit of `data`, in order within each of
+/// `workers` chunks ([`for_each_chunk_mut`]); nothing when `unit_len` is 0.
+pub(crate) fn for_each_unit_mut<T: Send>(
+    data: &mut [T],
+    unit_len: usize,
+    workers: usize,
+    f: impl Fn(usize, &mut [T]) -> Result<()> + Sync,
+) -> Result<()> {
+    if unit_len == 0 {
+        return Ok(());
+    }
+    for_each_chunk_mut(data, unit_len, workers, |first, chunk| {
+        chunk
+            .chunks_exact_mut(unit_len)
+            .enumerate()
+            .try_for_each(|(i, unit)| f(first + i, unit))
+    })
+}
+
+/// `0..units` cut into `parts` contiguous ranges (at least one, at most one per unit) whose
+/// lengths differ by at most one.
+fn split(units: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
+    let parts = parts.clamp(1, units.max(1));
+    let (base, extra) = (units / parts, units % parts);
+    (0..parts).scan(0, move |start, p| {
+        let len = base + usize::from(p < extra);
+        let range = *start..*start + len;
+        *start += len;
+        Some(range)
+    })
+}
+
+/// Runs `f` on every part, the first on the calling thread and the others on scoped threads,
+/// and returns the results in part order, or the first error in part order.
+fn run_parts<P: Send, R: Send>(parts: Vec<P>, f: impl Fn(P) -> Result<R> + Sync) -> Result<Vec<R>> {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return Ok(Vec::new());
+    };
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts.map(|part| s.spawn(move || f(part))).collect();
+        let mut results = Vec::with_capacity(handles.len() + 1);
+        results.push(f(first));
+        results.extend(handles.into_iter().map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|_| Err(Error::internal("a worker thread panicked")))
+        }));
+        results.into_iter().collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_count_follows_threads_units_and_work() {
+        assert_eq!(worker_count(4, 100, 1000, 100), 4);
+        assert_eq!(worker_count(4, 2, 1000, 100), 2);
+        assert_eq!(worker_count(4, 100, 250, 100), 2);
+        assert_eq!(worker_count(4, 100, 50, 100), 1);
+        assert_eq!(worker_count(0, 0, 0, 0), 1);
+    }
+
+    #[test]
+    fn ranges_cover_every_unit_once() {
+        let r: Vec<_> = split(10, 3).collect();
+        assert_eq!(r, [0..4, 4..7, 7..10]);
+        assert_eq!(split(2, 5).count(), 2);
+        assert_eq!(split(0, 4).collect::<Vec<_>>(), [0..0]);
+    }
+
+    #[test]
+    fn every_unit_is_visited_once_and_results_match_for_1_to_4_workers() {
+        let expected: Vec<usize> = (0..7).flat_map(|u| [u + 1; 3]).collect();
+        for workers in 1..=4 {
+            let mut data = vec![0usize; 7 * 3];
+            for_each_chunk_mut(&mut data, 3, workers, |first, chunk| {
+                for (u, unit) in chunk.chunks_mut(3).enumerate() {
+                    unit.iter_mut().for_each(|x| *x += first + u + 1);
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(data, expected, "workers = {workers}");
+
+            let mut data = vec![0usize; 7 * 3];
+            for_each_unit_mut(&mut data, 3, workers, |u, unit| {
+                unit.iter_mut().for_each(|x| *x += u + 1);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(data, expected, "workers = {workers}");
+
+            let parts = map_ranges(7, workers, |r| Ok(r.collect::<Vec<_>>())).unwrap();
+            assert_eq!(parts.len(), workers);
+            assert_eq!(parts.concat(), (0..7).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_first_error_in_part_order_propagates() {
+        for workers in 1..=4 {
+            let mut data = vec![0u8; 8];
+            let err = for_each_unit_mut(&mut data, 1, workers, |u, _| {
+                if u >= 5 {
+                    Err(Error::internal(format!("unit {u}")))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains("unit 5"), "{err}");
+            let err = map_ranges(8, workers, |r| {
+                if r.end > 4 {
+                    Err(Error::internal(format!("from {}", r.start)))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+            let first_failing = split(8, workers).find(|r| r.end > 4).unwrap().start;
+            assert!(err.to_string().contains(&format!("from {first_failing}")));
+        }
+    }
+
+    #[test]
+    fn edge_cases() {
+        assert!(map_ranges(0, 4, |_| Ok(())).unwrap().is_empty());
+        let mut calls = std::sync::atomic::AtomicUsize::new(0);
+        for_each_unit_mut(&mut [0u8; 0], 0, 4, |_, _| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(*calls.get_mut(), 0);
+        assert!(for_each_chunk_mut(&mut [0u8; 7], 3, 2, |_, _| Ok(())).is_err());
+    }
+}
