@@ -13,6 +13,8 @@ pub(crate) struct Options {
     pub(crate) json: bool,
     pub(crate) inputs: Vec<String>,
     pub(crate) shapes: Vec<String>,
+    /// Print a per-op table of one more run and write its Chrome trace here.
+    pub(crate) profile: Option<PathBuf>,
 }
 
 /// Warm-up runs before timing: caches, page faults and the plan's first use.
@@ -67,6 +69,16 @@ pub(crate) fn run(o: &Options) -> Result<()> {
         "latency    median {median:.3} ms, p90 {p90:.3} ms, min {:.3} ms over {} runs",
         times[0], o.runs
     );
+    if let Some(trace) = &o.profile {
+        let (_, profile) = session.run_profiled(&refs)?;
+        print!("\n{}", profile.table());
+        std::fs::write(trace, profile.chrome_trace())
+            .map_err(|e| Error::argument(format!("cannot write {}: {e}", trace.display())))?;
+        println!(
+            "trace      {} (open in https://ui.perfetto.dev)",
+            trace.display()
+        );
+    }
     if o.json {
         let json = serde_json::json!({
             "model": o.model.display().to_string(),

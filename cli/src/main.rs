@@ -71,6 +71,10 @@ enum Command {
         /// The shape of a generated input, as NAME=1x3x224x224.
         #[arg(long = "shape", value_name = "NAME=DIMS")]
         shapes: Vec<String>,
+        /// After timing, profile one run: print a per-op table (op, node, shape, ms, %,
+        /// GFLOP/s) and write a Chrome trace (Perfetto) of it to TRACE.
+        #[arg(long, value_name = "TRACE", num_args = 0..=1, default_missing_value = "mote-trace.json")]
+        profile: Option<PathBuf>,
     },
     /// ONNX node-test contract: read input_<i>.pb, write output_<i>.pb (exit 2: model
     /// rejected, 3: run failed).
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
             json,
             inputs,
             shapes,
+            profile,
         } => bench::run(&bench::Options {
             model,
             threads,
@@ -113,6 +118,7 @@ fn main() -> ExitCode {
             json,
             inputs,
             shapes,
+            profile,
         }),
         Command::ConformanceRun {
             model,

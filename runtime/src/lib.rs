@@ -32,11 +32,13 @@ pub mod ir;
 pub mod npy;
 pub mod passes;
 pub mod plan;
+pub mod profile;
 mod session;
 pub mod tensor;
 
 pub use backend::BackendKind;
 pub use error::{Error, ErrorKind, Result};
+pub use profile::{OpRecord, Profile};
 pub use session::{format_dims, Model, Session, SessionOptions};
 pub use tensor::{DType, Tensor, TensorView};
 

@@ -1,9 +1,11 @@
 //! The Rust API: a [`Model`] is loaded once and shared; [`Session`]s run it.
 
-use crate::backend::cpu::CpuProgram;
+use crate::backend::cpu::prepare::{prepare, Prepared};
+use crate::backend::cpu::{CpuProgram, WorkerPool};
 use crate::backend::BackendKind;
 use crate::ir::{Dim, Graph, ValueInfo};
 use crate::plan::Plan;
+use crate::profile::Profile;
 use crate::{import, passes, DType, Error, Result, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
@@ -90,6 +92,10 @@ pub struct Session {
     model: Model,
     options: SessionOptions,
     programs: HashMap<Signature, (Arc<Plan>, CpuProgram)>,
+    /// The session's worker threads, started once.
+    pool: WorkerPool,
+    /// Per-node load-time state (packed weights), built once and shared by every plan.
+    prepared: Arc<Vec<Option<Arc<Prepared>>>>,
 }
 
 impl Session {
@@ -98,10 +104,14 @@ impl Session {
         if options.threads == 0 {
             return Err(Error::argument("threads must be at least 1"));
         }
+        let pool = WorkerPool::new(options.threads)?;
+        let prepared = Arc::new(prepare(&model.graph)?);
         Ok(Session {
             model,
             options,
             programs: HashMap::new(),
+            pool,
+            prepared,
         })
     }
 
@@ -119,7 +129,7 @@ impl Session {
             return Ok(plan.clone());
         }
         let plan = Arc::new(Plan::build(&self.model.graph, &signature)?);
-        let program = CpuProgram::new(plan.clone(), self.options.threads);
+        let program = CpuProgram::new(plan.clone(), self.options.threads, self.prepared.clone());
         self.programs.insert(signature, (plan.clone(), program));
         Ok(plan)
     }
@@ -158,6 +168,21 @@ impl Session {
 
     /// Runs with inputs in model order.
     pub fn run_ordered(&mut self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_ordered_inner(inputs, None)
+    }
+
+    /// [`Session::run_ordered`], timing every node: the outputs and the per-op profile.
+    pub fn run_profiled(&mut self, inputs: &[&Tensor]) -> Result<(Vec<Tensor>, Profile)> {
+        let mut profile = Profile::default();
+        let outputs = self.run_ordered_inner(inputs, Some(&mut profile))?;
+        Ok((outputs, profile))
+    }
+
+    fn run_ordered_inner(
+        &mut self,
+        inputs: &[&Tensor],
+        profile: Option<&mut Profile>,
+    ) -> Result<Vec<Tensor>> {
         let signature: Signature = inputs
             .iter()
             .map(|t| (t.dtype(), t.shape().to_vec()))
@@ -169,7 +194,8 @@ impl Session {
             .get_mut(&signature)
             .ok_or_else(|| Error::internal("plan vanished"))?;
         let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
-        program.run(&graph, &views)
+        self.pool
+            .run(|| program.run_profiled(&graph, &views, profile))
     }
 
     fn check_signature(&self, signature: &Signature) -> Result<()> {

@@ -6,14 +6,21 @@
 //! the `MOTE_CPU_MAX_ISA` cap, and hands out plain function pointers: nothing is looked up on the
 //! hot path.
 
+pub mod activation;
+pub mod binary;
 pub mod conv;
+pub mod depthwise;
 mod features;
+pub mod layernorm;
 pub mod matmul;
+pub mod pool;
+pub mod softmax;
 
 use std::sync::OnceLock;
 
 pub use features::{CpuFeatures, Isa, MaxIsa, MAX_ISA_ENV};
-use matmul::{SgemmFn, SgemmFusedFn};
+use matmul::{GemmBlockFn, GemmFn, SgemmFn, SgemmFusedFn, TileShape};
+pub use pool::PoolKernels;
 
 /// The "op + dtype + arch" key of one compiled kernel variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,6 +43,18 @@ pub struct KernelInfo {
 pub enum Kernel {
     /// A `matmul` / `f32` variant.
     Sgemm(SgemmKernels),
+    /// An `activation` / `f32` variant.
+    Activate(activation::ActivateFn),
+    /// A `softmax` / `f32` variant.
+    Softmax(softmax::SoftmaxFn),
+    /// A `layernorm` / `f32` variant.
+    LayerNorm(layernorm::LayerNormFn),
+    /// A `depthwise` / `f32` variant.
+    Depthwise(depthwise::DepthwiseFn),
+    /// A `pool` / `f32` variant.
+    Pool(PoolKernels),
+    /// A `binary` / `f32` variant.
+    Binary(binary::BinaryFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -45,6 +64,12 @@ pub struct SgemmKernels {
     pub sgemm: SgemmFn,
     /// With a fused post-op list.
     pub sgemm_fused: SgemmFusedFn,
+    /// Strided or packed operands, fused post-ops.
+    pub gemm: GemmFn,
+    /// `gemm` on one column block of `C`.
+    pub gemm_block: GemmBlockFn,
+    /// The tile packed operands must be packed for (`None` for the reference, which reads any).
+    pub tile: Option<TileShape>,
 }
 
 /// One compiled kernel variant: what it is and how to call it.
@@ -66,6 +91,55 @@ impl Variant {
     pub fn sgemm(&self) -> Option<SgemmKernels> {
         match self.kernel {
             Kernel::Sgemm(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The in-place activation, if this is an `activation` / `f32` variant.
+    pub fn activate(&self) -> Option<activation::ActivateFn> {
+        match self.kernel {
+            Kernel::Activate(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The row softmax, if this is a `softmax` / `f32` variant.
+    pub fn softmax(&self) -> Option<softmax::SoftmaxFn> {
+        match self.kernel {
+            Kernel::Softmax(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The row layer norm, if this is a `layernorm` / `f32` variant.
+    pub fn layer_norm(&self) -> Option<layernorm::LayerNormFn> {
+        match self.kernel {
+            Kernel::LayerNorm(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The depthwise convolution, if this is a `depthwise` / `f32` variant.
+    pub fn depthwise(&self) -> Option<depthwise::DepthwiseFn> {
+        match self.kernel {
+            Kernel::Depthwise(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The pooling entry points, if this is a `pool` / `f32` variant.
+    pub fn pool(&self) -> Option<PoolKernels> {
+        match self.kernel {
+            Kernel::Pool(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The element-wise arithmetic, if this is a `binary` / `f32` variant.
+    pub fn binary(&self) -> Option<binary::BinaryFn> {
+        match self.kernel {
+            Kernel::Binary(f) => Some(f),
+            _ => None,
         }
     }
 }
@@ -84,25 +158,84 @@ const SGEMM_REFERENCE: Variant = Variant {
 const SGEMM_REFERENCE_KERNELS: SgemmKernels = SgemmKernels {
     sgemm: matmul::reference::sgemm,
     sgemm_fused: matmul::reference::sgemm_fused,
+    gemm: matmul::reference::gemm,
+    gemm_block: matmul::reference::gemm_block,
+    tile: None,
 };
+
+/// The entry points of the optimised matmul variant built on micro-kernel `K`.
+const fn sgemm_variant<K: matmul::MicroKernel>(isa: Isa, name: &'static str) -> Variant {
+    Variant {
+        info: KernelInfo {
+            family: "matmul",
+            dtype: "f32",
+            isa,
+            name,
+            reference: false,
+        },
+        kernel: Kernel::Sgemm(SgemmKernels {
+            sgemm: matmul::driver::sgemm::<K>,
+            sgemm_fused: matmul::driver::sgemm_fused::<K>,
+            gemm: matmul::driver::gemm::<K>,
+            gemm_block: matmul::driver::gemm_block::<K>,
+            tile: Some(K::TILE),
+        }),
+    }
+}
 
 /// Every variant compiled into this binary, for every family, in increasing order of preference
 /// within a family; the references come first.
 static VARIANTS: &[Variant] = &[
     SGEMM_REFERENCE,
-    Variant {
-        info: KernelInfo {
-            family: "matmul",
-            dtype: "f32",
-            isa: Isa::Generic,
-            name: "matmul_f32_generic_6x8",
-            reference: false,
-        },
-        kernel: Kernel::Sgemm(SgemmKernels {
-            sgemm: matmul::blocked::sgemm,
-            sgemm_fused: matmul::blocked::sgemm_fused,
-        }),
-    },
+    sgemm_variant::<matmul::generic::Generic6x8>(Isa::Generic, "matmul_f32_generic_6x8"),
+    #[cfg(target_arch = "x86_64")]
+    sgemm_variant::<matmul::avx2::Avx2x6x16>(Isa::Avx2, "matmul_f32_avx2_6x16"),
+    #[cfg(target_arch = "x86_64")]
+    sgemm_variant::<matmul::avx512::Avx512x8x32>(Isa::Avx512, "matmul_f32_avx512_8x32"),
+    #[cfg(target_arch = "aarch64")]
+    sgemm_variant::<matmul::neon::Neon8x8>(Isa::Neon, "matmul_f32_neon_8x8"),
+    activation::variants::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    activation::variants::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    activation::variants::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    activation::variants::NEON,
+    softmax::variants::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    softmax::variants::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    softmax::variants::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    softmax::variants::NEON,
+    layernorm::variants::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    layernorm::variants::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    layernorm::variants::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    layernorm::variants::NEON,
+    depthwise::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    depthwise::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    depthwise::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    depthwise::NEON,
+    pool::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    pool::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    pool::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    pool::NEON,
+    binary::variants::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    binary::variants::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    binary::variants::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    binary::variants::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -121,8 +254,33 @@ pub struct KernelTable {
     pub sgemm: SgemmFn,
     /// `f32` GEMM with fused post-ops.
     pub sgemm_fused: SgemmFusedFn,
-    /// Which variant `sgemm` and `sgemm_fused` come from.
+    /// Strided or packed operands with fused post-ops.
+    pub gemm: GemmFn,
+    /// `gemm` on one column block of `C` (threads split `C` by columns).
+    pub gemm_block: GemmBlockFn,
+    /// The tile to pack `gemm`'s operands for ([`matmul::PackedA::pack`]); `None` when `gemm`
+    /// is the reference (pack for any tile, e.g. [`matmul::DEFAULT_TILE`]).
+    pub sgemm_tile: Option<TileShape>,
+    /// Which variant `sgemm`, `sgemm_fused` and `gemm` come from.
     pub sgemm_info: KernelInfo,
+    /// In-place element-wise activation of a slice.
+    pub activate: activation::ActivateFn,
+    /// Softmax / log-softmax over contiguous rows.
+    pub softmax: softmax::SoftmaxFn,
+    /// Layer normalization over contiguous rows.
+    pub layer_norm: layernorm::LayerNormFn,
+    /// `f32` 2-D depthwise convolution with fused bias and activation.
+    pub depthwise: depthwise::DepthwiseFn,
+    /// Which variant `depthwise` comes from.
+    pub depthwise_info: KernelInfo,
+    /// `f32` 2-D max / average pooling.
+    pub pool2d: pool::Pool2dFn,
+    /// `f32` global max / average pooling.
+    pub global_pool: pool::GlobalPoolFn,
+    /// Which variant `pool2d` and `global_pool` come from.
+    pub pool_info: KernelInfo,
+    /// `f32` element-wise `+ - · /` with either operand repeated.
+    pub binary: binary::BinaryFn,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -136,10 +294,24 @@ impl KernelTable {
         let (sgemm_info, k) = select(VARIANTS, "matmul", "f32", &features, max_isa)
             .and_then(|v| Some((v.info, v.sgemm()?)))
             .unwrap_or((SGEMM_REFERENCE.info, SGEMM_REFERENCE_KERNELS));
+        let (depthwise_info, depthwise) = depthwise::choose(&features, max_isa);
+        let (pool_info, pool) = pool::choose(&features, max_isa);
         Self {
             sgemm: k.sgemm,
             sgemm_fused: k.sgemm_fused,
+            gemm: k.gemm,
+            gemm_block: k.gemm_block,
+            sgemm_tile: k.tile,
             sgemm_info,
+            activate: activation::variants::choose(&features, max_isa),
+            softmax: softmax::variants::choose(&features, max_isa),
+            layer_norm: layernorm::variants::choose(&features, max_isa),
+            depthwise,
+            depthwise_info,
+            pool2d: pool.pool2d,
+            global_pool: pool.global_pool,
+            pool_info,
+            binary: binary::variants::choose(&features, max_isa),
             features,
             max_isa,
         }

@@ -39,8 +39,22 @@ fn every_family_has_exactly_one_reference_and_unique_names() {
     assert_eq!(names.len(), variants().len());
 }
 
+/// The matmul variant the table should pick for features `f` under `cap`.
+fn expected_sgemm(f: &CpuFeatures, cap: Option<MaxIsa>) -> &'static str {
+    let allowed = |isa| f.supports(isa) && cap.is_none_or(|c| c.allows(isa));
+    if cfg!(target_arch = "x86_64") && allowed(Isa::Avx512) {
+        "matmul_f32_avx512_8x32"
+    } else if cfg!(target_arch = "x86_64") && allowed(Isa::Avx2) {
+        "matmul_f32_avx2_6x16"
+    } else if cfg!(target_arch = "aarch64") && allowed(Isa::Neon) {
+        "matmul_f32_neon_8x8"
+    } else {
+        "matmul_f32_generic_6x8"
+    }
+}
+
 #[test]
-fn table_picks_the_blocked_kernel_unless_capped_to_reference() {
+fn table_picks_the_highest_allowed_tier_unless_capped_to_reference() {
     for f in [
         CpuFeatures::default(),
         all_features(),
@@ -53,7 +67,8 @@ fn table_picks_the_blocked_kernel_unless_capped_to_reference() {
             Some(MaxIsa::Avx512),
         ] {
             let t = KernelTable::build(f, cap);
-            assert_eq!(t.sgemm_info.name, "matmul_f32_generic_6x8", "{f:?} {cap:?}");
+            assert_eq!(t.sgemm_info.name, expected_sgemm(&f, cap), "{f:?} {cap:?}");
+            assert_eq!(t.sgemm_tile.is_some(), !t.sgemm_info.reference);
         }
         let t = KernelTable::build(f, Some(MaxIsa::Reference));
         assert!(t.sgemm_info.reference);

@@ -3,6 +3,7 @@
 
 mod dead_code;
 mod fold_constants;
+mod fuse;
 mod infer_types;
 
 use crate::ir::Graph;
@@ -16,12 +17,17 @@ pub trait Pass {
     fn run(&self, graph: &mut Graph) -> Result<bool>;
 }
 
-/// The passes every model goes through at load, whatever the backend.
+/// The passes every model goes through at load, whatever the backend: folding, then fusion
+/// (affine ops into convolutions, `HardSwish` spelled out, conv epilogues).
 pub fn portable() -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(fold_constants::FoldConstants),
         Box::new(dead_code::DeadCode),
         Box::new(infer_types::InferTypes),
+        Box::new(fuse::FoldIntoConv),
+        Box::new(fuse::RecognizeHardSwish),
+        Box::new(fuse::FuseConvEpilogue),
+        Box::new(dead_code::DeadCode),
     ]
 }
 

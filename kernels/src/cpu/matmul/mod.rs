@@ -1,25 +1,45 @@
 //! Single-precision GEMM: `C[m×n] = alpha · A[m×k] · B[k×n] + beta · C`, then an optional list of
-//! fused post-ops applied while each tile of `C` is stored.
+//! fused post-ops applied while each tile of `C` is still in cache.
 //!
 //! Every variant shares this module's contract:
 //!
 //! * operands are plain slices addressed through element strides ([`GemmParams`]); a transposed
-//!   operand is just swapped strides, a broadcast one a zero stride;
+//!   operand is just swapped strides, a broadcast one a zero stride. An operand that is used many
+//!   times (a layer's weights) can instead be packed once into the kernel's panel layout
+//!   ([`PackedA`], [`PackedB`]) and passed to [`Gemm`] as such;
 //! * every index a call would touch is validated up front ([`validate`]); a bad call returns
 //!   [`KernelError`] without writing anything, it never panics or reads out of bounds;
 //! * `beta == 0` makes `C` write-only: whatever it held (NaN included) is ignored;
 //! * post-ops run in list order on the final value of each element, exactly once.
 //!
 //! Variants (reached through [`crate::cpu::variants`] and [`crate::cpu::table`]):
-//! `reference.rs` (**the oracle**: a plain triple loop) and `blocked.rs` (cache-blocked, packed,
-//! register-tiled portable Rust). Hand-written SIMD micro-kernels will plug in beside
-//! `blocked` and reuse its packing and tiling driver.
+//! `reference.rs` (**the oracle**: a plain triple loop) and one register-tile micro-kernel per
+//! instruction set (`generic.rs`, `avx2.rs`, `avx512.rs`, `neon.rs`), all driven by the same
+//! BLIS-style loop nest in `driver.rs` over the panels of `packing.rs`.
 
-pub(crate) mod blocked;
+pub(crate) mod driver;
+pub(crate) mod generic;
+mod im2col_b;
+mod packing;
+mod post;
 pub(crate) mod reference;
+mod target;
 #[cfg(test)]
 mod tests;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
+
+pub(crate) use driver::MicroKernel;
+pub use im2col_b::Im2ColB;
+pub use packing::{PackedA, PackedB, TileShape};
+pub use target::{split_columns, ColumnBlock};
+
+use crate::cpu::activation::Activation;
 use crate::cpu::table;
 use crate::KernelError;
 
@@ -76,6 +96,83 @@ impl GemmParams {
     }
 }
 
+/// A strided matrix operand: element `(r, c)` is `data[r * row_stride + c * col_stride]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Strided<'a> {
+    /// The elements.
+    pub data: &'a [f32],
+    /// Distance between rows.
+    pub row_stride: isize,
+    /// Distance between columns.
+    pub col_stride: isize,
+}
+
+/// The left operand `A[m×k]` of a [`Gemm`].
+#[derive(Clone, Copy, Debug)]
+pub enum AOperand<'a> {
+    /// Read (and packed per call) through strides.
+    Strided(Strided<'a>),
+    /// Packed once, ahead of time, for this kernel's tile ([`PackedA::pack`]).
+    Packed(&'a PackedA),
+}
+
+/// The right operand `B[k×n]` of a [`Gemm`].
+#[derive(Clone, Copy, Debug)]
+pub enum BOperand<'a> {
+    /// Read (and packed per call) through strides.
+    Strided(Strided<'a>),
+    /// Packed once, ahead of time, for this kernel's tile ([`PackedB::pack`]).
+    Packed(&'a PackedB),
+    /// The column matrix of a 2-D convolution, packed straight from the image.
+    Im2Col(Im2ColB<'a>),
+}
+
+/// One GEMM call with any mix of strided and pre-packed operands:
+/// `C[m×n] = alpha · A·B + beta · C`, `C` row-major with row stride `c_row_stride`.
+#[derive(Clone, Copy, Debug)]
+pub struct Gemm<'a> {
+    /// Rows of `A` and `C`.
+    pub m: usize,
+    /// Columns of `B` and `C`.
+    pub n: usize,
+    /// The reduction length.
+    pub k: usize,
+    /// `A[m×k]`.
+    pub a: AOperand<'a>,
+    /// `B[k×n]`.
+    pub b: BOperand<'a>,
+    /// Distance between `C[i, j]` and `C[i + 1, j]`.
+    pub c_row_stride: isize,
+    /// Scale of the product.
+    pub alpha: f32,
+    /// Scale of the previous `C`; `0` means `C` is not read at all.
+    pub beta: f32,
+}
+
+impl<'a> Gemm<'a> {
+    /// The call [`GemmParams`] describes on slices `a` and `b`.
+    pub fn strided(p: &GemmParams, a: &'a [f32], b: &'a [f32]) -> Self {
+        Gemm {
+            m: p.m,
+            n: p.n,
+            k: p.k,
+            a: AOperand::Strided(Strided {
+                data: a,
+                row_stride: p.a_row_stride,
+                col_stride: p.a_col_stride,
+            }),
+            b: BOperand::Strided(Strided {
+                data: b,
+                row_stride: p.b_row_stride,
+                col_stride: p.b_col_stride,
+            }),
+            c_row_stride: p.c_row_stride,
+            alpha: p.alpha,
+            beta: p.beta,
+        }
+    }
+}
+
 /// A GEMM kernel without post-ops. Every variant and [`sgemm`] have this type.
 pub type SgemmFn = fn(&GemmParams, &[f32], &[f32], &mut [f32]) -> Result<(), KernelError>;
 
@@ -84,13 +181,21 @@ pub type SgemmFn = fn(&GemmParams, &[f32], &[f32], &mut [f32]) -> Result<(), Ker
 pub type SgemmFusedFn =
     fn(&GemmParams, &[f32], &[f32], &mut [f32], &[PostOp<'_>]) -> Result<(), KernelError>;
 
+/// The general entry point: strided or packed operands, fused post-ops. A packed operand must
+/// have been packed for the variant's [`TileShape`] (the reference accepts any).
+pub type GemmFn = fn(&Gemm<'_>, &mut [f32], &[PostOp<'_>]) -> Result<(), KernelError>;
+
+/// [`GemmFn`] on one [`ColumnBlock`] of `C` (from [`split_columns`]): computes only that
+/// block's columns, so blocks can run on different threads. With a packed `B`, blocks must
+/// start at multiples of the tile's `nr`.
+pub type GemmBlockFn = fn(&Gemm<'_>, ColumnBlock<'_>, &[PostOp<'_>]) -> Result<(), KernelError>;
+
 /// One step of the fused epilogue, applied to each element of `C` after
 /// `alpha · A·B + beta · C`, in list order, while the tile is still in cache.
 ///
-/// This is data, not code: a backend lowers `Gemm + Add(bias) + Relu` into one call with
-/// `[BiasPerCol(b), Relu]`. New activations are new variants here plus one arm in
-/// `apply_post_ops` in this module, which defines the semantics (and in each variant's
-/// in-register tile epilogue, which must match it; the family's proptest checks that).
+/// This is data, not code: a backend lowers `Conv + Add(bias) + HardSwish + Add(residual)` into
+/// one call with `[BiasPerRow(b), Activation(HardSwish), Residual(r)]`. `post.rs` defines the
+/// semantics ([`apply_post_ops`]); every variant must match it (the family's proptest checks).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum PostOp<'a> {
@@ -98,6 +203,8 @@ pub enum PostOp<'a> {
     BiasPerRow(&'a [f32]),
     /// `c[i, j] += bias[j]`; `bias.len()` must equal `n` (ONNX `Gemm`'s `C` as a row vector).
     BiasPerCol(&'a [f32]),
+    /// `c[i, j] *= scale[i]`; `scale.len()` must equal `m` (a per-channel scale).
+    ScalePerRow(&'a [f32]),
     /// `c = max(c, 0)`; NaN stays NaN.
     Relu,
     /// `c = min(max(c, min), max)`; NaN stays NaN. Requires `min <= max`, neither NaN.
@@ -107,6 +214,22 @@ pub enum PostOp<'a> {
         /// Upper bound.
         max: f32,
     },
+    /// Any element-wise [`Activation`] (with the accuracy of [`crate::cpu::activation`]).
+    Activation(Activation),
+    /// `c[i, j] += r[i * c_row_stride + j]`: a residual laid out like `C` (a skip connection).
+    Residual(&'a [f32]),
+}
+
+/// The tile to pack for when the kernel table's GEMM is the reference (which reads any tile).
+pub const DEFAULT_TILE: TileShape = TileShape {
+    mr: 8,
+    nr: 8,
+    kc: 256,
+};
+
+/// The tile operands for [`gemm`] must be packed for on this CPU.
+pub fn packing_tile() -> TileShape {
+    table().sgemm_tile.unwrap_or(DEFAULT_TILE)
 }
 
 /// `C = alpha · A·B + beta · C` with the best kernel of this CPU ([`table`]).
@@ -125,6 +248,21 @@ pub fn sgemm_fused(
     (table().sgemm_fused)(p, a, b, c, post)
 }
 
+/// A [`Gemm`] (strided or packed operands) with the best kernel of this CPU ([`table`]); pack
+/// operands with [`table`]`().sgemm_tile`.
+pub fn gemm(g: &Gemm<'_>, c: &mut [f32], post: &[PostOp<'_>]) -> Result<(), KernelError> {
+    (table().gemm)(g, c, post)
+}
+
+/// [`gemm`] on one column block of `C` ([`split_columns`]), with the best kernel of this CPU.
+pub fn gemm_block(
+    g: &Gemm<'_>,
+    c: ColumnBlock<'_>,
+    post: &[PostOp<'_>],
+) -> Result<(), KernelError> {
+    (table().gemm_block)(g, c, post)
+}
+
 /// Checks that every index the call `p` touches lies inside `a`, `b` and `c`, that rows of `C`
 /// do not overlap and that `post` fits the shape. Called by every variant before any write.
 pub fn validate(
@@ -134,43 +272,81 @@ pub fn validate(
     c: &[f32],
     post: &[PostOp<'_>],
 ) -> Result<(), KernelError> {
-    if p.m == 0 || p.n == 0 {
+    validate_gemm(&Gemm::strided(p, a, b), c, post)
+}
+
+/// [`validate`] for a [`Gemm`]: strided operands must lie inside their slices, packed ones must
+/// have the call's shape.
+pub fn validate_gemm(g: &Gemm<'_>, c: &[f32], post: &[PostOp<'_>]) -> Result<(), KernelError> {
+    validate_gemm_len(g, c.len(), post)
+}
+
+/// [`validate_gemm`] for a `C` slice of `c_len` elements.
+pub(crate) fn validate_gemm_len(
+    g: &Gemm<'_>,
+    c_len: usize,
+    post: &[PostOp<'_>],
+) -> Result<(), KernelError> {
+    if g.m == 0 || g.n == 0 {
         return Ok(()); // Nothing is read or written.
     }
-    if p.k > 0 {
-        check_operand("A", a.len(), p.m, p.k, p.a_row_stride, p.a_col_stride)?;
-        check_operand("B", b.len(), p.k, p.n, p.b_row_stride, p.b_col_stride)?;
+    match g.a {
+        AOperand::Strided(s) if g.k > 0 => {
+            check_operand("A", s.data.len(), g.m, g.k, s.row_stride, s.col_stride)?
+        }
+        AOperand::Packed(pa) if (pa.rows(), pa.depth()) != (g.m, g.k) => {
+            return Err(KernelError::invalid(format!(
+                "packed A is {}×{}, the call needs {}×{}",
+                pa.rows(),
+                pa.depth(),
+                g.m,
+                g.k
+            )))
+        }
+        _ => {}
     }
-    check_operand("C", c.len(), p.m, p.n, p.c_row_stride, 1)?;
-    if p.m > 1 && p.c_row_stride < to_isize(p.n)? {
+    match g.b {
+        BOperand::Strided(s) if g.k > 0 => {
+            check_operand("B", s.data.len(), g.k, g.n, s.row_stride, s.col_stride)?
+        }
+        BOperand::Im2Col(ic) if (ic.rows(), ic.cols()) != (g.k, g.n) => {
+            return Err(KernelError::invalid(format!(
+                "the im2col matrix is {}×{}, the call needs {}×{}",
+                ic.rows(),
+                ic.cols(),
+                g.k,
+                g.n
+            )))
+        }
+        BOperand::Packed(pb) if (pb.depth(), pb.cols()) != (g.k, g.n) => {
+            return Err(KernelError::invalid(format!(
+                "packed B is {}×{}, the call needs {}×{}",
+                pb.depth(),
+                pb.cols(),
+                g.k,
+                g.n
+            )))
+        }
+        _ => {}
+    }
+    if let (AOperand::Packed(pa), BOperand::Packed(pb)) = (g.a, g.b) {
+        if pa.tile().kc != pb.tile().kc {
+            return Err(KernelError::invalid(format!(
+                "packed A (kc {}) and packed B (kc {}) slice the depth differently",
+                pa.tile().kc,
+                pb.tile().kc
+            )));
+        }
+    }
+    check_operand("C", c_len, g.m, g.n, g.c_row_stride, 1)?;
+    if g.m > 1 && g.c_row_stride < to_isize(g.n)? {
         return Err(KernelError::invalid(format!(
             "rows of C overlap: c_row_stride {} < n {}",
-            p.c_row_stride, p.n
+            g.c_row_stride, g.n
         )));
     }
     for op in post {
-        match *op {
-            PostOp::BiasPerRow(bias) if bias.len() != p.m => {
-                return Err(KernelError::out_of_bounds(format!(
-                    "BiasPerRow has {} elements, m is {}",
-                    bias.len(),
-                    p.m
-                )));
-            }
-            PostOp::BiasPerCol(bias) if bias.len() != p.n => {
-                return Err(KernelError::out_of_bounds(format!(
-                    "BiasPerCol has {} elements, n is {}",
-                    bias.len(),
-                    p.n
-                )));
-            }
-            PostOp::Clip { min, max } if min.is_nan() || max.is_nan() || min > max => {
-                return Err(KernelError::invalid(format!(
-                    "Clip needs min <= max, got [{min}, {max}]"
-                )));
-            }
-            _ => {}
-        }
+        post::validate(op, g, c_len)?;
     }
     Ok(())
 }
@@ -216,58 +392,55 @@ pub(crate) fn offset(r: usize, c: usize, row_stride: isize, col_stride: isize) -
     (r as isize * row_stride + c as isize * col_stride) as usize
 }
 
-/// Applies `post` to `row`, which holds `C[i, j0 .. j0 + row.len()]`. This function is the
-/// definition of each post-op's semantics; every variant must match it.
-#[inline(always)]
-pub(crate) fn apply_post_ops(row: &mut [f32], i: usize, j0: usize, post: &[PostOp<'_>]) {
-    for op in post {
-        match *op {
-            PostOp::BiasPerRow(bias) => {
-                let v = bias[i];
-                row.iter_mut().for_each(|x| *x += v);
-            }
-            PostOp::BiasPerCol(bias) => {
-                let bias = &bias[j0..j0 + row.len()];
-                row.iter_mut().zip(bias).for_each(|(x, v)| *x += v);
-            }
-            PostOp::Relu => row.iter_mut().for_each(|x| *x = relu(*x)),
-            PostOp::Clip { min, max } => row.iter_mut().for_each(|x| *x = clip(*x, min, max)),
+/// Checks a column block against the call: it must come from a `C` of the call's shape, and
+/// with a packed `B` start at a multiple of `nr`.
+pub(crate) fn validate_block(
+    g: &Gemm<'_>,
+    c: &ColumnBlock<'_>,
+    post: &[PostOp<'_>],
+) -> Result<(), KernelError> {
+    validate_gemm_len(g, c.c_len(), post)?;
+    let cols = c.columns();
+    if c.rows() != g.m || c.row_stride() != g.c_row_stride || cols.end > g.n.max(cols.start) {
+        return Err(KernelError::invalid(format!(
+            "column block ({} rows, stride {}, columns {cols:?}) is not from this call's C \
+             ({}×{}, stride {})",
+            c.rows(),
+            c.row_stride(),
+            g.m,
+            g.n,
+            g.c_row_stride
+        )));
+    }
+    if let BOperand::Packed(pb) = g.b {
+        if cols.start % pb.tile().nr != 0 {
+            return Err(KernelError::invalid(format!(
+                "with a packed B, column blocks must start at multiples of {}, not {}",
+                pb.tile().nr,
+                cols.start
+            )));
         }
     }
+    Ok(())
 }
 
-/// `max(x, 0)` by comparison, not `f32::max`, so NaN stays NaN (as in ONNX runtimes).
-#[inline(always)]
-pub(crate) fn relu(x: f32) -> f32 {
-    if x < 0.0 {
-        0.0
-    } else {
-        x
-    }
-}
-
-/// `min(max(x, min), max)` by comparison, so NaN stays NaN.
-#[inline(always)]
-pub(crate) fn clip(x: f32, min: f32, max: f32) -> f32 {
-    if x < min {
-        min
-    } else if x > max {
-        max
-    } else {
-        x
-    }
-}
-
-/// `C = beta · C` (or `0` when `beta == 0`) followed by `post`: the whole job when `k == 0`.
-pub(crate) fn scale_c_only(p: &GemmParams, c: &mut [f32], post: &[PostOp<'_>]) {
-    for i in 0..p.m {
-        let start = offset(i, 0, p.c_row_stride, 1);
-        let row = &mut c[start..start + p.n];
-        if p.beta == 0.0 {
-            row.fill(0.0);
-        } else {
-            row.iter_mut().for_each(|x| *x *= p.beta);
+/// `C = beta · C` (or `0` when `beta == 0`) followed by `post`, on the block's columns: the
+/// whole job when `k == 0`.
+pub(crate) fn scale_c_only(
+    g: &Gemm<'_>,
+    c: &mut ColumnBlock<'_>,
+    post: &[PostOp<'_>],
+    activate: crate::cpu::activation::ActivateFn,
+) {
+    let cols = c.columns();
+    for i in 0..g.m {
+        if let Some((row, _)) = c.segment(i, cols.start, cols.len()) {
+            if g.beta == 0.0 {
+                row.fill(0.0);
+            } else {
+                row.iter_mut().for_each(|x| *x *= g.beta);
+            }
         }
-        apply_post_ops(row, i, 0, post);
     }
+    post::apply_to_block(c, 0, g.m, cols.start, cols.len(), post, activate);
 }

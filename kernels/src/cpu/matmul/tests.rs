@@ -9,7 +9,9 @@
 
 use proptest::prelude::*;
 
-use super::{GemmParams, PostOp};
+use super::TileShape;
+use super::{split_columns, AOperand, BOperand, Gemm, GemmParams, PackedA, PackedB, PostOp};
+use crate::cpu::activation::Activation;
 use crate::cpu::{variants, SgemmKernels, Variant};
 
 /// How an operand is laid out in its slice.
@@ -47,8 +49,34 @@ fn layout() -> impl Strategy<Value = Layout> {
     ]
 }
 
-/// Which post-ops to fuse: `(bias per row, bias per column, relu, clip)`.
-type Posts = (bool, bool, bool, bool);
+/// Which post-ops to fuse, in this order.
+#[derive(Clone, Copy, Debug, Default)]
+struct Posts {
+    bias_row: bool,
+    bias_col: bool,
+    scale_row: bool,
+    relu: bool,
+    clip: bool,
+    /// 0: none, 1: HardSwish (exact in every variant), 2: Sigmoid (approximated).
+    activation: u8,
+    residual: bool,
+}
+
+fn posts() -> impl Strategy<Value = Posts> {
+    (any::<[bool; 6]>(), 0..3u8).prop_map(|(f, activation)| Posts {
+        bias_row: f[0],
+        bias_col: f[1],
+        scale_row: f[2],
+        relu: f[3],
+        clip: f[4],
+        activation,
+        residual: f[5],
+    })
+}
+
+/// The slack an approximated activation adds to the error bound (the activation family's
+/// stated bound for Sigmoid, doubled).
+const ACTIVATION_SLACK: f64 = 1e-5;
 
 #[derive(Clone, Debug)]
 struct Case {
@@ -61,6 +89,9 @@ struct Case {
     alpha: f32,
     beta: f32,
     posts: Posts,
+    packed: (bool, bool),
+    /// Compute `C` as three column blocks ([`split_columns`]) instead of one call.
+    split: bool,
     seed: u64,
 }
 
@@ -85,6 +116,13 @@ struct Problem {
     c: Vec<f32>,
     bias_row: Vec<f32>,
     bias_col: Vec<f32>,
+    scale_row: Vec<f32>,
+    residual: Vec<f32>,
+    /// Absolute slack for an approximated activation.
+    slack: f64,
+    /// Pass `A` / `B` pre-packed.
+    packed: (bool, bool),
+    split: bool,
 }
 
 impl Problem {
@@ -115,35 +153,95 @@ impl Problem {
             c,
             bias_row: fill(t.seed ^ 4, t.m),
             bias_col: fill(t.seed ^ 5, t.n),
+            scale_row: fill(t.seed ^ 6, t.m),
+            residual: fill(t.seed ^ 7, c_len),
+            slack: if t.posts.activation == 2 {
+                ACTIVATION_SLACK
+            } else {
+                0.0
+            },
+            packed: t.packed,
+            split: t.split,
         }
     }
 
-    fn posts(&self, (row, col, relu, clip): Posts) -> Vec<PostOp<'_>> {
+    fn posts(&self, f: Posts) -> Vec<PostOp<'_>> {
         let mut v = Vec::new();
-        if row {
+        if f.bias_row {
             v.push(PostOp::BiasPerRow(&self.bias_row));
         }
-        if col {
+        if f.bias_col {
             v.push(PostOp::BiasPerCol(&self.bias_col));
         }
-        if relu {
+        if f.scale_row {
+            v.push(PostOp::ScalePerRow(&self.scale_row));
+        }
+        if f.relu {
             v.push(PostOp::Relu);
         }
-        if clip {
+        if f.clip {
             v.push(PostOp::Clip {
                 min: -0.75,
                 max: 0.5,
             });
+        }
+        match f.activation {
+            1 => v.push(PostOp::Activation(Activation::HardSwish)),
+            2 => v.push(PostOp::Activation(Activation::Sigmoid)),
+            _ => {}
+        }
+        if f.residual {
+            v.push(PostOp::Residual(&self.residual));
         }
         v
     }
 
     fn run(&self, k: SgemmKernels, post: &[PostOp<'_>]) -> Vec<f32> {
         let mut c = self.c.clone();
-        let r = if post.is_empty() {
-            (k.sgemm)(&self.p, &self.a, &self.b, &mut c)
-        } else {
-            (k.sgemm_fused)(&self.p, &self.a, &self.b, &mut c, post)
+        let r = match self.packed {
+            (false, false) if !self.split && post.is_empty() => {
+                (k.sgemm)(&self.p, &self.a, &self.b, &mut c)
+            }
+            (false, false) if !self.split => {
+                (k.sgemm_fused)(&self.p, &self.a, &self.b, &mut c, post)
+            }
+            (pack_a, pack_b) => {
+                // The reference reads any tile: give it an odd one, with ragged depth slices.
+                let tile = k.tile.unwrap_or(TileShape {
+                    mr: 3,
+                    nr: 5,
+                    kc: 7,
+                });
+                let mut g = Gemm::strided(&self.p, &self.a, &self.b);
+                let (pa, pb);
+                if pack_a {
+                    let AOperand::Strided(a) = g.a else {
+                        unreachable!()
+                    };
+                    pa = PackedA::pack(tile, self.p.m, self.p.k, a).expect("pack A");
+                    g.a = AOperand::Packed(&pa);
+                }
+                if pack_b {
+                    let BOperand::Strided(b) = g.b else {
+                        unreachable!()
+                    };
+                    pb = PackedB::pack(tile, self.p.k, self.p.n, b).expect("pack B");
+                    g.b = BOperand::Packed(&pb);
+                }
+                if self.split {
+                    // Cut at thirds, rounded down to whole panels (required with a packed B).
+                    let n = self.p.n;
+                    let cut = |f: usize| (n * f / 3) / tile.nr * tile.nr;
+                    let cuts = [cut(1), cut(2)];
+                    let blocks = split_columns(&mut c, self.p.m, n, self.p.c_row_stride, &cuts)
+                        .expect("split C");
+                    blocks
+                        .into_iter()
+                        .try_for_each(|b| (k.gemm_block)(&g, b, post))
+                } else {
+                    (k.gemm)(&g, &mut c, post)
+                }
+            }
         };
         r.expect("valid problem rejected");
         c
@@ -167,16 +265,27 @@ impl Problem {
             match *op {
                 PostOp::BiasPerRow(b) => (v, scale) = (v + b[i] as f64, scale + b[i].abs() as f64),
                 PostOp::BiasPerCol(b) => (v, scale) = (v + b[j] as f64, scale + b[j].abs() as f64),
+                PostOp::ScalePerRow(s) => (v, scale) = (v * s[i] as f64, scale * s[i].abs() as f64),
                 PostOp::Relu => v = v.max(0.0),
                 PostOp::Clip { min, max } => v = v.clamp(min as f64, max as f64),
+                PostOp::Activation(Activation::HardSwish) => {
+                    // Slope at most 1.5: the propagated error grows by that much at most.
+                    (v, scale) = (v * (v / 6.0 + 0.5).clamp(0.0, 1.0), 1.5 * scale);
+                }
+                PostOp::Activation(Activation::Sigmoid) => v = 1.0 / (1.0 + (-v).exp()),
+                PostOp::Residual(r) => {
+                    let x = r[super::offset(i, j, p.c_row_stride, 1)] as f64;
+                    (v, scale) = (v + x, scale + x.abs());
+                }
+                other => unreachable!("no exact model for {other:?}"),
             }
         }
         (v, scale)
     }
 }
 
-fn tolerance(k: usize, scale: f64) -> f64 {
-    (k as f64 + 8.0) * f32::EPSILON as f64 * scale
+fn tolerance(k: usize, scale: f64, slack: f64) -> f64 {
+    (k as f64 + 8.0) * f32::EPSILON as f64 * scale + slack
 }
 
 fn sgemm_variants() -> impl Iterator<Item = (&'static Variant, SgemmKernels)> {
@@ -202,7 +311,7 @@ fn check(t: &Case) -> Result<(), TestCaseError> {
             let (exact, scale) = prob.exact(i, j, &post);
             let got = want[super::offset(i, j, p.c_row_stride, 1)] as f64;
             prop_assert!(
-                (got - exact).abs() <= tolerance(p.k, scale),
+                (got - exact).abs() <= tolerance(p.k, scale, prob.slack),
                 "reference C[{i},{j}] = {got}, exact {exact}"
             );
         }
@@ -218,7 +327,7 @@ fn check(t: &Case) -> Result<(), TestCaseError> {
             if i < p.m && j < p.n {
                 let (_, scale) = prob.exact(i, j, &post);
                 prop_assert!(
-                    ((g - w) as f64).abs() <= 2.0 * tolerance(p.k, scale),
+                    ((g - w) as f64).abs() <= 2.0 * tolerance(p.k, scale, prob.slack),
                     "{}: C[{i},{j}] = {g}, reference {w}, case {t:?}",
                     v.info.name
                 );
@@ -242,7 +351,7 @@ fn scalars() -> impl Strategy<Value = (f32, f32)> {
 }
 
 fn case(dims: impl Strategy<Value = (usize, usize, usize)>) -> impl Strategy<Value = Case> {
-    let posts = (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>());
+    let posts = posts();
     (
         dims,
         layout(),
@@ -250,10 +359,11 @@ fn case(dims: impl Strategy<Value = (usize, usize, usize)>) -> impl Strategy<Val
         0..3usize,
         scalars(),
         posts,
+        any::<(bool, bool, bool)>(),
         any::<u64>(),
     )
         .prop_map(
-            |((m, n, k), a, b, c_pad, (alpha, beta), posts, seed)| Case {
+            |((m, n, k), a, b, c_pad, (alpha, beta), posts, (pa, pb, split), seed)| Case {
                 m,
                 n,
                 k,
@@ -263,6 +373,8 @@ fn case(dims: impl Strategy<Value = (usize, usize, usize)>) -> impl Strategy<Val
                 alpha,
                 beta,
                 posts,
+                packed: (pa || split, pb),
+                split,
                 seed,
             },
         )
@@ -305,6 +417,8 @@ fn pinned(m: usize, n: usize, k: usize, alpha: f32, beta: f32, posts: Posts) -> 
         alpha,
         beta,
         posts,
+        packed: (false, false),
+        split: false,
         seed: 0x5eed,
     }
 }
@@ -313,14 +427,40 @@ fn pinned(m: usize, n: usize, k: usize, alpha: f32, beta: f32, posts: Posts) -> 
 /// apply on the first / last depth slice respectively.
 #[test]
 fn every_block_loop_with_beta_and_post_ops() {
-    check(&pinned(100, 2060, 520, 0.75, 0.5, (true, true, true, true))).unwrap();
-    check(&pinned(97, 33, 300, 1.0, 0.0, (false, true, false, true))).unwrap();
+    let all = Posts {
+        bias_row: true,
+        bias_col: true,
+        scale_row: true,
+        relu: true,
+        clip: true,
+        activation: 1,
+        residual: true,
+    };
+    check(&pinned(100, 2060, 520, 0.75, 0.5, all)).unwrap();
+    let some = Posts {
+        bias_col: true,
+        clip: true,
+        activation: 2,
+        ..Posts::default()
+    };
+    check(&pinned(97, 33, 300, 1.0, 0.0, some)).unwrap();
+    for packed in [(true, false), (false, true), (true, true)] {
+        for split in [false, true] {
+            check(&Case {
+                packed,
+                split,
+                ..pinned(100, 2060, 520, 0.75, 0.5, all)
+            })
+            .unwrap();
+        }
+    }
 }
 
 /// `beta == 0` must ignore NaN in `C` on every depth slice, not only the first.
 #[test]
 fn beta_zero_ignores_nan_across_depth_slices() {
-    check(&pinned(5, 18, 600, -1.5, 0.0, (false, false, false, false))).unwrap();
+    check(&pinned(5, 18, 600, -1.5, 0.0, Posts::default())).unwrap();
 }
 
 mod errors;
+mod im2col;

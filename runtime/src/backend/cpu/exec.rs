@@ -1,21 +1,30 @@
 //! The node-by-node executor.
 
+use super::prepare::Prepared;
 use super::{control, ops};
 use crate::ir::{Graph, ValueId};
 use crate::plan::Plan;
+use crate::profile::{estimate_flops, op_label, OpRecord, Profile};
 use crate::tensor::{AlignedBytes, TensorView};
 use crate::{Error, Result, Tensor};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A graph prepared for the CPU with one plan: the arena slots are allocated here, once.
 pub(crate) struct CpuProgram {
     plan: Arc<Plan>,
     slots: Vec<AlignedBytes>,
     threads: usize,
+    /// Load-time state per node (packed weights), shared by the session's programs.
+    prepared: Arc<Vec<Option<Arc<Prepared>>>>,
 }
 
 impl CpuProgram {
-    pub(crate) fn new(plan: Arc<Plan>, threads: usize) -> Self {
+    pub(crate) fn new(
+        plan: Arc<Plan>,
+        threads: usize,
+        prepared: Arc<Vec<Option<Arc<Prepared>>>>,
+    ) -> Self {
         let slots = plan
             .arena
             .slot_bytes
@@ -26,11 +35,19 @@ impl CpuProgram {
             plan,
             slots,
             threads,
+            prepared,
         }
     }
 
-    /// Runs `graph` (the one the plan was built for) on inputs aligned with `graph.inputs`.
-    pub(crate) fn run(&mut self, graph: &Graph, inputs: &[TensorView<'_>]) -> Result<Vec<Tensor>> {
+    /// Runs `graph` (the one the plan was built for) on inputs aligned with `graph.inputs`,
+    /// timing every node into `profile` when one is given.
+    pub(crate) fn run_profiled(
+        &mut self,
+        graph: &Graph,
+        inputs: &[TensorView<'_>],
+        mut profile: Option<&mut Profile>,
+    ) -> Result<Vec<Tensor>> {
+        let run_start = Instant::now();
         let mut values: Vec<Option<Tensor>> = vec![None; graph.values.len()];
         let plan = self.plan.clone();
         let env = Env {
@@ -51,7 +68,14 @@ impl CpuProgram {
                         .map(|s| std::mem::take(&mut self.slots[s]))
                 })
                 .collect();
-            let results = run_node(&env, &values, index, recycled, self.threads)?;
+            let prepared = self.prepared.get(index).and_then(|p| p.as_deref());
+            let node_start = Instant::now();
+            let results = run_node(&env, &values, index, recycled, self.threads, prepared)?;
+            if let Some(profile) = profile.as_deref_mut() {
+                profile.ops.push(record(
+                    &env, &values, index, &results, run_start, node_start,
+                ));
+            }
             for (out, result) in node.outputs.iter().zip(results) {
                 let (Some(id), Some(t)) = (out, result) else {
                     continue;
@@ -67,7 +91,47 @@ impl CpuProgram {
                 }
             }
         }
-        collect_outputs(&env, &mut values)
+        let outputs = collect_outputs(&env, &mut values);
+        if let Some(profile) = profile {
+            profile.total_us = run_start.elapsed().as_secs_f64() * 1e6;
+        }
+        outputs
+    }
+}
+
+/// The profile record of node `index`, which started at `start` and just finished.
+fn record(
+    env: &Env<'_>,
+    values: &[Option<Tensor>],
+    index: usize,
+    results: &[Option<Tensor>],
+    run_start: Instant,
+    start: Instant,
+) -> OpRecord {
+    let duration_us = start.elapsed().as_secs_f64() * 1e6;
+    let node = &env.graph.nodes[index];
+    let input_shapes: Vec<Option<Vec<usize>>> = node
+        .inputs
+        .iter()
+        .map(|id| {
+            id.and_then(|id| env.view(values, id))
+                .map(|v| v.shape.to_vec())
+        })
+        .collect();
+    let input_refs: Vec<Option<&[usize]>> = input_shapes.iter().map(|s| s.as_deref()).collect();
+    let output_shape = results
+        .iter()
+        .flatten()
+        .next()
+        .map(|t| t.shape().to_vec())
+        .unwrap_or_default();
+    OpRecord {
+        node: node.name.clone(),
+        op: op_label(&node.op),
+        flops: estimate_flops(&node.op, &input_refs, &output_shape),
+        output_shape,
+        start_us: start.duration_since(run_start).as_secs_f64() * 1e6,
+        duration_us,
     }
 }
 
@@ -108,6 +172,7 @@ pub(super) fn run_node(
     index: usize,
     recycled: Vec<Option<AlignedBytes>>,
     threads: usize,
+    prepared: Option<&Prepared>,
 ) -> Result<Vec<Option<Tensor>>> {
     let node = &env.graph.nodes[index];
     let mut views = Vec::with_capacity(node.inputs.len());
@@ -126,7 +191,7 @@ pub(super) fn run_node(
     if let crate::ir::Op::Control(op) = &node.op {
         return control::run(op, &views, node.outputs.len(), threads).map_err(context);
     }
-    let ins = ops::Inputs::new(views, threads);
+    let ins = ops::Inputs::new(views, threads).with_prepared(prepared);
     let mut out = ops::Outputs::new(node.outputs.iter().map(|o| o.is_some()).collect(), recycled);
     ops::eval(&node.op, &ins, &mut out).map_err(context)?;
     let results = out.into_results();
@@ -209,7 +274,7 @@ pub(super) fn run_unplanned(
     }
     for (index, node) in graph.nodes.iter().enumerate() {
         let recycled = vec![None; node.outputs.len()];
-        let results = run_node(&env, &values, index, recycled, threads)?;
+        let results = run_node(&env, &values, index, recycled, threads, None)?;
         for (out, result) in node.outputs.iter().zip(results) {
             if let (Some(id), Some(t)) = (out, result) {
                 values[id.0] = Some(t);

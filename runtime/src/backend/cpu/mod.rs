@@ -7,8 +7,10 @@ mod control;
 mod exec;
 pub(crate) mod ops;
 pub(crate) mod parallel;
+pub(crate) mod prepare;
 
 pub(crate) use exec::CpuProgram;
+pub(crate) use parallel::WorkerPool;
 
 use crate::ir::Op;
 use crate::{Result, Tensor};

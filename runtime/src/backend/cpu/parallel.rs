@@ -4,15 +4,17 @@
 //!
 //! The policy:
 //!
-//! - **Scoped threads per op.** Each call starts its helpers with [`std::thread::scope`] and
-//!   joins them before returning; there is no global pool. (A session-owned pool, reused from
-//!   op to op, is the next step; it would slot in behind these functions.)
+//! - **One pool per session.** A session with `threads > 1` owns a [`WorkerPool`] created once
+//!   and runs every plan inside it ([`WorkerPool::run`]); the parts of an op are spawned into
+//!   whatever pool the calling thread belongs to (rayon's scope), so `threads` is honoured and
+//!   nothing is oversubscribed. Outside a pool (a session with one thread) everything runs on
+//!   the calling thread.
 //! - **The calling thread does a share.** The first part runs on the caller, so `workers`
-//!   parts cost `workers - 1` spawns, and one worker costs none.
-//! - **Minimum work per extra thread.** A spawn costs tens of microseconds, about what a small
-//!   layer takes in total, so [`worker_count`] only adds a thread per `min_work_per_thread`
-//!   units of work. Each family passes its own minimum, tuned to how much a unit of its work
-//!   costs.
+//!   parts cost `workers - 1` hand-offs, and one worker costs none.
+//! - **Minimum work per extra thread.** Waking a parked worker costs a few microseconds, about
+//!   what a small layer takes in total, so [`worker_count`] only adds a thread per
+//!   `min_work_per_thread` units of work. Each family passes its own minimum, tuned to how much
+//!   a unit of its work costs.
 //! - **Contiguous, balanced parts.** Work is cut into contiguous runs of independent units
 //!   (rows, planes, heads, elements) whose lengths differ by at most one. Each unit is computed
 //!   by the same code whatever the split, so results are bit-identical for every thread count.
@@ -97,6 +99,15 @@ pub(crate) fn for_each_unit_mut<T: Send>(
     })
 }
 
+/// Runs `f` on every part (owned work items, e.g. column blocks of one matrix), the first on
+/// the calling thread; returns the first error in part order.
+pub(crate) fn for_each_part<P: Send>(
+    parts: Vec<P>,
+    f: impl Fn(P) -> Result<()> + Sync,
+) -> Result<()> {
+    run_parts(parts, f).map(drop)
+}
+
 /// `0..units` cut into `parts` contiguous ranges (at least one, at most one per unit) whose
 /// lengths differ by at most one.
 fn split(units: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
@@ -110,25 +121,61 @@ fn split(units: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
     })
 }
 
-/// Runs `f` on every part, the first on the calling thread and the others on scoped threads,
-/// and returns the results in part order, or the first error in part order.
+/// Runs `f` on every part, the first on the calling thread and the others as jobs of the
+/// current pool, and returns the results in part order, or the first error in part order.
 fn run_parts<P: Send, R: Send>(parts: Vec<P>, f: impl Fn(P) -> Result<R> + Sync) -> Result<Vec<R>> {
+    let guarded = |part: P| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(part)))
+            .unwrap_or_else(|_| Err(Error::internal("a worker thread panicked")))
+    };
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
         return Ok(Vec::new());
     };
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = parts.map(|part| s.spawn(move || f(part))).collect();
-        let mut results = Vec::with_capacity(handles.len() + 1);
-        results.push(f(first));
-        results.extend(handles.into_iter().map(|handle| {
-            handle
-                .join()
-                .unwrap_or_else(|_| Err(Error::internal("a worker thread panicked")))
-        }));
-        results.into_iter().collect()
-    })
+    if parts.len() == 0 {
+        return guarded(first).map(|r| vec![r]);
+    }
+    let mut slots: Vec<Option<Result<R>>> = (0..=parts.len()).map(|_| None).collect();
+    let guarded = &guarded;
+    rayon::in_place_scope(|scope| {
+        let (first_slot, rest) = slots.split_at_mut(1);
+        for (part, slot) in parts.zip(rest) {
+            scope.spawn(move |_| *slot = Some(guarded(part)));
+        }
+        first_slot[0] = Some(guarded(first));
+    });
+    slots
+        .into_iter()
+        .map(|slot| slot.unwrap_or_else(|| Err(Error::internal("a worker part did not run"))))
+        .collect()
+}
+
+/// The worker threads of one session, created once.
+pub(crate) struct WorkerPool {
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl WorkerPool {
+    /// A pool of `threads` threads in all (none is started for 1).
+    pub(crate) fn new(threads: usize) -> Result<Self> {
+        if threads <= 1 {
+            return Ok(WorkerPool { pool: None });
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("mote-worker-{i}"))
+            .build()
+            .map_err(|e| Error::internal(format!("cannot start {threads} worker threads: {e}")))?;
+        Ok(WorkerPool { pool: Some(pool) })
+    }
+
+    /// Runs `f` inside the pool, so the ops it runs split their work over the pool's threads.
+    pub(crate) fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod transformer;
 pub(crate) mod util;
 mod vision;
 
+use crate::backend::cpu::prepare::Prepared;
 use crate::ir::Op;
 use crate::tensor::{byte_len, AlignedBytes, Element, TensorView, TensorViewMut};
 use crate::{DType, Error, Result, Tensor};
@@ -21,6 +22,7 @@ use crate::{DType, Error, Result, Tensor};
 pub(crate) struct Inputs<'a> {
     views: Vec<Option<TensorView<'a>>>,
     threads: usize,
+    prepared: Option<&'a Prepared>,
 }
 
 impl<'a> Inputs<'a> {
@@ -28,7 +30,17 @@ impl<'a> Inputs<'a> {
         Inputs {
             views,
             threads: threads.max(1),
+            prepared: None,
         }
+    }
+    /// With the node's load-time state (packed weights).
+    pub(crate) fn with_prepared(mut self, prepared: Option<&'a Prepared>) -> Self {
+        self.prepared = prepared;
+        self
+    }
+    /// The node's load-time state, if it has any.
+    pub(crate) fn prepared(&self) -> Option<&'a Prepared> {
+        self.prepared
     }
     /// Number of input positions (including omitted optional ones).
     pub(crate) fn len(&self) -> usize {

@@ -15,6 +15,9 @@ pub use window::{Geometry, Padding, TransposedGeometry, Window};
 pub enum NnOp {
     /// `Conv(X, W, B?)`.
     Conv(Conv),
+    /// `Conv(X, W, B?)` followed by the element-wise `steps` of an epilogue, which may read a
+    /// residual `R` (input 3, optional): made by the fusion passes, not by import.
+    FusedConv(FusedConv),
     /// `ConvTranspose(X, W, B?)`.
     ConvTranspose(ConvTranspose),
     /// `MaxPool` (with optional `Indices` output), `AveragePool`, `LpPool`.
@@ -57,6 +60,72 @@ pub struct Conv {
     pub window: Window,
     /// Channel groups (`C_in` and `C_out` are both split into `group` parts).
     pub group: usize,
+}
+
+/// A convolution with the element-wise ops after it fused in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedConv {
+    /// The convolution.
+    pub conv: Conv,
+    /// Applied in order to each output element after the bias.
+    pub steps: Vec<EpilogueStep>,
+}
+
+/// One element-wise step of a fused epilogue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EpilogueStep {
+    /// An activation.
+    Activation(FusedActivation),
+    /// `y += R` where `R` (input 3) has the output's shape; any other shape broadcasts (the
+    /// backend then adds it separately).
+    AddResidual,
+}
+
+/// The activations an epilogue can apply (the unary ops that have one).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FusedActivation {
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, min), max)`.
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
+    /// `x` if `x >= 0` else `alpha · x`.
+    LeakyRelu {
+        /// Slope below zero.
+        alpha: f32,
+    },
+    /// `clip(alpha · x + beta, 0, 1)`.
+    HardSigmoid {
+        /// Slope.
+        alpha: f32,
+        /// Offset.
+        beta: f32,
+    },
+    /// `x · clip(x / 6 + 1/2, 0, 1)`.
+    HardSwish,
+    /// `1 / (1 + e^-x)`.
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+}
+
+impl FusedActivation {
+    /// The ONNX op type.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FusedActivation::Relu => "Relu",
+            FusedActivation::Clip { .. } => "Clip",
+            FusedActivation::LeakyRelu { .. } => "LeakyRelu",
+            FusedActivation::HardSigmoid { .. } => "HardSigmoid",
+            FusedActivation::HardSwish => "HardSwish",
+            FusedActivation::Sigmoid => "Sigmoid",
+            FusedActivation::Tanh => "Tanh",
+        }
+    }
 }
 
 /// Transposed convolution attributes.
@@ -177,6 +246,7 @@ impl NnOp {
     pub fn name(&self) -> &'static str {
         match self {
             NnOp::Conv(_) => "Conv",
+            NnOp::FusedConv(_) => "FusedConv",
             NnOp::ConvTranspose(_) => "ConvTranspose",
             NnOp::Pool(p) => match p.kind {
                 PoolKind::Max { .. } => "MaxPool",
@@ -211,9 +281,13 @@ impl NnOp {
             value: None,
         };
         Ok(match self {
-            NnOp::Conv(conv) | NnOp::DeformConv(DeformConv { conv, .. }) => vec![with_shape(
-                conv_shape(conv, shape(inputs, 0), shape(inputs, 1))?,
-            )],
+            NnOp::Conv(conv)
+            | NnOp::FusedConv(FusedConv { conv, .. })
+            | NnOp::DeformConv(DeformConv { conv, .. }) => vec![with_shape(conv_shape(
+                conv,
+                shape(inputs, 0),
+                shape(inputs, 1),
+            )?)],
             NnOp::ConvTranspose(ct) => {
                 vec![with_shape(conv_transpose_shape(
                     ct,

@@ -204,6 +204,28 @@ fn not_broadcastable(shape: &[usize], out_shape: &[usize]) -> Error {
     ))
 }
 
+/// `f(x, y, out_run)` for every run of the output, on up to the walk's threads: `x` and `y`
+/// are each operand's `len` contiguous elements along the run, or its one repeated element
+/// (a slice of length 1). For kernels that take whole runs (the SIMD ones); [`map2`] is the
+/// element-by-element form.
+#[inline(always)]
+pub(super) fn zip_runs<A: Sync, B: Sync, O: Send>(
+    walk: &Walk,
+    a: &[A],
+    b: &[B],
+    out: &mut [O],
+    f: impl Fn(&[A], &[B], &mut [O]) -> Result<()> + Sync,
+) -> Result<()> {
+    parallel(out, walk.threads(), |chunk, start| {
+        walk.for_each_run(start..start + chunk.len(), |pos, offsets, len| {
+            let dst = out_run(chunk, pos - start, len)?;
+            let x = walk.run_of(a, 0, offsets[0], len)?;
+            let y = walk.run_of(b, 1, offsets[1], len)?;
+            f(x, y, dst)
+        })
+    })
+}
+
 /// `out[i] = f(a[i'], b[i''])` over the broadcast of `a` and `b` (the walk's two operands).
 #[inline(always)]
 pub(super) fn map2<A: Copy + Sync, B: Copy + Sync, O: Send>(
@@ -214,33 +236,28 @@ pub(super) fn map2<A: Copy + Sync, B: Copy + Sync, O: Send>(
     f: impl Fn(A, B) -> O + Sync,
 ) -> Result<()> {
     let (a_contiguous, b_contiguous) = (walk.contiguous(0), walk.contiguous(1));
-    parallel(out, walk.threads(), |chunk, start| {
-        walk.for_each_run(start..start + chunk.len(), |pos, offsets, len| {
-            let dst = out_run(chunk, pos - start, len)?;
-            let x = walk.run_of(a, 0, offsets[0], len)?;
-            let y = walk.run_of(b, 1, offsets[1], len)?;
-            // A non-contiguous operand's run is its one repeated element.
-            match (a_contiguous, b_contiguous) {
-                (true, true) => dst
-                    .iter_mut()
-                    .zip(x)
-                    .zip(y)
-                    .for_each(|((d, &x), &y)| *d = f(x, y)),
-                (true, false) => {
-                    let y = y[0];
-                    dst.iter_mut().zip(x).for_each(|(d, &x)| *d = f(x, y));
-                }
-                (false, true) => {
-                    let x = x[0];
-                    dst.iter_mut().zip(y).for_each(|(d, &y)| *d = f(x, y));
-                }
-                (false, false) => {
-                    let (x, y) = (x[0], y[0]);
-                    dst.iter_mut().for_each(|d| *d = f(x, y));
-                }
+    zip_runs(walk, a, b, out, |x, y, dst| {
+        // A non-contiguous operand's run is its one repeated element.
+        match (a_contiguous, b_contiguous) {
+            (true, true) => dst
+                .iter_mut()
+                .zip(x)
+                .zip(y)
+                .for_each(|((d, &x), &y)| *d = f(x, y)),
+            (true, false) => {
+                let y = y[0];
+                dst.iter_mut().zip(x).for_each(|(d, &x)| *d = f(x, y));
             }
-            Ok(())
-        })
+            (false, true) => {
+                let x = x[0];
+                dst.iter_mut().zip(y).for_each(|(d, &y)| *d = f(x, y));
+            }
+            (false, false) => {
+                let (x, y) = (x[0], y[0]);
+                dst.iter_mut().for_each(|d| *d = f(x, y));
+            }
+        }
+        Ok(())
     })
 }
 

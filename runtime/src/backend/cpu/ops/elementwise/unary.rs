@@ -1,5 +1,8 @@
 //! Unary ops: math functions and activations on floats, the few that also take integers
 //! (`Abs`, `Neg`, `Sign`, `Relu`), float tests (`IsNaN`, `IsInf`), and `Not`/`BitwiseNot`.
+//!
+//! f32 activations the vectorised kernels of `mote_kernels` implement ([`kernel_activation`])
+//! go there; every other op and dtype takes the portable loops here.
 
 use super::broadcast::parallel;
 use super::real::Real;
@@ -9,6 +12,7 @@ use crate::ir::ops::elementwise::Unary;
 use crate::tensor::TensorView;
 use crate::{DType, Error, Result};
 use half::{bf16, f16};
+use mote_kernels::cpu::activation::{activate, Activation};
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, SQRT_2};
 
 pub(super) fn eval(op: &Unary, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
@@ -45,7 +49,10 @@ pub(super) fn eval(op: &Unary, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
             crate::with_numeric_type!(x.dtype, T => integer::<T>(op, x, out), _ => Err(unsupported_dtype(op, x.dtype)))
         }
         _ => match x.dtype {
-            DType::F32 => float::<f32>(op, x, ins.threads(), out),
+            DType::F32 => match kernel_activation(op) {
+                Some(act) => activate_f32(act, x, ins.threads(), out),
+                None => float::<f32>(op, x, ins.threads(), out),
+            },
             DType::F64 => float::<f64>(op, x, ins.threads(), out),
             DType::F16 => float::<f16>(op, x, ins.threads(), out),
             DType::BF16 => float::<bf16>(op, x, ins.threads(), out),
@@ -64,6 +71,51 @@ fn expect_dtype(op: &Unary, dtype: DType, ok: bool) -> Result<()> {
     } else {
         Err(unsupported_dtype(op, dtype))
     }
+}
+
+/// The kernel activation computing `op` on f32: bit for bit what [`float`] computes for the
+/// piecewise-linear ones, within 1e-6 relative (exp, sigmoid, tanh, erf) or 2e-6·max(1, |x|)
+/// absolute (gelu, silu) for the others — far inside the conformance tolerance, and accurate
+/// near 0 as well. `None`: not a kernel activation.
+fn kernel_activation(op: &Unary) -> Option<Activation> {
+    Some(match *op {
+        Unary::Relu => Activation::Relu,
+        Unary::LeakyRelu { alpha } => Activation::LeakyRelu { alpha },
+        Unary::HardSigmoid { alpha, beta } => Activation::HardSigmoid { alpha, beta },
+        Unary::HardSwish => Activation::HardSwish,
+        Unary::Sigmoid => Activation::Sigmoid,
+        Unary::Swish { alpha } if alpha == 1.0 => Activation::Silu,
+        Unary::Tanh => Activation::Tanh,
+        Unary::Exp => Activation::Exp,
+        Unary::Erf => Activation::Erf,
+        Unary::Gelu {
+            tanh_approximation: false,
+        } => Activation::Gelu,
+        Unary::Gelu {
+            tanh_approximation: true,
+        } => Activation::GeluTanh,
+        _ => return None,
+    })
+}
+
+/// `y = act(x)` on f32: a copy, then the kernel in place, chunk by chunk across threads (the
+/// result does not depend on the split: the kernels are element-wise, tails included).
+fn activate_f32(
+    act: Activation,
+    x: TensorView<'_>,
+    threads: usize,
+    out: &mut Outputs,
+) -> Result<()> {
+    let src = x.as_slice::<f32>()?;
+    let mut y = out.alloc_uninit(0, x.dtype, x.shape)?;
+    parallel(y.as_mut_slice::<f32>()?, threads, |chunk, start| {
+        let src = src
+            .get(start..start + chunk.len())
+            .ok_or_else(|| Error::internal("unary output larger than its input"))?;
+        chunk.copy_from_slice(src);
+        activate(act, chunk);
+        Ok(())
+    })
 }
 
 /// `dst[i] = f(src[i])`, computing in the float type's compute type.

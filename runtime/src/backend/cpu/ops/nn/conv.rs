@@ -1,26 +1,44 @@
-//! `Conv`: im2col + SGEMM per (image, group), with two shortcuts:
+//! `Conv` (and `FusedConv`, a conv with an element-wise epilogue): im2col + GEMM per
+//! (image, group), with two shortcuts:
 //!
 //! * pointwise (1×1 kernel, stride 1, no padding): the image already is the column matrix;
-//! * 2-D depthwise (one input channel per group): a direct loop per channel, since im2col of a
-//!   single channel would copy the image `Π kernel` times to feed a one-row GEMM.
+//! * 2-D depthwise (one input channel per group): the direct depthwise kernels, since im2col of
+//!   a single channel would copy the image `Π kernel` times to feed a one-row GEMM.
 //!
-//! The bias is fused into the GEMM as a per-row (per output channel) post-op. Threads split the
-//! output channels of each GEMM (and the channels of each im2col), or the planes of a depthwise
-//! conv.
+//! Weights are packed once at session creation ([`Prepared::ConvWeights`]) when they are
+//! constant. The bias and the epilogue (activations, residual add) are fused into the GEMM's
+//! store as post-ops. Threads split each GEMM's output columns (spatial positions): all share
+//! the packed weights, each packs only its own columns (and the channels of each im2col).
 
-use super::depthwise::Plane2d;
-use super::{
-    batch_channels, f32_data, f32_output_overwrite, kernel_error, parallel, same_dtype, workers_for,
-};
+use super::depthwise::{run_depthwise, DepthwiseLayout, Plane2d};
+use super::workers_for;
+use super::{batch_channels, f32_data, f32_output_overwrite, kernel_error, parallel, same_dtype};
 use crate::backend::cpu::ops::{Inputs, Outputs};
-use crate::ir::ops::nn::{Conv, Geometry};
+use crate::backend::cpu::prepare::Prepared;
+use crate::ir::ops::nn::{Conv, EpilogueStep, FusedActivation, FusedConv, Geometry};
 use crate::tensor::numel;
 use crate::{Error, ErrorKind, Result};
+use mote_kernels::cpu::activation::{activate, Activation};
 use mote_kernels::cpu::conv::{im2col, Im2ColParams};
-use mote_kernels::cpu::matmul::{sgemm_fused, GemmParams, PostOp};
+use mote_kernels::cpu::matmul::{
+    gemm_block, split_columns, AOperand, BOperand, Gemm, Im2ColB, PackedA, PostOp, Strided,
+};
 use std::cell::RefCell;
 
 pub(super) fn conv(attrs: &Conv, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    conv_with_epilogue(attrs, &[], ins, out)
+}
+
+pub(super) fn fused_conv(attrs: &FusedConv, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
+    conv_with_epilogue(&attrs.conv, &attrs.steps, ins, out)
+}
+
+fn conv_with_epilogue(
+    attrs: &Conv,
+    steps: &[EpilogueStep],
+    ins: &Inputs<'_>,
+    out: &mut Outputs,
+) -> Result<()> {
     let (x, w, b) = (ins.get(0)?, ins.get(1)?, ins.opt(2));
     same_dtype("Conv", "W", &w, x.dtype)?;
     if let Some(b) = &b {
@@ -30,10 +48,180 @@ pub(super) fn conv(attrs: &Conv, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
     let (xs, ws) = (f32_data("Conv", &x)?, f32_data("Conv", &w)?);
     let bs = b.map(|b| f32_data("Conv", &b)).transpose()?;
     let shape = layout.output_shape();
-    // Every element is written: by the GEMM (beta = 0) or by the depthwise loop's bias fill.
+    let residual = match ins.opt(3) {
+        Some(r) if steps.contains(&EpilogueStep::AddResidual) => {
+            same_dtype("Conv", "residual", &r, x.dtype)?;
+            Some((f32_data("Conv", &r)?, r.shape.to_vec()))
+        }
+        _ => None,
+    };
+    // A residual of the output's own shape is added in the GEMM's store; any other
+    // (broadcasting) residual is added after the conv, with the steps that follow it.
+    let fused_residual = residual.as_ref().filter(|(_, s)| *s == shape);
+    let epilogue = Epilogue::new(steps, fused_residual.map(|(r, _)| &r[..]))?;
+    let packed = match ins.prepared() {
+        Some(Prepared::ConvWeights(p)) if p.len() == layout.groups => Some(&p[..]),
+        _ => None,
+    };
     f32_output_overwrite(out, 0, x.dtype, &shape, |y| {
-        layout.run(&xs, &ws, bs.as_deref(), y, ins.threads())
+        layout.run(&xs, &ws, bs.as_deref(), packed, &epilogue, y, ins.threads())?;
+        if let Some(rest) = epilogue.unfused_from {
+            let (r, r_shape) = residual
+                .as_ref()
+                .ok_or_else(|| Error::internal("FusedConv: residual step without input"))?;
+            apply_steps_broadcast(&steps[rest..], y, &shape, r, r_shape)?;
+        }
+        Ok(())
     })
+}
+
+/// A conv's epilogue as kernel post-ops: the steps up to the first residual that cannot be
+/// fused (one that broadcasts), which then runs with the rest of the steps afterwards.
+pub(super) struct Epilogue<'a> {
+    activations: Vec<Option<Activation>>,
+    residual: Option<&'a [f32]>,
+    /// Index of the first step not fused into the conv.
+    unfused_from: Option<usize>,
+    steps: Vec<EpilogueStep>,
+}
+
+impl<'a> Epilogue<'a> {
+    fn new(steps: &[EpilogueStep], fused_residual: Option<&'a [f32]>) -> Result<Self> {
+        let mut fused = Vec::new();
+        let mut unfused_from = None;
+        for (i, step) in steps.iter().enumerate() {
+            if *step == EpilogueStep::AddResidual && fused_residual.is_none() {
+                unfused_from = Some(i);
+                break;
+            }
+            fused.push(*step);
+        }
+        let activations = fused
+            .iter()
+            .map(|s| match s {
+                EpilogueStep::Activation(a) => Ok(Some(kernel_activation(*a)?)),
+                EpilogueStep::AddResidual => Ok(None),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Epilogue {
+            activations,
+            residual: fused_residual,
+            unfused_from,
+            steps: fused,
+        })
+    }
+
+    /// No epilogue at all.
+    pub(super) fn none() -> Self {
+        Epilogue {
+            activations: Vec::new(),
+            residual: None,
+            unfused_from: None,
+            steps: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The post-ops for output block `block` (`rows × cols` elements from `offset` of `y`),
+    /// with `bias` first.
+    fn post_ops<'p>(
+        &'p self,
+        bias: Option<&'p [f32]>,
+        offset: usize,
+        len: usize,
+    ) -> Vec<PostOp<'p>> {
+        let mut post = Vec::with_capacity(self.steps.len() + 1);
+        post.extend(bias.map(PostOp::BiasPerRow));
+        for (step, act) in self.steps.iter().zip(&self.activations) {
+            match (step, act) {
+                (_, Some(a)) => post.push(PostOp::Activation(*a)),
+                (EpilogueStep::AddResidual, None) => {
+                    if let Some(r) = self.residual {
+                        post.push(PostOp::Residual(&r[offset..offset + len]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        post
+    }
+
+    /// Applies the fused steps to `y`, the output block at `offset` (for the depthwise path,
+    /// which applies the bias itself).
+    fn apply(&self, y: &mut [f32], offset: usize) {
+        for (step, act) in self.steps.iter().zip(&self.activations) {
+            match (step, act) {
+                (_, Some(a)) => activate(*a, y),
+                (EpilogueStep::AddResidual, None) => {
+                    if let Some(r) = self.residual {
+                        y.iter_mut().zip(&r[offset..]).for_each(|(v, r)| *v += r);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The single activation, when that is the whole epilogue.
+    fn only_activation(&self) -> Option<Activation> {
+        match self.activations.as_slice() {
+            [Some(a)] => Some(*a),
+            _ => None,
+        }
+    }
+}
+
+/// The kernel activation for an IR one.
+pub(super) fn kernel_activation(a: FusedActivation) -> Result<Activation> {
+    let act = match a {
+        FusedActivation::Relu => Activation::Relu,
+        FusedActivation::Clip { min, max } => Activation::Clip { min, max },
+        FusedActivation::LeakyRelu { alpha } => Activation::LeakyRelu { alpha },
+        FusedActivation::HardSigmoid { alpha, beta } => Activation::HardSigmoid { alpha, beta },
+        FusedActivation::HardSwish => Activation::HardSwish,
+        FusedActivation::Sigmoid => Activation::Sigmoid,
+        FusedActivation::Tanh => Activation::Tanh,
+    };
+    act.validate().map_err(|e| kernel_error("FusedConv", e))?;
+    Ok(act)
+}
+
+/// The steps after an unfusable (broadcasting) residual: `y += broadcast(r)`, then the rest.
+fn apply_steps_broadcast(
+    steps: &[EpilogueStep],
+    y: &mut [f32],
+    y_shape: &[usize],
+    r: &[f32],
+    r_shape: &[usize],
+) -> Result<()> {
+    for step in steps {
+        match step {
+            EpilogueStep::AddResidual => {
+                let out = crate::tensor::broadcast_shapes(&[y_shape, r_shape])?;
+                if out != y_shape {
+                    crate::bail!(
+                        shape,
+                        "FusedConv: residual {r_shape:?} does not broadcast to {y_shape:?}"
+                    );
+                }
+                if r_shape.len() > y_shape.len() {
+                    crate::bail!(
+                        shape,
+                        "FusedConv: residual {r_shape:?} has a higher rank than {y_shape:?}"
+                    );
+                }
+                let index = crate::backend::cpu::ops::util::broadcast_index(r_shape, y_shape);
+                y.iter_mut()
+                    .enumerate()
+                    .for_each(|(k, v)| *v += r[index(k)]);
+            }
+            EpilogueStep::Activation(a) => activate(kernel_activation(*a)?, y),
+        }
+    }
+    Ok(())
 }
 
 /// A convolution's validated sizes.
@@ -64,7 +252,13 @@ pub(super) enum Columns<'a> {
     Image,
     /// A `[in_channels · taps, output_plane]` matrix built by the filler.
     Built(FillColumns<'a>),
+    /// The 2-D im2col matrix, packed by the GEMM straight from the image (never built).
+    Im2Col2d,
 }
+
+/// Columns per thread are whole multiples of this (the widest micro-kernel tile, twice), so
+/// every thread's share is made of full tiles.
+const COLUMN_GRAIN: usize = 64;
 
 impl ConvLayout {
     pub(super) fn new(attrs: &Conv, x: &[usize], w: &[usize], b: Option<&[usize]>) -> Result<Self> {
@@ -125,11 +319,14 @@ impl ConvLayout {
         self.in_channels == 1 && self.groups > 1 && self.input_spatial.len() == 2
     }
 
+    #[allow(clippy::too_many_arguments)] // The conv's operands and how to run it.
     fn run(
         &self,
         x: &[f32],
         w: &[f32],
         b: Option<&[f32]>,
+        packed: Option<&[PackedA]>,
+        epilogue: &Epilogue<'_>,
         y: &mut [f32],
         threads: usize,
     ) -> Result<()> {
@@ -137,22 +334,28 @@ impl ConvLayout {
             return Ok(());
         }
         if self.is_depthwise_2d() {
-            return self.run_depthwise(x, w, b, y, threads);
+            return self.run_depthwise(x, w, b, epilogue, y, threads);
         }
+        let weights = Weights { w, packed };
         if self.is_pointwise() {
-            return self.run_gemm(x, w, b, y, Columns::Image, threads);
+            return self.run_gemm(x, weights, b, epilogue, y, Columns::Image, threads);
+        }
+        if self.input_spatial.len() == 2 {
+            return self.run_gemm(x, weights, b, epilogue, y, Columns::Im2Col2d, threads);
         }
         let im2col = |_: usize, image: &[f32], col: &mut [f32]| self.im2col(image, col, threads);
-        self.run_gemm(x, w, b, y, Columns::Built(&im2col), threads)
+        self.run_gemm(x, weights, b, epilogue, y, Columns::Built(&im2col), threads)
     }
 
-    /// One GEMM per (image, group) block: `W_g · columns` (+ bias) into `y`, which it
-    /// overwrites.
+    /// One GEMM per (image, group) block: `W_g · columns` (+ bias, epilogue) into `y`, which
+    /// it overwrites.
+    #[allow(clippy::too_many_arguments)] // The conv's operands and how to run it.
     pub(super) fn run_gemm(
         &self,
         x: &[f32],
-        w: &[f32],
+        weights: Weights<'_>,
         b: Option<&[f32]>,
+        epilogue: &Epilogue<'_>,
         y: &mut [f32],
         columns: Columns<'_>,
         threads: usize,
@@ -163,58 +366,104 @@ impl ConvLayout {
         let k = self.in_channels * self.taps;
         let n = self.output_plane;
         match columns {
-            Columns::Image => self.gemm_blocks(x, w, b, y, None, threads),
+            Columns::Image => self.gemm_blocks(x, weights, b, epilogue, y, None, threads),
+            Columns::Im2Col2d => {
+                self.gemm_blocks(x, weights, b, epilogue, y, Some(Source::Im2Col), threads)
+            }
             Columns::Built(fill) => {
                 let len = k.checked_mul(n).ok_or_else(|| {
                     Error::new(ErrorKind::OutOfMemory, "Conv: column matrix too large")
                 })?;
                 with_scratch(len, |col| {
-                    self.gemm_blocks(x, w, b, y, Some((fill, col)), threads)
+                    let built = Some(Source::Built(fill, col));
+                    self.gemm_blocks(x, weights, b, epilogue, y, built, threads)
                 })
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // The conv's operands and how to run it.
     fn gemm_blocks(
         &self,
         x: &[f32],
-        w: &[f32],
+        weights: Weights<'_>,
         b: Option<&[f32]>,
+        epilogue: &Epilogue<'_>,
         y: &mut [f32],
-        mut built: Option<(FillColumns<'_>, &mut [f32])>,
+        mut source: Option<Source<'_, '_>>,
         threads: usize,
     ) -> Result<()> {
         let k = self.in_channels * self.taps;
         let n = self.output_plane;
+        let m = self.out_channels;
         let image_len = self.in_channels * self.input_plane;
-        let block_len = self.out_channels * n;
+        let block_len = m * n;
         for (i, y_block) in y.chunks_exact_mut(block_len).enumerate() {
             let (image, g) = (i / self.groups, i % self.groups);
             let x_start = (image * self.groups + g) * image_len;
             let image = &x[x_start..x_start + image_len];
-            let columns: &[f32] = match &mut built {
-                None => image,
-                Some((fill, col)) => {
+            let strided = |data| {
+                BOperand::Strided(Strided {
+                    data,
+                    row_stride: n as isize,
+                    col_stride: 1,
+                })
+            };
+            let b_operand = match &mut source {
+                None => strided(image),
+                Some(Source::Built(fill, col)) => {
                     fill(i, image, col)?;
-                    col
+                    strided(&**col)
+                }
+                Some(Source::Im2Col) => {
+                    let geom = &self.geometry;
+                    let params = Im2ColParams {
+                        channels: self.in_channels,
+                        input_spatial: &self.input_spatial,
+                        kernel: &geom.kernel,
+                        strides: &geom.strides,
+                        dilations: &geom.dilations,
+                        pads_begin: &geom.pads_begin,
+                        pads_end: &geom.pads_end,
+                    };
+                    BOperand::Im2Col(
+                        Im2ColB::new(&params, image).map_err(|e| kernel_error("Conv", e))?,
+                    )
                 }
             };
-            let weights = &w[g * self.out_channels * k..(g + 1) * self.out_channels * k];
-            let bias = b.map(|b| &b[g * self.out_channels..(g + 1) * self.out_channels]);
-            let workers = workers_for(threads, y_block.len(), n);
-            parallel::for_each_chunk_mut(y_block, n, workers, |row0, rows_out| {
-                let rows = rows_out.len() / n;
-                let bias = bias.map(|b| PostOp::BiasPerRow(&b[row0..row0 + rows]));
-                let post = bias.as_slice();
-                let a = &weights[row0 * k..(row0 + rows) * k];
-                sgemm_fused(
-                    &GemmParams::row_major(rows, n, k),
-                    a,
-                    columns,
-                    rows_out,
-                    post,
-                )
-                .map_err(|e| kernel_error("Conv", e))
+            let a = match weights.packed {
+                Some(p) => AOperand::Packed(&p[g]),
+                None => AOperand::Strided(Strided {
+                    data: &weights.w[g * m * k..(g + 1) * m * k],
+                    row_stride: k as isize,
+                    col_stride: 1,
+                }),
+            };
+            let call = Gemm {
+                m,
+                n,
+                k,
+                a,
+                b: b_operand,
+                c_row_stride: n as isize,
+                alpha: 1.0,
+                beta: 0.0,
+            };
+            let bias = b.map(|b| &b[g * m..(g + 1) * m]);
+            let post = epilogue.post_ops(bias, i * block_len, block_len);
+            let workers = workers_for(
+                threads,
+                block_len * k.max(1),
+                n.div_ceil(COLUMN_GRAIN) * m * k.max(1),
+            )
+            .min(n.div_ceil(COLUMN_GRAIN));
+            let cuts: Vec<usize> = (1..workers)
+                .map(|t| (n.div_ceil(COLUMN_GRAIN) * t / workers) * COLUMN_GRAIN)
+                .collect();
+            let blocks = split_columns(y_block, m, n, n as isize, &cuts)
+                .map_err(|e| kernel_error("Conv", e))?;
+            parallel::for_each_part(blocks, |block| {
+                gemm_block(&call, block, &post).map_err(|e| kernel_error("Conv", e))
             })?;
         }
         Ok(())
@@ -242,29 +491,46 @@ impl ConvLayout {
         })
     }
 
-    /// One output plane per (image, output channel), each from one input channel.
+    /// The direct depthwise kernels, with the epilogue fused when it is one activation.
     fn run_depthwise(
         &self,
         x: &[f32],
         w: &[f32],
         b: Option<&[f32]>,
+        epilogue: &Epilogue<'_>,
         y: &mut [f32],
         threads: usize,
     ) -> Result<()> {
-        let out_channels = self.groups * self.out_channels;
         let plane = Plane2d::new(&self.input_spatial, &self.geometry);
-        let workers = workers_for(threads, y.len(), self.output_plane);
-        parallel::for_each_chunk_mut(y, self.output_plane, workers, |p0, planes| {
-            for (p, y_plane) in planes.chunks_exact_mut(self.output_plane).enumerate() {
-                let (image, oc) = ((p0 + p) / out_channels, (p0 + p) % out_channels);
-                let ic = image * self.groups + oc / self.out_channels;
-                let x_plane = &x[ic * self.input_plane..(ic + 1) * self.input_plane];
-                let w_plane = &w[oc * self.taps..(oc + 1) * self.taps];
-                plane.convolve(x_plane, w_plane, b.map_or(0.0, |b| b[oc]), y_plane);
-            }
-            Ok(())
-        })
+        let layout = DepthwiseLayout {
+            groups: self.groups,
+            multiplier: self.out_channels,
+            input_plane: self.input_plane,
+            output_plane: self.output_plane,
+        };
+        let fused = epilogue.only_activation();
+        run_depthwise(&plane, &layout, x, w, b, fused, y, threads)?;
+        if fused.is_none() && !epilogue.is_empty() {
+            epilogue.apply(y, 0);
+        }
+        Ok(())
     }
+}
+
+/// Where one block's column matrix comes from when it is not the image itself.
+enum Source<'f, 'c> {
+    /// Built into a scratch matrix by a filler.
+    Built(FillColumns<'f>, &'c mut [f32]),
+    /// Packed straight from the image by the GEMM.
+    Im2Col,
+}
+
+/// A conv's weights: the raw `[C_out, C_in/group · Π kernel]` rows, and the same packed per
+/// group when they were constant at load.
+#[derive(Clone, Copy)]
+pub(super) struct Weights<'a> {
+    pub(super) w: &'a [f32],
+    pub(super) packed: Option<&'a [PackedA]>,
 }
 
 thread_local! {
@@ -369,7 +635,9 @@ mod tests {
         let expected = naive_2d(a, &x, xs, &w, ws, Some(&b));
         for threads in [1, 3] {
             let mut y = vec![f32::NAN; numel(&layout.output_shape())];
-            layout.run(&x, &w, Some(&b), &mut y, threads).unwrap();
+            layout
+                .run(&x, &w, Some(&b), None, &Epilogue::none(), &mut y, threads)
+                .unwrap();
             for (i, (got, want)) in y.iter().zip(&expected).enumerate() {
                 assert!(
                     (got - want).abs() <= 1e-4 * want.abs().max(1.0),
@@ -424,7 +692,9 @@ mod tests {
             let layout = ConvLayout::new(&a, &xs, &ws, None).unwrap();
             let run = |threads| {
                 let mut y = vec![0f32; numel(&layout.output_shape())];
-                layout.run(&x, &w, None, &mut y, threads).unwrap();
+                layout
+                    .run(&x, &w, None, None, &Epilogue::none(), &mut y, threads)
+                    .unwrap();
                 y
             };
             assert_eq!(run(1), run(4), "group {group}");

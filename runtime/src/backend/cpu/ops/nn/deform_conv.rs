@@ -3,7 +3,7 @@
 //! (neighbours outside the image read zero, like `GridSample` with zero padding and aligned
 //! corners), scaled by the optional mask, then multiplied by the weights as in `Conv`.
 
-use super::conv::{Columns, ConvLayout};
+use super::conv::{Columns, ConvLayout, Epilogue, Weights};
 use super::{f32_data, f32_output_overwrite, same_dtype};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::DeformConv;
@@ -74,8 +74,12 @@ pub(super) fn deform_conv(attrs: &DeformConv, ins: &Inputs<'_>, out: &mut Output
     f32_output_overwrite(out, 0, x.dtype, &shape, |y| {
         layout.run_gemm(
             &xs,
-            &ws,
+            Weights {
+                w: &ws,
+                packed: None,
+            },
             bs.as_deref(),
+            &Epilogue::none(),
             y,
             Columns::Built(&fill),
             ins.threads(),

@@ -26,6 +26,7 @@ use std::borrow::Cow;
 pub(super) fn eval(op: &NnOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     match op {
         NnOp::Conv(attrs) => conv::conv(attrs, ins, out),
+        NnOp::FusedConv(attrs) => conv::fused_conv(attrs, ins, out),
         NnOp::ConvTranspose(attrs) => conv_transpose::conv_transpose(attrs, ins, out),
         NnOp::Col2Im(attrs) => conv_transpose::col2im(attrs, ins, out),
         NnOp::Pool(attrs) => pool::pool(attrs, ins, out),

@@ -1,15 +1,22 @@
 //! Windowed pooling (`MaxPool`, `AveragePool`, `LpPool`) and global pooling.
 //!
-//! Every `[N, C]` plane shares one window geometry, computed once per axis into [`Windows`]:
-//! for each output coordinate, the range of kernel taps that fall inside the image. Padding
-//! never contributes to a max, adds zero to a sum, and only counts in an average's divisor, so
-//! only in-image taps are visited, the last axis as one strided run.
+//! 2-D `AveragePool`, 2-D f32 `MaxPool` without indices, `GlobalAveragePool` and
+//! `GlobalMaxPool` run on `mote_kernels`' vectorised pooling kernels, planes split across
+//! threads. Everything else (other ranks, `LpPool`, `MaxPool` on other types or with
+//! `Indices`) takes the portable path below: every `[N, C]` plane shares one window geometry,
+//! computed once per axis into [`Windows`]: for each output coordinate, the range of kernel
+//! taps that fall inside the image. Padding never contributes to a max, adds zero to a sum, and
+//! only counts in an average's divisor, so only in-image taps are visited, the last axis as one
+//! strided run.
 
-use super::{batch_channels, f32_data, f32_output, parallel, workers_for};
+use super::{batch_channels, f32_data, f32_output, kernel_error, parallel, workers_for};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::{pool_shape, Geometry, GlobalPoolKind, Pool, PoolKind};
 use crate::tensor::{byte_len, numel, strides_of, Element};
-use crate::{Error, Result};
+use crate::{DType, Error, Result};
+use mote_kernels::cpu::pool::{
+    global_pool as pool_planes, pool2d, GlobalPoolOp, PoolOp, PoolParams,
+};
 
 pub(super) fn pool(attrs: &Pool, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let x = ins.get(0)?;
@@ -19,7 +26,21 @@ pub(super) fn pool(attrs: &Pool, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
     let geometry = attrs.window.resolve(&x.shape[2..], None, attrs.ceil_mode)?;
     let windows = Windows::new(&x.shape[2..], &geometry)?;
     let threads = ins.threads();
+    let spatial = &x.shape[2..];
     match attrs.kind {
+        PoolKind::Max { .. } if spatial.len() == 2 && x.dtype == DType::F32 && !out.is_used(1) => {
+            let xs = x.as_slice::<f32>()?;
+            f32_output(out, 0, x.dtype, &shape, |y| {
+                pool_2d(&geometry, spatial, PoolOp::Max, xs, y, threads)
+            })
+        }
+        PoolKind::Average { count_include_pad } if spatial.len() == 2 => {
+            let xs = f32_data("AveragePool", &x)?;
+            let op = PoolOp::Average { count_include_pad };
+            f32_output(out, 0, x.dtype, &shape, |y| {
+                pool_2d(&geometry, spatial, op, &xs, y, threads)
+            })
+        }
         PoolKind::Max {
             column_major_indices,
         } => {
@@ -98,20 +119,26 @@ pub(super) fn global_pool(kind: GlobalPoolKind, ins: &Inputs<'_>, out: &mut Outp
         .map(|(i, &d)| if i < 2 { d } else { 1 })
         .collect();
     let xs = f32_data(op, &x)?;
+    let threads = ins.threads();
     f32_output(out, 0, x.dtype, &shape, |y| {
         if plane == 0 {
             crate::bail!(shape, "{op}: empty spatial input {:?}", x.shape);
         }
-        for (src, d) in xs.chunks_exact(plane).zip(y.iter_mut()) {
-            *d = match kind {
-                GlobalPoolKind::Max => src.iter().copied().fold(f32::NEG_INFINITY, f32::max),
-                GlobalPoolKind::Average => {
-                    (src.iter().map(|&v| f64::from(v)).sum::<f64>() / plane as f64) as f32
+        let kernel_op = match kind {
+            GlobalPoolKind::Max => GlobalPoolOp::Max,
+            GlobalPoolKind::Average => GlobalPoolOp::Average,
+            GlobalPoolKind::Lp { p } => {
+                for (src, d) in xs.chunks_exact(plane).zip(y.iter_mut()) {
+                    *d = lp_norm(src.iter().copied(), p);
                 }
-                GlobalPoolKind::Lp { p } => lp_norm(src.iter().copied(), p),
-            };
-        }
-        Ok(())
+                return Ok(());
+            }
+        };
+        let workers = workers_for(threads, xs.len(), plane);
+        parallel::for_each_chunk_mut(y, 1, workers, |p0, dst| {
+            let src = &xs[p0 * plane..(p0 + dst.len()) * plane];
+            pool_planes(kernel_op, plane, src, dst).map_err(|e| kernel_error(op, e))
+        })
     })
 }
 
@@ -128,6 +155,49 @@ fn lp_norm(values: impl Iterator<Item = f32>, p: f32) -> f32 {
         .map(|v| f64::from(v).abs().powf(p))
         .sum::<f64>()
         .powf(1.0 / p) as f32
+}
+
+/// A 2-D `MaxPool` / `AveragePool` of every `[N, C]` plane with the pooling kernel, planes
+/// split across threads (one kernel call per thread).
+fn pool_2d(
+    g: &Geometry,
+    spatial: &[usize],
+    op: PoolOp,
+    x: &[f32],
+    y: &mut [f32],
+    threads: usize,
+) -> Result<()> {
+    let (input_plane, output_plane) = (numel(spatial), numel(&g.output));
+    if output_plane == 0 {
+        return Ok(());
+    }
+    let name = match op {
+        PoolOp::Max => "MaxPool",
+        _ => "AveragePool",
+    };
+    let workers = workers_for(threads, y.len(), output_plane);
+    parallel::for_each_chunk_mut(y, output_plane, workers, |p0, planes| {
+        let channels = planes.len() / output_plane;
+        let params = PoolParams {
+            channels,
+            in_h: spatial[0],
+            in_w: spatial[1],
+            out_h: g.output[0],
+            out_w: g.output[1],
+            kernel_h: g.kernel[0],
+            kernel_w: g.kernel[1],
+            stride_h: g.strides[0],
+            stride_w: g.strides[1],
+            dilation_h: g.dilations[0],
+            dilation_w: g.dilations[1],
+            pad_top: g.pads_begin[0],
+            pad_left: g.pads_begin[1],
+            pad_bottom: g.pads_end[0],
+            pad_right: g.pads_end[1],
+        };
+        let src = &x[p0 * input_plane..(p0 + channels) * input_plane];
+        pool2d(&params, op, src, planes).map_err(|e| kernel_error(name, e))
+    })
 }
 
 /// Runs `f(input_plane, output_plane)` for every `[N, C]` plane, planes split across threads.

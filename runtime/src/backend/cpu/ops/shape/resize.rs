@@ -1,11 +1,19 @@
 //! Resize (and Upsample), following the ONNX reference (`op_resize.py`) step by step: the
 //! interpolation is separable, so each resized axis is resampled in turn, in f64, from a
 //! per-output list of input taps and weights; the result is saturate-cast to the input type.
+//!
+//! The common resizes (nearest or linear over the last two axes) take the faster paths of
+//! [`separable`], which read the same per-axis taps.
+
+mod separable;
+#[cfg(test)]
+mod tests;
 
 use super::numeric::Numeric;
 use crate::backend::cpu::ops::{Inputs, Outputs};
+use crate::ir::ops::shape::resize::ResizePlan;
 use crate::ir::ops::shape::{CoordinateMode, NearestMode, ResizeAttrs, ResizeMode};
-use crate::tensor::{byte_len, numel};
+use crate::tensor::{byte_len, numel, TensorView};
 use crate::{bail, DType, Error, Result};
 
 /// Largest kernel footprint accepted (antialiasing widens kernels by 1 / scale).
@@ -38,7 +46,38 @@ pub(super) fn resize(ins: &Inputs<'_>, out: &mut Outputs, attrs: &ResizeAttrs) -
         .map(|v| v.to_i64_vec())
         .transpose()?;
     let plan = attrs.plan(x.shape, roi.as_deref(), scales.as_deref(), sizes.as_deref())?;
+    if separable::resize(x, &plan, attrs, ins.threads(), out)? {
+        return Ok(());
+    }
+    resize_axis_by_axis(x, &plan, attrs, out)
+}
 
+/// The axes `plan` really resamples: those whose size, scale or region of interest change.
+fn resampled_axes(plan: &ResizePlan, in_shape: &[usize]) -> Vec<usize> {
+    plan.axes
+        .iter()
+        .copied()
+        .filter(|&axis| {
+            let trivial_roi = plan
+                .roi
+                .as_ref()
+                .map(|r| r[axis])
+                .is_none_or(|(a, b)| a == 0.0 && isclose(b, 1.0));
+            !(isclose(plan.scales[axis], 1.0)
+                && plan.out_shape[axis] == in_shape[axis]
+                && trivial_roi)
+        })
+        .collect()
+}
+
+/// The general path, and the reference for the fast ones: every resampled axis in turn, in
+/// f64.
+fn resize_axis_by_axis(
+    x: TensorView<'_>,
+    plan: &ResizePlan,
+    attrs: &ResizeAttrs,
+    out: &mut Outputs,
+) -> Result<()> {
     // Intermediate results are at most max(input, output) along every dim.
     let largest: Vec<usize> = x
         .shape
@@ -49,13 +88,9 @@ pub(super) fn resize(ins: &Inputs<'_>, out: &mut Outputs, attrs: &ResizeAttrs) -
     byte_len(DType::F64, &largest)?;
     let mut data = x.to_f64_vec()?;
     let mut shape = x.shape.to_vec();
-    for &axis in &plan.axes {
+    for axis in resampled_axes(plan, x.shape) {
         let (in_len, out_len, scale) = (shape[axis], plan.out_shape[axis], plan.scales[axis]);
         let roi = plan.roi.as_ref().map(|r| r[axis]);
-        let trivial_roi = roi.is_none_or(|(a, b)| a == 0.0 && isclose(b, 1.0));
-        if isclose(scale, 1.0) && out_len == in_len && trivial_roi {
-            continue;
-        }
         let taps = axis_taps(attrs, in_len, out_len, scale, roi)?;
         data = resample_axis(&data, &shape, axis, &taps, attrs.extrapolation_value as f64);
         shape[axis] = out_len;

@@ -1,6 +1,10 @@
 //! `LayerNormalization` and `RMSNormalization` over the axes `axis..rank`, seen as rows of a
 //! `[∏ d[..axis], ∏ d[axis..]]` matrix. The statistics are computed in the stash type; the
 //! affine stage (`· Scale + B`) rounds like the input type, as the ONNX function body does.
+//!
+//! f32 `LayerNormalization` with f32 statistics and `Scale`/`B` shared by every row (the usual
+//! case) goes to the vectorised row kernel of `mote_kernels`, which computes the statistics in
+//! f32 (two passes); everything else takes the portable loop here.
 
 use super::numeric::{rounding, store, with_real_type, write_with, Real};
 use super::{same_dtype, Inputs, Outputs};
@@ -8,7 +12,8 @@ use crate::backend::cpu::ops::util::broadcast_index;
 use crate::ir::ops::infer_util::axis;
 use crate::ir::ops::transformer::Normalization;
 use crate::tensor::{numel, TensorView};
-use crate::{Error, Result};
+use crate::{DType, Error, Result};
+use mote_kernels::cpu::layernorm::{layer_norm, LayerNormParams, RowStats};
 use std::borrow::Cow;
 
 /// Which normalization.
@@ -45,6 +50,10 @@ pub(super) fn eval(
     } else {
         None
     };
+    let f32_rows = kind == Kind::Layer && x.dtype == DType::F32 && n.stash == DType::F32;
+    if f32_rows && layer_norm_rows_f32(n, x, scale, bias, out)? {
+        return Ok(());
+    }
     with_real_type!(n.stash, R => run::<R>(n, kind, x, scale, bias, out),
         _ => Err(Error::unsupported(kind.name(), format!("stash_type {}", n.stash))))
 }
@@ -99,6 +108,59 @@ impl<'a, R: Real> Affine<'a, R> {
         let start = if self.per_element { row * self.cols } else { 0 };
         &self.values[start..start + self.cols]
     }
+}
+
+/// f32 layer norm through the row kernel; `false` (nothing written) when `Scale` or `B` varies
+/// across rows, or rows are empty, which the kernel does not take.
+fn layer_norm_rows_f32(
+    n: &Normalization,
+    x: TensorView<'_>,
+    scale: TensorView<'_>,
+    bias: Option<TensorView<'_>>,
+    out: &mut Outputs,
+) -> Result<bool> {
+    let a = axis(n.axis, x.rank())?;
+    let (rows, cols) = (numel(&x.shape[..a]), numel(&x.shape[a..]));
+    let scale = Affine::<f32>::new(scale, x.shape, a, "Scale")?;
+    let bias = bias
+        .map(|b| Affine::<f32>::new(b, x.shape, a, "B"))
+        .transpose()?;
+    if cols == 0 || scale.per_element || bias.as_ref().is_some_and(|b| b.per_element) {
+        return Ok(false);
+    }
+    let want_stats = out.is_used(1) || out.is_used(2);
+    let stat_rows = if want_stats { rows } else { 0 };
+    let (mut mean, mut inv_std_dev) = (vec![0.0f32; stat_rows], vec![0.0f32; stat_rows]);
+    {
+        let mut y = out.alloc_uninit(0, DType::F32, x.shape)?;
+        let stats = want_stats.then_some(RowStats {
+            mean: &mut mean,
+            inv_std_dev: &mut inv_std_dev,
+        });
+        let p = LayerNormParams {
+            row_len: cols,
+            epsilon: n.epsilon,
+        };
+        let bias_row = bias.as_ref().map(|b| b.row(0));
+        layer_norm(
+            &p,
+            x.as_slice::<f32>()?,
+            scale.row(0),
+            bias_row,
+            y.as_mut_slice::<f32>()?,
+            stats,
+        )
+        .map_err(|e| Error::internal(format!("LayerNormalization: {e}")))?;
+    }
+    if want_stats {
+        let stats_shape = n.stats_shape(x.shape)?;
+        for (i, values) in [(1, &mean), (2, &inv_std_dev)] {
+            if out.is_used(i) {
+                store(out, i, DType::F32, &stats_shape, values)?;
+            }
+        }
+    }
+    Ok(true)
 }
 
 fn run<R: Real>(

@@ -1,25 +1,61 @@
 //! `Softmax`, `LogSoftmax`, `Hardmax` along one axis (opset < 13: over the flattened tail).
+//!
+//! f32 softmax and log-softmax over the innermost axis (contiguous rows, the usual case) go to
+//! the vectorised row kernel of `mote_kernels`; everything else takes the portable loop here.
 
 use super::numeric::{rounding, with_real_type, write_with, Real};
 use super::{Inputs, Outputs};
 use crate::ir::ops::infer_util::axis;
 use crate::ir::ops::transformer::{Softmax, SoftmaxKind};
 use crate::tensor::{numel, TensorView};
-use crate::{Error, Result};
+use crate::{DType, Error, Result};
+use mote_kernels::cpu::softmax::{softmax as softmax_rows, SoftmaxParams};
 
 pub(super) fn eval(s: &Softmax, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let x = ins.get(0)?;
+    if let Some(log) = rows_kernel_applies(s, x)? {
+        return run_rows_f32(s, x, log, out);
+    }
     with_real_type!(x.dtype, R => run::<R>(s, x, out), _ => Err(Error::unsupported(s.name(), format!("dtype {}", x.dtype))))
 }
 
-fn run<R: Real>(s: &Softmax, x: TensorView<'_>, out: &mut Outputs) -> Result<()> {
+/// `(outer, n, inner)`: the reduced axis has `n` elements at stride `inner`, `outer` times.
+fn layout(s: &Softmax, x: &TensorView<'_>) -> Result<(usize, usize, usize)> {
     let a = axis(s.axis, x.rank())?;
     let outer = numel(&x.shape[..a]);
-    let (n, inner) = if s.flatten || x.rank() == 0 {
-        (numel(&x.shape[a..]), 1)
+    Ok(if s.flatten || x.rank() == 0 {
+        (outer, numel(&x.shape[a..]), 1)
     } else {
-        (x.shape[a], numel(&x.shape[a + 1..]))
+        (outer, x.shape[a], numel(&x.shape[a + 1..]))
+    })
+}
+
+/// `Some(log)` when the row kernel computes this op: f32 softmax or log-softmax over contiguous
+/// rows.
+fn rows_kernel_applies(s: &Softmax, x: TensorView<'_>) -> Result<Option<bool>> {
+    let log = match s.kind {
+        SoftmaxKind::Softmax => false,
+        SoftmaxKind::LogSoftmax => true,
+        SoftmaxKind::Hardmax => return Ok(None),
     };
+    let (_, _, inner) = layout(s, &x)?;
+    Ok((x.dtype == DType::F32 && inner == 1).then_some(log))
+}
+
+fn run_rows_f32(s: &Softmax, x: TensorView<'_>, log: bool, out: &mut Outputs) -> Result<()> {
+    let (_, row_len, _) = layout(s, &x)?;
+    let xs = x.as_slice::<f32>()?;
+    let mut y = out.alloc_uninit(0, DType::F32, x.shape)?;
+    softmax_rows(
+        &SoftmaxParams { row_len, log },
+        xs,
+        y.as_mut_slice::<f32>()?,
+    )
+    .map_err(|e| Error::internal(format!("{}: {e}", s.name())))
+}
+
+fn run<R: Real>(s: &Softmax, x: TensorView<'_>, out: &mut Outputs) -> Result<()> {
+    let (outer, n, inner) = layout(s, &x)?;
     let xs = R::read(&x)?;
     let round = rounding::<R>(x.dtype);
     write_with::<R>(out, 0, x.dtype, x.shape, |y| {

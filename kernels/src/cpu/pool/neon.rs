@@ -1,0 +1,64 @@
+//! The pooling bodies on NEON (4 lanes).
+
+use std::arch::aarch64::float32x4_t;
+
+use super::{body, validate, validate_global, GlobalPoolOp, PoolOp, PoolParams};
+use crate::cpu::{CpuFeatures, Isa};
+use crate::KernelError;
+
+/// Fails unless this CPU supports the ISA (the kernel table and the variants list only offer
+/// this variant where it does; this makes the safe wrappers sound on their own).
+fn check_cpu() -> Result<(), KernelError> {
+    if CpuFeatures::detect().supports(Isa::Neon) {
+        Ok(())
+    } else {
+        Err(KernelError::unsupported(
+            "pool_f32_neon: this CPU lacks Neon",
+        ))
+    }
+}
+
+/// [`super::Pool2dFn`] on NEON (4 lanes).
+pub(crate) fn pool2d(
+    p: &PoolParams,
+    op: PoolOp,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    validate(p, x, y)?;
+    check_cpu()?;
+    // SAFETY: the CPU supports Isa::Neon (checked above) and the call passed `validate`.
+    unsafe { run_pool2d(p, op, x, y) }
+}
+
+/// [`super::GlobalPoolFn`] on NEON (4 lanes).
+pub(crate) fn global_pool(
+    op: GlobalPoolOp,
+    plane: usize,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    validate_global(plane, x, y)?;
+    check_cpu()?;
+    // SAFETY: the CPU supports Isa::Neon (checked above) and the call passed
+    // `validate_global`.
+    unsafe { run_global_pool(op, plane, x, y) };
+    Ok(())
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn run_pool2d(
+    p: &PoolParams,
+    op: PoolOp,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    // SAFETY: this function's features are `float32x4_t`'s ISA; the caller validated the call.
+    unsafe { body::pool2d::<float32x4_t>(p, op, x, y) }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn run_global_pool(op: GlobalPoolOp, plane: usize, x: &[f32], y: &mut [f32]) {
+    // SAFETY: this function's features are `float32x4_t`'s ISA; the caller validated the call.
+    unsafe { body::global_pool::<float32x4_t>(op, plane, x, y) }
+}
