@@ -13,6 +13,7 @@ pub mod depthwise;
 mod features;
 pub mod layernorm;
 pub mod matmul;
+pub mod peak;
 pub mod pool;
 pub mod softmax;
 
