@@ -11,17 +11,17 @@
 //! the packed weights, each packs only its own columns (and the channels of each im2col).
 
 use super::depthwise::{run_depthwise, DepthwiseLayout, Plane2d};
+use super::epilogue::{apply_steps_broadcast, Epilogue};
 use super::workers_for;
 use super::{batch_channels, f32_data, f32_output_overwrite, kernel_error, parallel, same_dtype};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::backend::cpu::prepare::Prepared;
-use crate::ir::ops::nn::{Conv, EpilogueStep, FusedActivation, FusedConv, Geometry};
+use crate::ir::ops::nn::{Conv, EpilogueStep, FusedConv, Geometry};
 use crate::tensor::numel;
 use crate::{Error, ErrorKind, Result};
-use mote_kernels::cpu::activation::{activate, Activation};
 use mote_kernels::cpu::conv::{im2col, Im2ColParams};
 use mote_kernels::cpu::matmul::{
-    gemm_block, split_columns, AOperand, BOperand, Gemm, Im2ColB, PackedA, PostOp, Strided,
+    gemm_block, split_columns, AOperand, BOperand, Gemm, Im2ColB, PackedA, Strided,
 };
 use std::cell::RefCell;
 
@@ -73,155 +73,6 @@ fn conv_with_epilogue(
         }
         Ok(())
     })
-}
-
-/// A conv's epilogue as kernel post-ops: the steps up to the first residual that cannot be
-/// fused (one that broadcasts), which then runs with the rest of the steps afterwards.
-pub(super) struct Epilogue<'a> {
-    activations: Vec<Option<Activation>>,
-    residual: Option<&'a [f32]>,
-    /// Index of the first step not fused into the conv.
-    unfused_from: Option<usize>,
-    steps: Vec<EpilogueStep>,
-}
-
-impl<'a> Epilogue<'a> {
-    fn new(steps: &[EpilogueStep], fused_residual: Option<&'a [f32]>) -> Result<Self> {
-        let mut fused = Vec::new();
-        let mut unfused_from = None;
-        for (i, step) in steps.iter().enumerate() {
-            if *step == EpilogueStep::AddResidual && fused_residual.is_none() {
-                unfused_from = Some(i);
-                break;
-            }
-            fused.push(*step);
-        }
-        let activations = fused
-            .iter()
-            .map(|s| match s {
-                EpilogueStep::Activation(a) => Ok(Some(kernel_activation(*a)?)),
-                EpilogueStep::AddResidual => Ok(None),
-            })
-            .collect::<Result<_>>()?;
-        Ok(Epilogue {
-            activations,
-            residual: fused_residual,
-            unfused_from,
-            steps: fused,
-        })
-    }
-
-    /// No epilogue at all.
-    pub(super) fn none() -> Self {
-        Epilogue {
-            activations: Vec::new(),
-            residual: None,
-            unfused_from: None,
-            steps: Vec::new(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
-    /// The post-ops for output block `block` (`rows × cols` elements from `offset` of `y`),
-    /// with `bias` first.
-    fn post_ops<'p>(
-        &'p self,
-        bias: Option<&'p [f32]>,
-        offset: usize,
-        len: usize,
-    ) -> Vec<PostOp<'p>> {
-        let mut post = Vec::with_capacity(self.steps.len() + 1);
-        post.extend(bias.map(PostOp::BiasPerRow));
-        for (step, act) in self.steps.iter().zip(&self.activations) {
-            match (step, act) {
-                (_, Some(a)) => post.push(PostOp::Activation(*a)),
-                (EpilogueStep::AddResidual, None) => {
-                    if let Some(r) = self.residual {
-                        post.push(PostOp::Residual(&r[offset..offset + len]));
-                    }
-                }
-                _ => {}
-            }
-        }
-        post
-    }
-
-    /// Applies the fused steps to `y`, the output block at `offset` (for the depthwise path,
-    /// which applies the bias itself).
-    fn apply(&self, y: &mut [f32], offset: usize) {
-        for (step, act) in self.steps.iter().zip(&self.activations) {
-            match (step, act) {
-                (_, Some(a)) => activate(*a, y),
-                (EpilogueStep::AddResidual, None) => {
-                    if let Some(r) = self.residual {
-                        y.iter_mut().zip(&r[offset..]).for_each(|(v, r)| *v += r);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// The single activation, when that is the whole epilogue.
-    fn only_activation(&self) -> Option<Activation> {
-        match self.activations.as_slice() {
-            [Some(a)] => Some(*a),
-            _ => None,
-        }
-    }
-}
-
-/// The kernel activation for an IR one.
-pub(super) fn kernel_activation(a: FusedActivation) -> Result<Activation> {
-    let act = match a {
-        FusedActivation::Relu => Activation::Relu,
-        FusedActivation::Clip { min, max } => Activation::Clip { min, max },
-        FusedActivation::LeakyRelu { alpha } => Activation::LeakyRelu { alpha },
-        FusedActivation::HardSigmoid { alpha, beta } => Activation::HardSigmoid { alpha, beta },
-        FusedActivation::HardSwish => Activation::HardSwish,
-        FusedActivation::Sigmoid => Activation::Sigmoid,
-        FusedActivation::Tanh => Activation::Tanh,
-    };
-    act.validate().map_err(|e| kernel_error("FusedConv", e))?;
-    Ok(act)
-}
-
-/// The steps after an unfusable (broadcasting) residual: `y += broadcast(r)`, then the rest.
-fn apply_steps_broadcast(
-    steps: &[EpilogueStep],
-    y: &mut [f32],
-    y_shape: &[usize],
-    r: &[f32],
-    r_shape: &[usize],
-) -> Result<()> {
-    for step in steps {
-        match step {
-            EpilogueStep::AddResidual => {
-                let out = crate::tensor::broadcast_shapes(&[y_shape, r_shape])?;
-                if out != y_shape {
-                    crate::bail!(
-                        shape,
-                        "FusedConv: residual {r_shape:?} does not broadcast to {y_shape:?}"
-                    );
-                }
-                if r_shape.len() > y_shape.len() {
-                    crate::bail!(
-                        shape,
-                        "FusedConv: residual {r_shape:?} has a higher rank than {y_shape:?}"
-                    );
-                }
-                let index = crate::backend::cpu::ops::util::broadcast_index(r_shape, y_shape);
-                y.iter_mut()
-                    .enumerate()
-                    .for_each(|(k, v)| *v += r[index(k)]);
-            }
-            EpilogueStep::Activation(a) => activate(kernel_activation(*a)?, y),
-        }
-    }
-    Ok(())
 }
 
 /// A convolution's validated sizes.

@@ -3,7 +3,8 @@
 //! (neighbours outside the image read zero, like `GridSample` with zero padding and aligned
 //! corners), scaled by the optional mask, then multiplied by the weights as in `Conv`.
 
-use super::conv::{Columns, ConvLayout, Epilogue, Weights};
+use super::conv::{Columns, ConvLayout, Weights};
+use super::epilogue::Epilogue;
 use super::{f32_data, f32_output_overwrite, same_dtype};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::DeformConv;

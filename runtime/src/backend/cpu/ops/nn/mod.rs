@@ -13,6 +13,7 @@ mod conv;
 mod conv_transpose;
 mod deform_conv;
 mod depthwise;
+mod epilogue;
 mod norm;
 mod pool;
 
