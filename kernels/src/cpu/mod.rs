@@ -10,6 +10,7 @@ pub mod activation;
 pub mod binary;
 pub mod conv;
 pub mod depthwise;
+pub mod direct_conv;
 mod features;
 pub mod layernorm;
 pub mod matmul;
@@ -56,6 +57,8 @@ pub enum Kernel {
     Pool(PoolKernels),
     /// A `binary` / `f32` variant.
     Binary(binary::BinaryFn),
+    /// A `direct_conv` / `f32` variant.
+    DirectConv(direct_conv::DirectConvKernel),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -132,6 +135,14 @@ impl Variant {
     pub fn pool(&self) -> Option<PoolKernels> {
         match self.kernel {
             Kernel::Pool(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The direct convolution, if this is a `direct_conv` / `f32` variant.
+    pub fn direct_conv(&self) -> Option<direct_conv::DirectConvKernel> {
+        match self.kernel {
+            Kernel::DirectConv(k) => Some(k),
             _ => None,
         }
     }
@@ -237,6 +248,9 @@ static VARIANTS: &[Variant] = &[
     binary::variants::AVX512,
     #[cfg(target_arch = "aarch64")]
     binary::variants::NEON,
+    direct_conv::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    direct_conv::AVX512,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -282,6 +296,9 @@ pub struct KernelTable {
     pub pool_info: KernelInfo,
     /// `f32` element-wise `+ - · /` with either operand repeated.
     pub binary: binary::BinaryFn,
+    /// `f32` direct 2-D convolution at stride 1, and which variant it is; `None` where no
+    /// optimised variant runs (the im2col GEMM is then the faster way).
+    pub direct_conv: Option<(KernelInfo, direct_conv::DirectConvKernel)>,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -313,6 +330,7 @@ impl KernelTable {
             global_pool: pool.global_pool,
             pool_info,
             binary: binary::variants::choose(&features, max_isa),
+            direct_conv: direct_conv::choose(&features, max_isa),
             features,
             max_isa,
         }

@@ -21,7 +21,7 @@ pub(crate) mod driver;
 pub(crate) mod generic;
 mod im2col_b;
 mod packing;
-mod post;
+pub(crate) mod post;
 pub(crate) mod reference;
 mod target;
 #[cfg(test)]
@@ -346,7 +346,12 @@ pub(crate) fn validate_gemm_len(
         )));
     }
     for op in post {
-        post::validate(op, g, c_len)?;
+        let shape = post::CShape {
+            m: g.m,
+            n: g.n,
+            c_row_stride: g.c_row_stride,
+        };
+        post::validate(op, shape, c_len)?;
     }
     Ok(())
 }

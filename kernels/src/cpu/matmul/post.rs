@@ -2,12 +2,21 @@
 //! `C` that the driver has just stored (still in L1). Every variant runs its epilogue through
 //! [`apply_to_block`], so the variants differ only in how they compute the product.
 
-use super::{offset, ColumnBlock, Gemm, PostOp};
+use super::{offset, ColumnBlock, PostOp};
 use crate::cpu::activation::ActivateFn;
 use crate::KernelError;
 
-/// Checks that `op` fits a call of shape `g` whose `C` slice has `c_len` elements.
-pub(super) fn validate(op: &PostOp<'_>, g: &Gemm<'_>, c_len: usize) -> Result<(), KernelError> {
+/// The shape of the `C` a post-op list is applied to: `m × n`, rows `c_row_stride` apart.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CShape {
+    pub(crate) m: usize,
+    pub(crate) n: usize,
+    pub(crate) c_row_stride: isize,
+}
+
+/// Checks that `op` fits a `C` of shape `g` (already validated, `m, n > 0`) whose slice has
+/// `c_len` elements.
+pub(crate) fn validate(op: &PostOp<'_>, g: CShape, c_len: usize) -> Result<(), KernelError> {
     let per_row = |name: &str, len: usize| {
         if len == g.m {
             Ok(())

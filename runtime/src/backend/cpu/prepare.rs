@@ -1,11 +1,13 @@
-//! Load-time work per node: constant weights packed once into the GEMM kernel's panel layout,
-//! so no run repacks them. Built once per session and shared by all its plans.
+//! Load-time work per node: constant weights packed once into the layout of the kernel that
+//! will run the node (the GEMM's panels, or the direct conv's channel blocks), so no run
+//! repacks them. Built once per session and shared by all its plans.
 
 use crate::ir::ops::nn::{Conv, FusedConv};
 use crate::ir::ops::NnOp;
 use crate::ir::{Graph, Op};
 use crate::tensor::numel;
 use crate::{DType, Result};
+use mote_kernels::cpu::direct_conv::{DirectConvKernel, PackedConvWeights};
 use mote_kernels::cpu::matmul::{packing_tile, PackedA, Strided};
 use std::sync::Arc;
 
@@ -14,6 +16,8 @@ use std::sync::Arc;
 pub(crate) enum Prepared {
     /// A convolution's weights, one packed `A` per group (`[C_out/group, C_in/group · Π k]`).
     ConvWeights(Vec<PackedA>),
+    /// A stride-1 2-D convolution's weights for the direct kernel, one block per group.
+    DirectConvWeights(DirectConvKernel, Vec<PackedConvWeights>),
 }
 
 /// The prepared state of every node of `graph` (by node index), `None` where there is none.
@@ -38,8 +42,12 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
             if w.dtype() != DType::F32 {
                 return Ok(None);
             }
-            pack_conv_weights(conv, w.shape(), w.as_slice::<f32>()?)
-                .map(|p| p.map(|p| Arc::new(Prepared::ConvWeights(p))))
+            let (shape, w) = (w.shape(), w.as_slice::<f32>()?);
+            if let Some(kernel) = direct_conv_kernel(conv, shape) {
+                return pack_direct_conv_weights(kernel, conv, shape, w)
+                    .map(|p| p.map(|p| Arc::new(Prepared::DirectConvWeights(kernel, p))));
+            }
+            pack_conv_weights(conv, shape, w).map(|p| p.map(|p| Arc::new(Prepared::ConvWeights(p))))
         })
         .collect()
 }
@@ -65,6 +73,46 @@ fn pack_conv_weights(conv: &Conv, shape: &[usize], w: &[f32]) -> Result<Option<V
                 col_stride: 1,
             };
             PackedA::pack(tile, rows, depth, a)
+                .map_err(|e| crate::Error::internal(format!("packing conv weights: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// The direct kernel, if this CPU has one and the conv is one it runs faster than the im2col
+/// GEMM: 2-D, not depthwise, a kernel larger than 1×1 (a pointwise conv needs no im2col), and
+/// stride and dilation 1 (measured in `benches/benches/direct_conv.rs`: 2–6× the im2col GEMM
+/// on PP-OCR det's layers).
+fn direct_conv_kernel(conv: &Conv, shape: &[usize]) -> Option<DirectConvKernel> {
+    let (_, kernel) = mote_kernels::cpu::table().direct_conv?;
+    let ones = |v: &[usize]| v.iter().all(|&s| s == 1);
+    let w = &conv.window;
+    let direct = shape.len() == 4
+        && conv.group >= 1
+        && !(shape[1] == 1 && conv.group > 1)
+        && shape[2] * shape[3] > 1
+        && ones(&w.strides)
+        && ones(&w.dilations);
+    direct.then_some(kernel)
+}
+
+/// One packed block per group for the direct kernel, or `None` for a malformed conv (the run
+/// reports it).
+fn pack_direct_conv_weights(
+    kernel: DirectConvKernel,
+    conv: &Conv,
+    shape: &[usize],
+    w: &[f32],
+) -> Result<Option<Vec<PackedConvWeights>>> {
+    if shape[0] % conv.group != 0 || w.len() != numel(shape) {
+        return Ok(None);
+    }
+    let rows = shape[0] / conv.group;
+    let per_group = rows * numel(&shape[1..]);
+    (0..conv.group)
+        .map(|g| {
+            let block = &w[g * per_group..(g + 1) * per_group];
+            PackedConvWeights::pack(kernel.block, rows, shape[1], shape[2], shape[3], block)
                 .map_err(|e| crate::Error::internal(format!("packing conv weights: {e}")))
         })
         .collect::<Result<Vec<_>>>()

@@ -1,14 +1,17 @@
 //! `Conv` (and `FusedConv`, a conv with an element-wise epilogue): im2col + GEMM per
-//! (image, group), with two shortcuts:
+//! (image, group), with three shortcuts:
 //!
 //! * pointwise (1×1 kernel, stride 1, no padding): the image already is the column matrix;
 //! * 2-D depthwise (one input channel per group): the direct depthwise kernels, since im2col of
-//!   a single channel would copy the image `Π kernel` times to feed a one-row GEMM.
+//!   a single channel would copy the image `Π kernel` times to feed a one-row GEMM;
+//! * 2-D, stride 1, constant weights, on a CPU with a direct conv kernel: that kernel, which
+//!   reads the image in place instead of packing an im2col matrix
+//!   ([`Prepared::DirectConvWeights`]).
 //!
-//! Weights are packed once at session creation ([`Prepared::ConvWeights`]) when they are
-//! constant. The bias and the epilogue (activations, residual add) are fused into the GEMM's
-//! store as post-ops. Threads split each GEMM's output columns (spatial positions): all share
-//! the packed weights, each packs only its own columns (and the channels of each im2col).
+//! Weights are packed once at session creation ([`Prepared`]) when they are constant. The bias
+//! and the epilogue (activations, residual add) are fused into the kernels' store as post-ops.
+//! Threads split each output block's columns (spatial positions): all share the packed
+//! weights, each packs only its own columns (and the channels of each im2col).
 
 use super::depthwise::{run_depthwise, DepthwiseLayout, Plane2d};
 use super::epilogue::{apply_steps_broadcast, Epilogue};
@@ -20,8 +23,9 @@ use crate::ir::ops::nn::{Conv, EpilogueStep, FusedConv, Geometry};
 use crate::tensor::numel;
 use crate::{Error, ErrorKind, Result};
 use mote_kernels::cpu::conv::{im2col, Im2ColParams};
+use mote_kernels::cpu::direct_conv::{DirectConvKernel, DirectConvParams, PackedConvWeights};
 use mote_kernels::cpu::matmul::{
-    gemm_block, split_columns, AOperand, BOperand, Gemm, Im2ColB, PackedA, Strided,
+    gemm_block, split_columns, AOperand, BOperand, ColumnBlock, Gemm, Im2ColB, PackedA, Strided,
 };
 use std::cell::RefCell;
 
@@ -59,12 +63,21 @@ fn conv_with_epilogue(
     // (broadcasting) residual is added after the conv, with the steps that follow it.
     let fused_residual = residual.as_ref().filter(|(_, s)| *s == shape);
     let epilogue = Epilogue::new(steps, fused_residual.map(|(r, _)| &r[..]))?;
-    let packed = match ins.prepared() {
-        Some(Prepared::ConvWeights(p)) if p.len() == layout.groups => Some(&p[..]),
-        _ => None,
+    let (mut packed, mut direct) = (None, None);
+    match ins.prepared() {
+        Some(Prepared::ConvWeights(p)) if p.len() == layout.groups => packed = Some(&p[..]),
+        Some(Prepared::DirectConvWeights(k, p)) if p.len() == layout.groups => {
+            direct = Some((*k, &p[..]))
+        }
+        _ => {}
+    }
+    let weights = Weights {
+        w: &ws,
+        packed,
+        direct,
     };
     f32_output_overwrite(out, 0, x.dtype, &shape, |y| {
-        layout.run(&xs, &ws, bs.as_deref(), packed, &epilogue, y, ins.threads())?;
+        layout.run(&xs, weights, bs.as_deref(), &epilogue, y, ins.threads())?;
         if let Some(rest) = epilogue.unfused_from {
             let (r, r_shape) = residual
                 .as_ref()
@@ -170,13 +183,32 @@ impl ConvLayout {
         self.in_channels == 1 && self.groups > 1 && self.input_spatial.len() == 2
     }
 
+    /// The direct kernel's geometry, if this conv is 2-D with stride and dilation 1.
+    fn direct_params(&self) -> Option<DirectConvParams> {
+        let g = &self.geometry;
+        let ones = |v: &[usize]| v.iter().all(|&s| s == 1);
+        if self.input_spatial.len() != 2 || !ones(&g.strides) || !ones(&g.dilations) {
+            return None;
+        }
+        Some(DirectConvParams {
+            in_channels: self.in_channels,
+            in_h: self.input_spatial[0],
+            in_w: self.input_spatial[1],
+            kernel_h: g.kernel[0],
+            kernel_w: g.kernel[1],
+            pad_top: g.pads_begin[0],
+            pad_left: g.pads_begin[1],
+            pad_bottom: g.pads_end[0],
+            pad_right: g.pads_end[1],
+        })
+    }
+
     #[allow(clippy::too_many_arguments)] // The conv's operands and how to run it.
     fn run(
         &self,
         x: &[f32],
-        w: &[f32],
+        weights: Weights<'_>,
         b: Option<&[f32]>,
-        packed: Option<&[PackedA]>,
         epilogue: &Epilogue<'_>,
         y: &mut [f32],
         threads: usize,
@@ -185,9 +217,11 @@ impl ConvLayout {
             return Ok(());
         }
         if self.is_depthwise_2d() {
-            return self.run_depthwise(x, w, b, epilogue, y, threads);
+            return self.run_depthwise(x, weights.w, b, epilogue, y, threads);
         }
-        let weights = Weights { w, packed };
+        if let (Some(direct), Some(params)) = (weights.direct, self.direct_params()) {
+            return self.run_direct(x, direct, params, b, epilogue, y, threads);
+        }
         if self.is_pointwise() {
             return self.run_gemm(x, weights, b, epilogue, y, Columns::Image, threads);
         }
@@ -302,19 +336,55 @@ impl ConvLayout {
             };
             let bias = b.map(|b| &b[g * m..(g + 1) * m]);
             let post = epilogue.post_ops(bias, i * block_len, block_len);
-            let workers = workers_for(
-                threads,
-                block_len * k.max(1),
-                n.div_ceil(COLUMN_GRAIN) * m * k.max(1),
-            )
-            .min(n.div_ceil(COLUMN_GRAIN));
-            let cuts: Vec<usize> = (1..workers)
-                .map(|t| (n.div_ceil(COLUMN_GRAIN) * t / workers) * COLUMN_GRAIN)
-                .collect();
-            let blocks = split_columns(y_block, m, n, n as isize, &cuts)
-                .map_err(|e| kernel_error("Conv", e))?;
+            let blocks = self.column_blocks(y_block, threads)?;
             parallel::for_each_part(blocks, |block| {
                 gemm_block(&call, block, &post).map_err(|e| kernel_error("Conv", e))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// One `[out_channels, output_plane]` output block cut into one column block per worker
+    /// (whole multiples of [`COLUMN_GRAIN`] columns), as many workers as the work is worth.
+    fn column_blocks<'y>(
+        &self,
+        y_block: &'y mut [f32],
+        threads: usize,
+    ) -> Result<Vec<ColumnBlock<'y>>> {
+        let (m, n) = (self.out_channels, self.output_plane);
+        let k = (self.in_channels * self.taps).max(1);
+        let grains = n.div_ceil(COLUMN_GRAIN);
+        let workers = workers_for(threads, m * n * k, grains * m * k).min(grains);
+        let cuts: Vec<usize> = (1..workers)
+            .map(|t| (grains * t / workers) * COLUMN_GRAIN)
+            .collect();
+        split_columns(y_block, m, n, n as isize, &cuts).map_err(|e| kernel_error("Conv", e))
+    }
+
+    /// The direct kernel per (image, group) block, columns split across threads like a GEMM's.
+    #[allow(clippy::too_many_arguments)] // The conv's operands and how to run it.
+    fn run_direct(
+        &self,
+        x: &[f32],
+        (kernel, packed): (DirectConvKernel, &[PackedConvWeights]),
+        params: DirectConvParams,
+        b: Option<&[f32]>,
+        epilogue: &Epilogue<'_>,
+        y: &mut [f32],
+        threads: usize,
+    ) -> Result<()> {
+        let m = self.out_channels;
+        let image_len = self.in_channels * self.input_plane;
+        let block_len = m * self.output_plane;
+        for (i, y_block) in y.chunks_exact_mut(block_len).enumerate() {
+            let g = i % self.groups;
+            let image = &x[i * image_len..(i + 1) * image_len];
+            let bias = b.map(|b| &b[g * m..(g + 1) * m]);
+            let post = epilogue.post_ops(bias, i * block_len, block_len);
+            let blocks = self.column_blocks(y_block, threads)?;
+            parallel::for_each_part(blocks, |block| {
+                (kernel.run)(&params, image, &packed[g], block, &post)
+                    .map_err(|e| kernel_error("Conv", e))
             })?;
         }
         Ok(())
@@ -382,6 +452,8 @@ enum Source<'f, 'c> {
 pub(super) struct Weights<'a> {
     pub(super) w: &'a [f32],
     pub(super) packed: Option<&'a [PackedA]>,
+    /// The direct kernel and its packed weights per group, when it runs this conv.
+    pub(super) direct: Option<(DirectConvKernel, &'a [PackedConvWeights])>,
 }
 
 thread_local! {
@@ -480,22 +552,100 @@ mod tests {
             .collect()
     }
 
+    /// Every way to run `layout`'s weights `w`: as given, packed for the GEMM, and packed for
+    /// the direct kernel where this CPU has one and the conv qualifies.
+    fn weight_forms(
+        layout: &ConvLayout,
+        w: &[f32],
+        ws: &[usize],
+    ) -> Vec<(&'static str, Weights<'static>)> {
+        let w: &'static [f32] = Vec::leak(w.to_vec());
+        let (m, k) = (layout.out_channels, layout.in_channels * layout.taps);
+        let packed: Vec<PackedA> = (0..layout.groups)
+            .map(|g| {
+                let a = Strided {
+                    data: &w[g * m * k..(g + 1) * m * k],
+                    row_stride: k as isize,
+                    col_stride: 1,
+                };
+                PackedA::pack(mote_kernels::cpu::matmul::packing_tile(), m, k, a).unwrap()
+            })
+            .collect();
+        let mut forms = vec![
+            (
+                "raw",
+                Weights {
+                    w,
+                    packed: None,
+                    direct: None,
+                },
+            ),
+            (
+                "packed",
+                Weights {
+                    w,
+                    packed: Some(Vec::leak(packed)),
+                    direct: None,
+                },
+            ),
+        ];
+        if let (Some((_, kernel)), Some(_), false) = (
+            mote_kernels::cpu::table().direct_conv,
+            layout.direct_params(),
+            layout.is_depthwise_2d(),
+        ) {
+            let direct: Vec<PackedConvWeights> = (0..layout.groups)
+                .map(|g| {
+                    let block = &w[g * m * k..(g + 1) * m * k];
+                    PackedConvWeights::pack(kernel.block, m, ws[1], ws[2], ws[3], block).unwrap()
+                })
+                .collect();
+            forms.push((
+                "direct",
+                Weights {
+                    w,
+                    packed: None,
+                    direct: Some((kernel, Vec::leak(direct))),
+                },
+            ));
+        }
+        forms
+    }
+
     fn check(a: &Conv, xs: &[usize], ws: &[usize]) {
         let (x, w, b) = (values(numel(xs), 1), values(numel(ws), 2), values(ws[0], 3));
         let layout = ConvLayout::new(a, xs, ws, Some(&ws[..1])).unwrap();
         let expected = naive_2d(a, &x, xs, &w, ws, Some(&b));
-        for threads in [1, 3] {
-            let mut y = vec![f32::NAN; numel(&layout.output_shape())];
-            layout
-                .run(&x, &w, Some(&b), None, &Epilogue::none(), &mut y, threads)
-                .unwrap();
-            for (i, (got, want)) in y.iter().zip(&expected).enumerate() {
-                assert!(
-                    (got - want).abs() <= 1e-4 * want.abs().max(1.0),
-                    "{i}: {got} vs {want} (threads {threads})"
-                );
+        for (form, weights) in weight_forms(&layout, &w, ws) {
+            for threads in [1, 3] {
+                let mut y = vec![f32::NAN; numel(&layout.output_shape())];
+                layout
+                    .run(&x, weights, Some(&b), &Epilogue::none(), &mut y, threads)
+                    .unwrap();
+                for (i, (got, want)) in y.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                        "{i}: {got} vs {want} ({form} weights, threads {threads})"
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    fn direct_path_matches_naive() {
+        // Stride 1: the direct kernel where the CPU has one. Batch 2, groups, asymmetric pads,
+        // output channels past one register block, rows split across threads mid-row.
+        check(
+            &attrs(&[1, 1], &[1, 0, 2, 1], &[], 1),
+            &[2, 3, 9, 37],
+            &[13, 3, 3, 2],
+        );
+        check(
+            &attrs(&[], &[2, 2, 2, 2], &[], 2),
+            &[1, 4, 40, 40],
+            &[26, 2, 5, 5],
+        );
     }
 
     #[test]
@@ -541,14 +691,16 @@ mod tests {
             let a = attrs(&[1, 1], &[1, 1, 1, 1], &[], group);
             let (x, w) = (values(numel(&xs), 5), values(numel(&ws), 6));
             let layout = ConvLayout::new(&a, &xs, &ws, None).unwrap();
-            let run = |threads| {
-                let mut y = vec![0f32; numel(&layout.output_shape())];
-                layout
-                    .run(&x, &w, None, None, &Epilogue::none(), &mut y, threads)
-                    .unwrap();
-                y
-            };
-            assert_eq!(run(1), run(4), "group {group}");
+            for (form, weights) in weight_forms(&layout, &w, &ws) {
+                let run = |threads| {
+                    let mut y = vec![0f32; numel(&layout.output_shape())];
+                    layout
+                        .run(&x, weights, None, &Epilogue::none(), &mut y, threads)
+                        .unwrap();
+                    y
+                };
+                assert_eq!(run(1), run(4), "group {group}, {form} weights");
+            }
         }
     }
 

@@ -78,6 +78,7 @@ pub(super) fn deform_conv(attrs: &DeformConv, ins: &Inputs<'_>, out: &mut Output
             Weights {
                 w: &ws,
                 packed: None,
+                direct: None,
             },
             bs.as_deref(),
             &Epilogue::none(),
