@@ -16,14 +16,16 @@ use mote_kernels::cpu::matmul::{
 };
 use mote_kernels::cpu::{table, variants};
 
-/// `(label, in_channels, out_channels, h = w, kernel)`.
-const LAYERS: &[(&str, usize, usize, usize, usize)] = &[
-    ("det_96to24_3x3_160", 96, 24, 160, 3),
-    ("det_96to24_3x3_80", 96, 24, 80, 3),
-    ("det_96to24_3x3_20", 96, 24, 20, 3),
-    ("c64to64_3x3_56", 64, 64, 56, 3),
-    ("c128to128_3x3_28", 128, 128, 28, 3),
-    ("c256to256_3x3_14", 256, 256, 14, 3),
+/// `(label, in_channels, out_channels, input h = w, kernel, stride)`.
+const LAYERS: &[(&str, usize, usize, usize, usize, usize)] = &[
+    ("det_96to24_3x3_160", 96, 24, 160, 3, 1),
+    ("det_96to24_3x3_80", 96, 24, 80, 3, 1),
+    ("det_96to24_3x3_20", 96, 24, 20, 3, 1),
+    ("det_first_3to16_3x3s2_640", 3, 16, 640, 3, 2),
+    ("c64to64_3x3_56", 64, 64, 56, 3, 1),
+    ("c128to128_3x3_28", 128, 128, 28, 3, 1),
+    ("c128to256_3x3s2_28", 128, 256, 28, 3, 2),
+    ("c256to256_3x3_14", 256, 256, 14, 3, 1),
 ];
 
 fn values(len: usize) -> Vec<f32> {
@@ -33,13 +35,15 @@ fn values(len: usize) -> Vec<f32> {
 }
 
 fn direct_conv(c: &mut Criterion) {
-    for &(label, ic, oc, hw, k) in LAYERS {
+    for &(label, ic, oc, hw, k, stride) in LAYERS {
         let p = DirectConvParams {
             in_channels: ic,
             in_h: hw,
             in_w: hw,
             kernel_h: k,
             kernel_w: k,
+            stride_h: stride,
+            stride_w: stride,
             pad_top: k / 2,
             pad_left: k / 2,
             pad_bottom: k / 2,
@@ -88,7 +92,7 @@ fn direct_conv(c: &mut Criterion) {
             channels: ic,
             input_spatial: &[hw, hw],
             kernel: &[k, k],
-            strides: &[1, 1],
+            strides: &[stride, stride],
             dilations: &[1, 1],
             pads_begin: &[k / 2, k / 2],
             pads_end: &[k / 2, k / 2],

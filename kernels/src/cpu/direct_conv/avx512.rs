@@ -7,8 +7,15 @@
 //! are loaded straight from the image with masks that zero the lanes falling in the padding or
 //! past the row, so nothing is copied or packed per call. Rows of taps falling in the vertical
 //! padding are skipped.
+//!
+//! With a horizontal stride `s > 1`, the tile's lanes read every `s`-th input column: the
+//! input rows the call needs are first copied split by column phase (`x[.., c]` to phase
+//! `c mod s`, position `c div s`), after which each tap again reads consecutive elements. Only
+//! first layers use such strides (3 input channels), so the copy is small.
 
 use std::arch::x86_64::*;
+use std::cell::RefCell;
+use std::ops::Range;
 
 use super::{reference, validate, DirectConvParams, PackedConvWeights};
 use crate::cpu::matmul::post::apply_to_block;
@@ -30,7 +37,7 @@ pub(crate) fn direct_conv(
     p: &DirectConvParams,
     x: &[f32],
     w: &PackedConvWeights,
-    mut c: ColumnBlock<'_>,
+    c: ColumnBlock<'_>,
     post: &[PostOp<'_>],
 ) -> Result<(), KernelError> {
     let (_, out_w) = validate(p, x, w, &c, post)?;
@@ -46,6 +53,44 @@ pub(crate) fn direct_conv(
     if cols.is_empty() || w.out_channels() == 0 {
         return Ok(());
     }
+    if p.stride_w == 1 {
+        return tiles(p, Rows::image(p, x), w, c, post, out_w);
+    }
+    // The input rows this block's output rows read, split by column phase.
+    let (first_oy, last_oy) = (cols.start / out_w, (cols.end - 1) / out_w);
+    let rows = (first_oy * p.stride_h)
+        .saturating_sub(p.pad_top)
+        .min(p.in_h)
+        ..(last_oy * p.stride_h + p.kernel_h)
+            .saturating_sub(p.pad_top)
+            .min(p.in_h);
+    SPLIT.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => tiles(p, Rows::split(p, x, rows, &mut buf), w, c, post, out_w),
+        Err(_) => tiles(
+            p,
+            Rows::split(p, x, rows, &mut Vec::new()),
+            w,
+            c,
+            post,
+            out_w,
+        ),
+    })
+}
+
+thread_local! {
+    /// The calling thread's buffer for phase-split rows, kept between calls.
+    static SPLIT: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Every register tile of the block, in output order.
+fn tiles(
+    p: &DirectConvParams,
+    rows: Rows<'_>,
+    w: &PackedConvWeights,
+    mut c: ColumnBlock<'_>,
+    post: &[PostOp<'_>],
+    out_w: usize,
+) -> Result<(), KernelError> {
     // The bias is the accumulators' start value; the other post-ops run on each stored tile
     // while it is in L1.
     let (bias, post) = match post.split_first() {
@@ -54,6 +99,7 @@ pub(crate) fn direct_conv(
     };
     let activate = table().activate;
     let blocks = w.out_channels().div_ceil(OC_BLOCK);
+    let cols = c.columns();
     let mut j = cols.start;
     while j < cols.end {
         let (oy, row_start) = (j / out_w, j % out_w);
@@ -64,28 +110,85 @@ pub(crate) fn direct_conv(
             let col = oy * out_w + ox;
             for b in 0..blocks {
                 let o0 = b * OC_BLOCK;
-                let rows = OC_BLOCK.min(w.out_channels() - o0);
-                let (ptr, ldc) = c.tile_ptr(o0, col, rows, width).ok_or_else(|| {
+                let rows_here = OC_BLOCK.min(w.out_channels() - o0);
+                let (ptr, ldc) = c.tile_ptr(o0, col, rows_here, width).ok_or_else(|| {
                     KernelError::out_of_bounds("direct conv: tile outside C (validated before)")
                 })?;
                 let tile = Tile {
                     oy,
                     ox,
                     width,
-                    rows,
-                    bias: bias.map(|b| &b[o0..o0 + rows]),
+                    rows: rows_here,
+                    bias: bias.map(|b| &b[o0..o0 + rows_here]),
                 };
-                // SAFETY: AVX-512 checked above; `validate` checked `x` against `p` and the
-                // weights against `p`, `tile_ptr` checked that the `rows × width` tile at `ptr`
-                // (row stride `ldc`) lies inside C, and `oy < out_h`, `ox + width <= out_w`.
-                unsafe { tile.run(p, x, w.block_data(b), ptr, ldc) };
-                apply_to_block(&mut c, o0, rows, col, width, post, activate);
+                // SAFETY: AVX-512 checked by the caller; `validate` checked `x` and the
+                // weights against `p`, and `rows` holds every input row of this block's output
+                // rows; `tile_ptr` checked that the `rows × width` tile at `ptr` (row stride
+                // `ldc`) lies inside C; `oy < out_h`, `ox + width <= out_w`.
+                unsafe { tile.run(p, &rows, w.block_data(b), ptr, ldc) };
+                apply_to_block(&mut c, o0, rows_here, col, width, post, activate);
             }
             ox += width;
         }
         j += row_end - row_start;
     }
     Ok(())
+}
+
+/// Where tiles read input rows: the image itself, or some of its rows split by column phase.
+/// Row `iy` (absolute), phase `φ`, position `j` is `data[ic·channel_stride + (iy − first_row)
+/// · row_stride + φ·phase_stride + j]`, holding image column `j·stride_w + φ`.
+struct Rows<'a> {
+    data: &'a [f32],
+    first_row: usize,
+    end_row: usize,
+    channel_stride: usize,
+    row_stride: usize,
+    phase_stride: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// The image as it is (stride 1: one phase).
+    fn image(p: &DirectConvParams, x: &'a [f32]) -> Self {
+        Rows {
+            data: x,
+            first_row: 0,
+            end_row: p.in_h,
+            channel_stride: p.in_h * p.in_w,
+            row_stride: p.in_w,
+            phase_stride: 0,
+        }
+    }
+
+    /// Image rows `rows` of every channel copied into `buf`, split by column phase.
+    fn split(p: &DirectConvParams, x: &[f32], rows: Range<usize>, buf: &'a mut Vec<f32>) -> Self {
+        let s = p.stride_w;
+        let phase_stride = p.in_w.div_ceil(s);
+        let row_stride = s * phase_stride;
+        let channel_stride = rows.len() * row_stride;
+        let len = p.in_channels * channel_stride;
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        for ic in 0..p.in_channels {
+            for (r, iy) in rows.clone().enumerate() {
+                let src = &x[(ic * p.in_h + iy) * p.in_w..][..p.in_w];
+                let dst = &mut buf[ic * channel_stride + r * row_stride..][..row_stride];
+                for (phase, dst) in dst.chunks_exact_mut(phase_stride).enumerate() {
+                    let column = src.iter().skip(phase).step_by(s);
+                    dst.iter_mut().zip(column).for_each(|(d, &v)| *d = v);
+                }
+            }
+        }
+        Rows {
+            data: &buf[..len],
+            first_row: rows.start,
+            end_row: rows.end,
+            channel_stride,
+            row_stride,
+            phase_stride,
+        }
+    }
 }
 
 /// One register tile: output row `oy`, positions `ox .. ox + width` (`width <= 32`), the
@@ -103,27 +206,48 @@ impl Tile<'_> {
     ///
     /// # Safety
     ///
-    /// The CPU has AVX-512F; `x` holds the `[in_channels, in_h, in_w]` image of `p`, `w` the
-    /// block's `in_channels · kernel_h · kernel_w · OC_BLOCK` weights; `oy` is an output row,
-    /// `ox + width <= out_w`, `width <= 32`, `rows <= OC_BLOCK`, `kernel_w <= MAX_KERNEL_W`;
-    /// `c .. c + (rows − 1)·ldc + width` is writable.
+    /// The CPU has AVX-512F; `input` holds every input row (inside the image) that output row
+    /// `oy` reads, for the `in_channels` of `p`; `w` the block's `in_channels · kernel_h ·
+    /// kernel_w · OC_BLOCK` weights; `oy` is an output row, `ox + width <= out_w`,
+    /// `width <= 32`, `rows <= OC_BLOCK`, `kernel_w <= MAX_KERNEL_W`; `c .. c + (rows − 1)·ldc
+    /// + width` is writable.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-    unsafe fn run(&self, p: &DirectConvParams, x: &[f32], w: &[f32], c: *mut f32, ldc: usize) {
-        // Lane `l` of tap column `kx` reads input column `ox + l + kx − pad_left`: valid for
-        // `l < width` and inside `0 .. in_w`. One 32-bit mask per `kx`, halves per vector.
-        let mut masks = [(0u16, 0u16); MAX_KERNEL_W];
-        for (kx, mask) in masks.iter_mut().enumerate().take(p.kernel_w) {
-            let first = (self.ox + kx) as isize - p.pad_left as isize;
+    unsafe fn run(
+        &self,
+        p: &DirectConvParams,
+        input: &Rows<'_>,
+        w: &[f32],
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        // Lane `l` of tap column `kx` reads image column `(ox + l)·s + d`, `d = kx − pad_left`:
+        // phase `d mod s`, position `ox + l + d div s` there. Valid for `l < width` and
+        // positions inside the phase's `⌈(in_w − phase) / s⌉`. One offset (from a row's
+        // start) and one 32-bit mask per `kx`, in halves per vector.
+        let s = p.stride_w as isize;
+        let mut taps_x = [(0isize, 0u16, 0u16); MAX_KERNEL_W];
+        for (kx, tap) in taps_x.iter_mut().enumerate().take(p.kernel_w) {
+            let d = kx as isize - p.pad_left as isize;
+            let phase = d.rem_euclid(s);
+            let first = self.ox as isize + d.div_euclid(s);
+            let count = (p.in_w as isize - phase + s - 1).div_euclid(s).max(0);
             let lo = (-first).clamp(0, self.width as isize) as u32;
-            let hi = (p.in_w as isize - first).clamp(lo as isize, self.width as isize) as u32;
+            let hi = (count - first).clamp(lo as isize, self.width as isize) as u32;
             let bits = lanes_below(hi) & !lanes_below(lo);
-            *mask = (bits as u16, (bits >> 16) as u16);
+            let offset = phase * input.phase_stride as isize + first;
+            *tap = (offset, bits as u16, (bits >> 16) as u16);
         }
-        // Tap rows inside the image: `0 <= oy + ky − pad_top < in_h`.
-        let ky_lo = p.pad_top.saturating_sub(self.oy).min(p.kernel_h);
+        // Tap rows inside the image: `0 <= oy·stride_h + ky − pad_top < in_h`.
+        let top = self.oy * p.stride_h;
+        let ky_lo = p.pad_top.saturating_sub(top).min(p.kernel_h);
         let ky_hi = (p.in_h + p.pad_top)
-            .saturating_sub(self.oy)
+            .saturating_sub(top)
             .clamp(ky_lo, p.kernel_h);
+        debug_assert!(
+            ky_lo == ky_hi
+                || (top + ky_lo - p.pad_top >= input.first_row
+                    && top + ky_hi - p.pad_top <= input.end_row)
+        );
 
         let mut acc = [[_mm512_setzero_ps(); 2]; OC_BLOCK];
         if let Some(bias) = self.bias {
@@ -131,20 +255,18 @@ impl Tile<'_> {
                 *a = [_mm512_set1_ps(b); 2];
             }
         }
-        let plane = p.in_h * p.in_w;
-        let x = x.as_ptr();
+        let x = input.data.as_ptr();
         let w = w.as_ptr();
         for ic in 0..p.in_channels {
             for ky in ky_lo..ky_hi {
-                // SAFETY: `ic < in_channels` and `oy + ky − pad_top < in_h` (the range above):
-                // the start of an image row.
-                let row = unsafe { x.add(ic * plane + (self.oy + ky - p.pad_top) * p.in_w) };
-                let row = row.wrapping_sub(p.pad_left).wrapping_add(self.ox);
+                let iy = top + ky - p.pad_top - input.first_row;
+                // SAFETY: `ic < in_channels` and row `iy` is held (caller's contract).
+                let row = unsafe { x.add(ic * input.channel_stride + iy * input.row_stride) };
                 // SAFETY: `(ic, ky)` is a step of the block, in bounds of `w`.
                 let taps = unsafe { w.add((ic * p.kernel_h + ky) * p.kernel_w * OC_BLOCK) };
-                for (kx, &(m0, m1)) in masks.iter().enumerate().take(p.kernel_w) {
-                    let src = row.wrapping_add(kx);
-                    // SAFETY: the masks enable only lanes inside this image row (computed
+                for (kx, &(offset, m0, m1)) in taps_x.iter().enumerate().take(p.kernel_w) {
+                    let src = row.wrapping_offset(offset);
+                    // SAFETY: the masks enable only lanes inside this row's phase (computed
                     // above); masked-off lanes are not accessed.
                     let (v0, v1) = unsafe {
                         (

@@ -1,4 +1,4 @@
-//! Direct 2-D convolution at stride 1 and dilation 1, for one image and one group, writing the
+//! Direct 2-D convolution at dilation 1 (any stride), for one image and one group, writing the
 //! same `C = W · im2col(x)` as the GEMM path (`C` is `[out_channels, out_h · out_w]`), with the
 //! GEMM's post-ops ([`PostOp`]) fused.
 //!
@@ -8,9 +8,9 @@
 //! reuse it for a whole block of output channels held in registers, so nothing is packed but
 //! the (constant) weights, once, at load ([`PackedConvWeights`]).
 //!
-//! `C[o, oy·out_w + ox] = Σ_{ic, ky, kx} w[o, ic, ky, kx] · x[ic, oy + ky − pad_top,
-//! ox + kx − pad_left]`, taps outside the image contributing nothing (zero padding). The sum
-//! runs in `(ic, ky, kx)` order in every variant.
+//! `C[o, oy·out_w + ox] = Σ_{ic, ky, kx} w[o, ic, ky, kx] · x[ic, oy·stride_h + ky − pad_top,
+//! ox·stride_w + kx − pad_left]`, taps outside the image contributing nothing (zero padding).
+//! The sum runs in `(ic, ky, kx)` order in every variant.
 //!
 //! Layouts (row-major, contiguous): `x` is `[in_channels, in_h, in_w]`; ONNX weights
 //! `[out_channels, in_channels, kernel_h, kernel_w]` are packed by [`PackedConvWeights::pack`];
@@ -38,7 +38,7 @@ use crate::cpu::matmul::{ColumnBlock, PostOp};
 use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa, Variant};
 use crate::KernelError;
 
-/// Geometry of one stride-1, dilation-1 2-D convolution of one image (one group).
+/// Geometry of one dilation-1 2-D convolution of one image (one group).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DirectConvParams {
     /// Input channels (of this group).
@@ -51,6 +51,10 @@ pub struct DirectConvParams {
     pub kernel_h: usize,
     /// Kernel width (`>= 1`).
     pub kernel_w: usize,
+    /// Vertical stride (`>= 1`).
+    pub stride_h: usize,
+    /// Horizontal stride (`>= 1`).
+    pub stride_w: usize,
     /// Zero rows above the image.
     pub pad_top: usize,
     /// Zero columns left of the image.
@@ -62,10 +66,15 @@ pub struct DirectConvParams {
 }
 
 impl DirectConvParams {
-    /// `(out_h, out_w)` = `in + pad_begin + pad_end − kernel + 1` per axis; `Err` for a zero
-    /// kernel, a kernel larger than the padded input, or an overflow.
+    /// `(out_h, out_w)` = `(in + pad_begin + pad_end − kernel) / stride + 1` per axis; `Err`
+    /// for a zero kernel or stride, a kernel larger than the padded input, or an overflow.
     pub fn output_size(&self) -> Result<(usize, usize), KernelError> {
-        let axis = |name: &str, len: usize, k: usize, p0: usize, p1: usize| {
+        let axis = |name: &str, len: usize, k: usize, s: usize, p0: usize, p1: usize| {
+            if s == 0 {
+                return Err(KernelError::invalid(format!(
+                    "direct conv {name}: stride must be >= 1"
+                )));
+            }
             let padded = len
                 .checked_add(p0)
                 .and_then(|v| v.checked_add(p1))
@@ -75,12 +84,26 @@ impl DirectConvParams {
                     "direct conv {name}: kernel {k} must be in 1..={padded} (the padded input)"
                 )));
             }
-            Ok(padded - k + 1)
+            Ok((padded - k) / s + 1)
         };
         let p = self;
         Ok((
-            axis("height", p.in_h, p.kernel_h, p.pad_top, p.pad_bottom)?,
-            axis("width", p.in_w, p.kernel_w, p.pad_left, p.pad_right)?,
+            axis(
+                "height",
+                p.in_h,
+                p.kernel_h,
+                p.stride_h,
+                p.pad_top,
+                p.pad_bottom,
+            )?,
+            axis(
+                "width",
+                p.in_w,
+                p.kernel_w,
+                p.stride_w,
+                p.pad_left,
+                p.pad_right,
+            )?,
         ))
     }
 }

@@ -56,11 +56,13 @@ fn output(
     let mut sum = 0.0f32;
     for ic in 0..p.in_channels {
         for ky in 0..p.kernel_h {
-            let Some(iy) = (oy + ky).checked_sub(p.pad_top).filter(|&iy| iy < p.in_h) else {
+            let iy = (oy * p.stride_h + ky).checked_sub(p.pad_top);
+            let Some(iy) = iy.filter(|&iy| iy < p.in_h) else {
                 continue;
             };
             for kx in 0..p.kernel_w {
-                let Some(ix) = (ox + kx).checked_sub(p.pad_left).filter(|&ix| ix < p.in_w) else {
+                let ix = (ox * p.stride_w + kx).checked_sub(p.pad_left);
+                let Some(ix) = ix.filter(|&ix| ix < p.in_w) else {
                     continue;
                 };
                 let step = (ic * p.kernel_h + ky) * p.kernel_w + kx;

@@ -119,7 +119,7 @@ fn scales(case: &Case, x: &[f32], w: &[f32], bias: &[f32], out_w: usize, n: usiz
             for ic in 0..p.in_channels {
                 for ky in 0..p.kernel_h {
                     for kx in 0..p.kernel_w {
-                        let (iy, ix) = (oy + ky, ox + kx);
+                        let (iy, ix) = (oy * p.stride_h + ky, ox * p.stride_w + kx);
                         if iy < p.pad_top || ix < p.pad_left {
                             continue;
                         }
@@ -186,7 +186,14 @@ fn width() -> impl Strategy<Value = usize> {
 fn case() -> impl Strategy<Value = Case> {
     (
         (1usize..=12, 1usize..=9, width(), 1usize..=5, 1usize..=5),
-        (0usize..=3, 0usize..=3, 0usize..=3, 0usize..=3),
+        (
+            0usize..=3,
+            0usize..=3,
+            0usize..=3,
+            0usize..=3,
+            1usize..=3,
+            1usize..=3,
+        ),
         (
             prop::sample::select(vec![1usize, 5, 11, 12, 13, 24, 25]),
             0..POSTS,
@@ -196,13 +203,15 @@ fn case() -> impl Strategy<Value = Case> {
     )
         .prop_filter_map(
             "kernel larger than the padded input",
-            |((ic, h, w, kh, kw), (pt, pl, pb, pr), (oc, post, cut, seed))| {
+            |((ic, h, w, kh, kw), (pt, pl, pb, pr, sh, sw), (oc, post, cut, seed))| {
                 let p = DirectConvParams {
                     in_channels: ic,
                     in_h: h,
                     in_w: w,
                     kernel_h: kh,
                     kernel_w: kw,
+                    stride_h: sh,
+                    stride_w: sw,
                     pad_top: pt,
                     pad_left: pl,
                     pad_bottom: pb,
@@ -236,6 +245,8 @@ fn same_3x3(in_channels: usize, h: usize, w: usize) -> DirectConvParams {
         in_w: w,
         kernel_h: 3,
         kernel_w: 3,
+        stride_h: 1,
+        stride_w: 1,
         pad_top: 1,
         pad_left: 1,
         pad_bottom: 1,
@@ -253,6 +264,26 @@ fn det_like_layer() {
             post,
             cut: 0.37,
             seed: 7,
+        };
+        check(&case).unwrap();
+    }
+}
+
+/// The first layer of PP-OCR's models, shrunk: 3 input channels, 3×3 at stride 2.
+#[test]
+fn strided_first_layer() {
+    for (stride_h, stride_w) in [(2, 2), (2, 1), (1, 2), (3, 2)] {
+        let p = DirectConvParams {
+            stride_h,
+            stride_w,
+            ..same_3x3(3, 11, 70)
+        };
+        let case = Case {
+            p,
+            out_channels: 16,
+            post: 3,
+            cut: 0.61,
+            seed: 11,
         };
         check(&case).unwrap();
     }

@@ -52,6 +52,14 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
         .collect()
 }
 
+/// Wider convs take the im2col GEMM. Measured (`benches/benches/direct_conv.rs`, AVX-512):
+/// the direct kernel runs 2–6× faster than the im2col GEMM up to 128 output channels (PP-OCR
+/// det's 96 → 24 3×3 convs, 64 → 64 at 56×56, 128 → 128 at 28×28, the stride-2 first layers),
+/// where the GEMM's few rows cannot amortise packing the `Π kernel`-times larger column
+/// matrix; 256-channel layers sit deep in a network on maps 14 or fewer positions wide, which
+/// fill under half of the direct tile's 32 lanes, and there the GEMM is 10–20 % faster.
+const DIRECT_CONV_MAX_OUT_CHANNELS: usize = 128;
+
 /// One packed block per group, or `None` for shapes the conv runs without a GEMM (depthwise).
 fn pack_conv_weights(conv: &Conv, shape: &[usize], w: &[f32]) -> Result<Option<Vec<PackedA>>> {
     if shape.len() < 3 || conv.group == 0 || shape[0] % conv.group != 0 {
@@ -80,19 +88,17 @@ fn pack_conv_weights(conv: &Conv, shape: &[usize], w: &[f32]) -> Result<Option<V
 }
 
 /// The direct kernel, if this CPU has one and the conv is one it runs faster than the im2col
-/// GEMM: 2-D, not depthwise, a kernel larger than 1×1 (a pointwise conv needs no im2col), and
-/// stride and dilation 1 (measured in `benches/benches/direct_conv.rs`: 2–6× the im2col GEMM
-/// on PP-OCR det's layers).
+/// GEMM: 2-D, not depthwise, a kernel larger than 1×1 (a pointwise conv needs no im2col),
+/// dilation 1, and at most [`DIRECT_CONV_MAX_OUT_CHANNELS`] output channels per group.
 fn direct_conv_kernel(conv: &Conv, shape: &[usize]) -> Option<DirectConvKernel> {
     let (_, kernel) = mote_kernels::cpu::table().direct_conv?;
-    let ones = |v: &[usize]| v.iter().all(|&s| s == 1);
     let w = &conv.window;
     let direct = shape.len() == 4
         && conv.group >= 1
+        && shape[0] / conv.group <= DIRECT_CONV_MAX_OUT_CHANNELS
         && !(shape[1] == 1 && conv.group > 1)
         && shape[2] * shape[3] > 1
-        && ones(&w.strides)
-        && ones(&w.dilations);
+        && w.dilations.iter().all(|&d| d == 1);
     direct.then_some(kernel)
 }
 

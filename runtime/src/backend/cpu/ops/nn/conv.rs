@@ -4,7 +4,7 @@
 //! * pointwise (1×1 kernel, stride 1, no padding): the image already is the column matrix;
 //! * 2-D depthwise (one input channel per group): the direct depthwise kernels, since im2col of
 //!   a single channel would copy the image `Π kernel` times to feed a one-row GEMM;
-//! * 2-D, stride 1, constant weights, on a CPU with a direct conv kernel: that kernel, which
+//! * 2-D, dilation 1, constant weights, on a CPU with a direct conv kernel: that kernel, which
 //!   reads the image in place instead of packing an im2col matrix
 //!   ([`Prepared::DirectConvWeights`]).
 //!
@@ -183,11 +183,10 @@ impl ConvLayout {
         self.in_channels == 1 && self.groups > 1 && self.input_spatial.len() == 2
     }
 
-    /// The direct kernel's geometry, if this conv is 2-D with stride and dilation 1.
+    /// The direct kernel's geometry, if this conv is 2-D with dilation 1.
     fn direct_params(&self) -> Option<DirectConvParams> {
         let g = &self.geometry;
-        let ones = |v: &[usize]| v.iter().all(|&s| s == 1);
-        if self.input_spatial.len() != 2 || !ones(&g.strides) || !ones(&g.dilations) {
+        if self.input_spatial.len() != 2 || g.dilations.iter().any(|&d| d != 1) {
             return None;
         }
         Some(DirectConvParams {
@@ -196,6 +195,8 @@ impl ConvLayout {
             in_w: self.input_spatial[1],
             kernel_h: g.kernel[0],
             kernel_w: g.kernel[1],
+            stride_h: g.strides[0],
+            stride_w: g.strides[1],
             pad_top: g.pads_begin[0],
             pad_left: g.pads_begin[1],
             pad_bottom: g.pads_end[0],
