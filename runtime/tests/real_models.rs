@@ -106,6 +106,24 @@ fn run_case(dir: &Path) -> Result<Vec<String>, String> {
         .session(SessionOptions::default())
         .map_err(|e| e.to_string())?;
     let outputs = session.run(&refs).map_err(|e| format!("run: {e}"))?;
+    // Two threads split every op differently, yet each output element is computed by the
+    // same code: the outputs must be bit-identical.
+    let mut two_threads = model
+        .session(SessionOptions {
+            threads: 2,
+            ..SessionOptions::default()
+        })
+        .map_err(|e| e.to_string())?;
+    for _ in 0..2 {
+        let split = two_threads
+            .run(&refs)
+            .map_err(|e| format!("run (2 threads): {e}"))?;
+        for ((name, one), (_, two)) in outputs.iter().zip(&split) {
+            if (one.dtype(), one.shape(), one.bytes()) != (two.dtype(), two.shape(), two.bytes()) {
+                return Err(format!("{name}: 2 threads give different outputs than 1"));
+            }
+        }
+    }
     let mut report = Vec::new();
     for (name, file) in &case.outputs {
         let expected = mote::npy::read(dir.join(file)).map_err(|e| e.to_string())?;

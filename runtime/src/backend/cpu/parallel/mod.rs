@@ -5,24 +5,33 @@
 //! The policy:
 //!
 //! - **One pool per session.** A session with `threads > 1` owns a [`WorkerPool`] created once
-//!   and runs every plan inside it ([`WorkerPool::run`]); the parts of an op are spawned into
-//!   whatever pool the calling thread belongs to (rayon's scope), so `threads` is honoured and
-//!   nothing is oversubscribed. Outside a pool (a session with one thread) everything runs on
-//!   the calling thread.
+//!   and runs every plan with it as the calling thread's current pool ([`WorkerPool::run`]);
+//!   the parts of an op go to that pool's workers, so `threads` is honoured and nothing is
+//!   oversubscribed. Outside a pool (a session with one thread, or a part already running on
+//!   a worker) everything runs on the calling thread.
 //! - **The calling thread does a share.** The first part runs on the caller, so `workers`
 //!   parts cost `workers - 1` hand-offs, and one worker costs none.
-//! - **Minimum work per extra thread.** Waking a parked worker costs a few microseconds, about
-//!   what a small layer takes in total, so [`worker_count`] only adds a thread per
-//!   `min_work_per_thread` units of work. Each family passes its own minimum, tuned to how much
-//!   a unit of its work costs.
+//! - **Workers spin between ops** ([`pool`]): a hand-off to a polling worker costs well under
+//!   a microsecond, where waking a parked one costs tens in a virtual machine.
+//! - **Minimum work per extra thread.** A hand-off still costs something, so [`worker_count`]
+//!   only adds a thread per `min_work_per_thread` units of work. Each family passes its own
+//!   minimum, tuned to how much a unit of its work costs.
 //! - **Contiguous, balanced parts.** Work is cut into contiguous runs of independent units
 //!   (rows, planes, heads, elements) whose lengths differ by at most one. Each unit is computed
 //!   by the same code whatever the split, so results are bit-identical for every thread count.
 //! - **Errors.** Every part runs to its end; the first error in part order is returned, and a
 //!   panicking worker becomes an internal error.
 
+// The one module of the runtime allowed `unsafe`: handing a borrowed job to a long-lived
+// thread needs its lifetime erased (as rayon and crossbeam do inside), with the wait that makes
+// it sound right beside it.
+#[allow(unsafe_code)]
+mod pool;
+
 use crate::{Error, Result};
+use pool::Pool;
 use std::ops::Range;
+use std::sync::Mutex;
 
 /// Threads worth using for `units` independent units costing `work` in all (in whatever
 /// measure `min_work_per_thread` uses: multiply-adds, output elements): at most `threads`, at
@@ -121,38 +130,50 @@ fn split(units: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
     })
 }
 
-/// Runs `f` on every part, the first on the calling thread and the others as jobs of the
-/// current pool, and returns the results in part order, or the first error in part order.
+/// Runs `f` on every part, the first on the calling thread and the others on the current
+/// pool's workers (part `i` on thread `i mod threads`), and returns the results in part
+/// order, or the first error in part order.
 fn run_parts<P: Send, R: Send>(parts: Vec<P>, f: impl Fn(P) -> Result<R> + Sync) -> Result<Vec<R>> {
     let guarded = |part: P| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(part)))
             .unwrap_or_else(|_| Err(Error::internal("a worker thread panicked")))
     };
-    let mut parts = parts.into_iter();
-    let Some(first) = parts.next() else {
-        return Ok(Vec::new());
-    };
-    if parts.len() == 0 {
-        return guarded(first).map(|r| vec![r]);
-    }
-    let mut slots: Vec<Option<Result<R>>> = (0..=parts.len()).map(|_| None).collect();
-    let guarded = &guarded;
-    rayon::in_place_scope(|scope| {
-        let (first_slot, rest) = slots.split_at_mut(1);
-        for (part, slot) in parts.zip(rest) {
-            scope.spawn(move |_| *slot = Some(guarded(part)));
+    Pool::with_current(|pool| match pool {
+        Some(pool) if parts.len() > 1 && pool.threads() > 1 => {
+            let n = parts.len();
+            let threads = pool.threads().min(n);
+            let parts: Vec<Mutex<Option<P>>> =
+                parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
+            let results: Vec<Mutex<Option<Result<R>>>> = (0..n).map(|_| Mutex::new(None)).collect();
+            let job = |thread: usize| {
+                for i in (thread..n).step_by(threads) {
+                    if let Some(part) = lock(&parts[i]).take() {
+                        *lock(&results[i]) = Some(guarded(part));
+                    }
+                }
+            };
+            pool.dispatch(threads - 1, &job);
+            results
+                .into_iter()
+                .map(|r| {
+                    r.into_inner()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .unwrap_or_else(|| Err(Error::internal("a worker part did not run")))
+                })
+                .collect()
         }
-        first_slot[0] = Some(guarded(first));
-    });
-    slots
-        .into_iter()
-        .map(|slot| slot.unwrap_or_else(|| Err(Error::internal("a worker part did not run"))))
-        .collect()
+        _ => parts.into_iter().map(guarded).collect(),
+    })
+}
+
+/// Locks `m`, ignoring poisoning (parts and results are plain slots).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The worker threads of one session, created once.
 pub(crate) struct WorkerPool {
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Pool>,
 }
 
 impl WorkerPool {
@@ -161,18 +182,16 @@ impl WorkerPool {
         if threads <= 1 {
             return Ok(WorkerPool { pool: None });
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("mote-worker-{i}"))
-            .build()
-            .map_err(|e| Error::internal(format!("cannot start {threads} worker threads: {e}")))?;
-        Ok(WorkerPool { pool: Some(pool) })
+        Ok(WorkerPool {
+            pool: Some(Pool::new(threads)?),
+        })
     }
 
-    /// Runs `f` inside the pool, so the ops it runs split their work over the pool's threads.
-    pub(crate) fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+    /// Runs `f` on the calling thread with this pool as its current pool, so the ops it runs
+    /// split their work over the pool's threads.
+    pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.pool {
-            Some(pool) => pool.install(f),
+            Some(pool) => pool.run(f),
             None => f(),
         }
     }
@@ -264,5 +283,46 @@ mod tests {
         .unwrap();
         assert_eq!(*calls.get_mut(), 0);
         assert!(for_each_chunk_mut(&mut [0u8; 7], 3, 2, |_, _| Ok(())).is_err());
+    }
+
+    #[test]
+    fn parts_run_on_every_pool_thread_and_panics_become_errors() {
+        let pool = WorkerPool::new(3).unwrap();
+        for round in 0..3 {
+            pool.run(|| {
+                // 7 parts over 3 threads: each once, results in part order, all threads used.
+                let ids = map_ranges(7, 7, |r| Ok((r.start, std::thread::current().id())));
+                let ids = ids.unwrap();
+                let order: Vec<usize> = ids.iter().map(|&(start, _)| start).collect();
+                assert_eq!(order, (0..7).collect::<Vec<_>>());
+                let threads: std::collections::HashSet<_> = ids.iter().map(|&(_, t)| t).collect();
+                assert_eq!(threads.len(), 3, "round {round}");
+                let err = for_each_part(vec![0, 1, 2], |p| {
+                    if p == 1 {
+                        panic!("part {p} fails on purpose");
+                    }
+                    Ok(())
+                })
+                .unwrap_err();
+                assert!(err.to_string().contains("panicked"), "{err}");
+            });
+            // Let the workers park, so the next round wakes them.
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn a_pool_in_use_by_another_thread_runs_ops_serially() {
+        let pool = WorkerPool::new(2).unwrap();
+        pool.run(|| {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    pool.run(|| {
+                        let ids = map_ranges(4, 4, |_| Ok(std::thread::current().id())).unwrap();
+                        assert!(ids.iter().all(|&t| t == std::thread::current().id()));
+                    })
+                });
+            });
+        });
     }
 }
