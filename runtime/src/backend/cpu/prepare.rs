@@ -3,12 +3,13 @@
 //! repacks them. Built once per session and shared by all its plans.
 
 use crate::ir::ops::nn::{Conv, FusedConv};
+use crate::ir::ops::transformer::TransformerOp;
 use crate::ir::ops::NnOp;
 use crate::ir::{Graph, Op};
 use crate::tensor::numel;
 use crate::{DType, Result};
 use mote_kernels::cpu::direct_conv::{DirectConvKernel, PackedConvWeights};
-use mote_kernels::cpu::matmul::{packing_tile, PackedA, Strided};
+use mote_kernels::cpu::matmul::{packing_tile, PackedA, PackedB, Strided};
 use std::sync::Arc;
 
 /// What a node keeps from load time.
@@ -16,8 +17,11 @@ use std::sync::Arc;
 pub(crate) enum Prepared {
     /// A convolution's weights, one packed `A` per group (`[C_out/group, C_in/group · Π k]`).
     ConvWeights(Vec<PackedA>),
-    /// A stride-1 2-D convolution's weights for the direct kernel, one block per group.
+    /// A 2-D convolution's weights for the direct kernel, one block per group.
     DirectConvWeights(DirectConvKernel, Vec<PackedConvWeights>),
+    /// The constant right-hand side `B'` (`[K, N]`, after `Gemm`'s `transB`) of a `MatMul` or
+    /// `Gemm`, packed for the GEMM kernel.
+    MatMulWeights(PackedB),
 }
 
 /// The prepared state of every node of `graph` (by node index), `None` where there is none.
@@ -26,10 +30,6 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
         .nodes
         .iter()
         .map(|node| {
-            let conv = match &node.op {
-                Op::Nn(NnOp::Conv(conv)) | Op::Nn(NnOp::FusedConv(FusedConv { conv, .. })) => conv,
-                _ => return Ok(None),
-            };
             let Some(w) = node
                 .inputs
                 .get(1)
@@ -42,6 +42,16 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
             if w.dtype() != DType::F32 {
                 return Ok(None);
             }
+            let conv = match &node.op {
+                Op::Nn(NnOp::Conv(conv)) | Op::Nn(NnOp::FusedConv(FusedConv { conv, .. })) => conv,
+                Op::Transformer(TransformerOp::MatMul) => {
+                    return pack_matmul_weights(w.shape(), w.as_slice::<f32>()?, false);
+                }
+                Op::Transformer(TransformerOp::Gemm(g)) => {
+                    return pack_matmul_weights(w.shape(), w.as_slice::<f32>()?, g.trans_b);
+                }
+                _ => return Ok(None),
+            };
             let (shape, w) = (w.shape(), w.as_slice::<f32>()?);
             if let Some(kernel) = direct_conv_kernel(conv, shape) {
                 return pack_direct_conv_weights(kernel, conv, shape, w)
@@ -123,4 +133,30 @@ fn pack_direct_conv_weights(
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)
+}
+
+/// A 2-D `B` (`[K, N]`, or `[N, K]` when `transposed`) packed for the GEMM; `None` for other
+/// ranks (a batched `B` is multiplied batch by batch, unpacked).
+fn pack_matmul_weights(
+    shape: &[usize],
+    w: &[f32],
+    transposed: bool,
+) -> Result<Option<Arc<Prepared>>> {
+    let &[rows, cols] = shape else {
+        return Ok(None);
+    };
+    let (k, n) = if transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    let (row_stride, col_stride) = if transposed { (1, k) } else { (n, 1) };
+    let b = Strided {
+        data: w,
+        row_stride: row_stride as isize,
+        col_stride: col_stride as isize,
+    };
+    let packed = PackedB::pack(packing_tile(), k, n, b)
+        .map_err(|e| crate::Error::internal(format!("packing matmul weights: {e}")))?;
+    Ok(Some(Arc::new(Prepared::MatMulWeights(packed))))
 }

@@ -1,6 +1,7 @@
 //! `Gemm`: `Y = alpha · A'·B' + beta · C`, transposes as strides, `C` broadcast into `Y` first.
 
 use super::numeric::{stride, tail, with_num_type, Num};
+use super::packed::{gemm_packed_rhs, packed_rhs, Lhs};
 use super::MIN_WORK_PER_THREAD;
 use super::{same_dtype, through_f32, Inputs, Outputs};
 use crate::backend::cpu::ops::util::broadcast_index;
@@ -8,7 +9,7 @@ use crate::backend::cpu::parallel::{for_each_chunk_mut, worker_count};
 use crate::ir::ops::transformer::{gemm_shape, Gemm};
 use crate::tensor::TensorView;
 use crate::{DType, Error, Result};
-use mote_kernels::cpu::matmul::GemmParams;
+use mote_kernels::cpu::matmul::{GemmParams, PackedB, PostOp};
 
 pub(super) fn eval(g: &Gemm, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let t = same_dtype("Gemm", ins, &[1, 2])?;
@@ -16,6 +17,13 @@ pub(super) fn eval(g: &Gemm, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> 
         return through_f32(ins, out, t, |ins, out| eval(g, ins, out));
     }
     let (a, b, c) = (ins.get(0)?, ins.get(1)?, ins.opt(2));
+    if t == DType::F32 {
+        let shape = gemm_shape(g, a.shape, b.shape)?;
+        let k = if g.trans_a { a.shape[0] } else { a.shape[1] };
+        if let Some(packed) = packed_rhs(ins, k, shape[1]).filter(|_| k > 0) {
+            return gemm_f32_packed(g, (a, packed, c), &shape, out, ins.threads());
+        }
+    }
     with_num_type!(t, T => gemm::<T>(g, a, b, c, out, ins.threads()), _ => Err(Error::unsupported("Gemm", format!("dtype {t}"))))
 }
 
@@ -62,6 +70,44 @@ fn gemm<T: Num>(
         // Row `first` of A' starts `first` row strides in.
         T::gemm(&p, tail(a, first * a_row_stride as usize), b, band)
     })
+}
+
+/// [`gemm`] in f32 with `B'` packed at load; a bias row `C` of `[N]` (or `[1, N]`) with
+/// `beta = 1`, the common case, is added in the kernel's store instead of copied first.
+fn gemm_f32_packed(
+    g: &Gemm,
+    (a, b, c): (TensorView<'_>, &PackedB, Option<TensorView<'_>>),
+    shape: &[usize],
+    out: &mut Outputs,
+    threads: usize,
+) -> Result<()> {
+    let (m, n) = (shape[0], shape[1]);
+    let a_cols = a.shape[1];
+    let (row_stride, col_stride) = if g.trans_a { (1, a_cols) } else { (a_cols, 1) };
+    let lhs = Lhs {
+        data: a.as_slice::<f32>()?,
+        m,
+        row_stride,
+        col_stride,
+    };
+    let mut y = out.alloc(0, DType::F32, shape)?;
+    let y = y.as_mut_slice::<f32>()?;
+    let row_bias = c
+        .filter(|c| g.beta == 1.0 && (c.shape == [n] || c.shape == [1, n]))
+        .map(|c| c.as_slice::<f32>())
+        .transpose()?;
+    if let Some(bias) = row_bias {
+        let post = [PostOp::BiasPerCol(bias)];
+        return gemm_packed_rhs(lhs, b, (g.alpha, 0.0), &post, y, threads);
+    }
+    let beta = match c {
+        Some(c) if g.beta != 0.0 => {
+            fill_bias(g, c, shape, y)?;
+            g.beta
+        }
+        _ => 0.0,
+    };
+    gemm_packed_rhs(lhs, b, (g.alpha, beta), &[], y, threads)
 }
 
 /// Copies `C`, broadcast unidirectionally to `[M, N]`, into `y`.

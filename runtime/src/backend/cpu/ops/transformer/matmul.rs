@@ -1,6 +1,7 @@
 //! `MatMul` (numpy semantics) and the batched product the family's other ops reuse.
 
 use super::numeric::{tail, tail_mut, with_num_type, Num};
+use super::packed::{gemm_packed_rhs, packed_rhs, Lhs};
 use super::MIN_WORK_PER_THREAD;
 use super::{same_dtype, through_f32, Inputs, Outputs};
 use crate::backend::cpu::ops::util::broadcast_index;
@@ -16,6 +17,19 @@ pub(super) fn eval(ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
         return through_f32(ins, out, t, eval);
     }
     let (a, b) = (ins.get(0)?, ins.get(1)?);
+    if let (DType::F32, &[k, n]) = (t, b.shape) {
+        if let Some(packed) = packed_rhs(ins, k, n).filter(|_| k > 0 && n > 0) {
+            let out_shape = matmul_shape(a.shape, b.shape)?;
+            let lhs = Lhs {
+                data: a.as_slice::<f32>()?,
+                m: numel(a.shape) / k,
+                row_stride: k,
+                col_stride: 1,
+            };
+            let y = out.alloc_typed::<f32>(0, &out_shape)?;
+            return gemm_packed_rhs(lhs, packed, (1.0, 0.0), &[], y, ins.threads());
+        }
+    }
     with_num_type!(t, T => matmul::<T>(a, b, out, ins.threads()), _ => Err(Error::unsupported("MatMul", format!("dtype {t}"))))
 }
 

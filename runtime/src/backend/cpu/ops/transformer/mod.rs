@@ -13,6 +13,7 @@ mod lp_norm;
 mod matmul;
 mod norm;
 mod numeric;
+mod packed;
 mod rotary;
 mod softmax;
 mod swiglu;
