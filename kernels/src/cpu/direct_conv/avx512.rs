@@ -37,7 +37,7 @@ pub(crate) fn direct_conv(
     p: &DirectConvParams,
     x: &[f32],
     w: &PackedConvWeights,
-    c: ColumnBlock<'_>,
+    mut c: ColumnBlock<'_>,
     post: &[PostOp<'_>],
 ) -> Result<(), KernelError> {
     let (_, out_w) = validate(p, x, w, &c, post)?;
@@ -54,40 +54,52 @@ pub(crate) fn direct_conv(
         return Ok(());
     }
     if p.stride_w == 1 {
-        return tiles(p, Rows::image(p, x), w, c, post, out_w);
+        return tiles(p, Rows::image(p, x), w, &mut c, cols, post, out_w);
     }
-    // The input rows this block's output rows read, split by column phase.
-    let (first_oy, last_oy) = (cols.start / out_w, (cols.end - 1) / out_w);
-    let rows = (first_oy * p.stride_h)
-        .saturating_sub(p.pad_top)
-        .min(p.in_h)
-        ..(last_oy * p.stride_h + p.kernel_h)
+    // A band of output rows at a time: the input rows it reads, split by column phase, stay
+    // in L2 while its tiles run.
+    let mut buf = SPLIT.with(|cell| cell.take());
+    let mut start = cols.start;
+    let result = loop {
+        if start >= cols.end {
+            break Ok(());
+        }
+        let first_oy = start / out_w;
+        let end = cols.end.min((first_oy + SPLIT_BAND_ROWS) * out_w);
+        let last_oy = (end - 1) / out_w;
+        let rows = (first_oy * p.stride_h)
             .saturating_sub(p.pad_top)
-            .min(p.in_h);
-    SPLIT.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => tiles(p, Rows::split(p, x, rows, &mut buf), w, c, post, out_w),
-        Err(_) => tiles(
-            p,
-            Rows::split(p, x, rows, &mut Vec::new()),
-            w,
-            c,
-            post,
-            out_w,
-        ),
-    })
+            .min(p.in_h)
+            ..(last_oy * p.stride_h + p.kernel_h)
+                .saturating_sub(p.pad_top)
+                .min(p.in_h);
+        let input = Rows::split(p, x, rows, &mut buf);
+        if let Err(e) = tiles(p, input, w, &mut c, start..end, post, out_w) {
+            break Err(e);
+        }
+        start = end;
+    };
+    SPLIT.with(|cell| cell.replace(buf));
+    result
 }
 
+/// Output rows per band of a strided conv (see [`direct_conv`]): PP-OCR det's first layer
+/// reads 3 channels × 17 rows × 640 columns (130 KiB) per band.
+const SPLIT_BAND_ROWS: usize = 8;
+
 thread_local! {
-    /// The calling thread's buffer for phase-split rows, kept between calls.
+    /// The calling thread's buffer for phase-split rows, kept between calls (taken out while
+    /// in use).
     static SPLIT: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Every register tile of the block, in output order.
+/// Every register tile of columns `cols` (inside the block), in output order.
 fn tiles(
     p: &DirectConvParams,
     rows: Rows<'_>,
     w: &PackedConvWeights,
-    mut c: ColumnBlock<'_>,
+    c: &mut ColumnBlock<'_>,
+    cols: Range<usize>,
     post: &[PostOp<'_>],
     out_w: usize,
 ) -> Result<(), KernelError> {
@@ -99,7 +111,6 @@ fn tiles(
     };
     let activate = table().activate;
     let blocks = w.out_channels().div_ceil(OC_BLOCK);
-    let cols = c.columns();
     let mut j = cols.start;
     while j < cols.end {
         let (oy, row_start) = (j / out_w, j % out_w);
@@ -120,13 +131,14 @@ fn tiles(
                     width,
                     rows: rows_here,
                     bias: bias.map(|b| &b[o0..o0 + rows_here]),
+                    prefetch: b == 0,
                 };
                 // SAFETY: AVX-512 checked by the caller; `validate` checked `x` and the
                 // weights against `p`, and `rows` holds every input row of this block's output
                 // rows; `tile_ptr` checked that the `rows × width` tile at `ptr` (row stride
                 // `ldc`) lies inside C; `oy < out_h`, `ox + width <= out_w`.
                 unsafe { tile.run(p, &rows, w.block_data(b), ptr, ldc) };
-                apply_to_block(&mut c, o0, rows_here, col, width, post, activate);
+                apply_to_block(c, o0, rows_here, col, width, post, activate);
             }
             ox += width;
         }
@@ -199,6 +211,8 @@ struct Tile<'a> {
     width: usize,
     rows: usize,
     bias: Option<&'a [f32]>,
+    /// Whether to prefetch the next output row's new input row.
+    prefetch: bool,
 }
 
 impl Tile<'_> {
@@ -257,7 +271,24 @@ impl Tile<'_> {
         }
         let x = input.data.as_ptr();
         let w = w.as_ptr();
+        // The input row the next output row reads first and this one does not: fetched now,
+        // one chunk per channel, so its lines arrive while this tile computes. (A conv reads
+        // as many row streams as it has input channels, more than the hardware prefetchers
+        // track.) Only the first block of output channels asks; the others find it in cache.
+        let ahead = (top + p.kernel_h)
+            .checked_sub(p.pad_top)
+            .filter(|&iy| self.prefetch && iy < input.end_row && iy >= input.first_row)
+            .map(|iy| (iy - input.first_row) * input.row_stride);
         for ic in 0..p.in_channels {
+            if let Some(offset) = ahead {
+                let next = x
+                    .wrapping_add(ic * input.channel_stride + offset + self.ox)
+                    .wrapping_sub(p.pad_left);
+                // Prefetches never fault, whatever the address.
+                _mm_prefetch::<_MM_HINT_T0>(next.cast());
+                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(LANES).cast());
+                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(2 * LANES).cast());
+            }
             for ky in ky_lo..ky_hi {
                 let iy = top + ky - p.pad_top - input.first_row;
                 // SAFETY: `ic < in_channels` and row `iy` is held (caller's contract).
