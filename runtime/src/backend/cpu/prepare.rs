@@ -97,9 +97,11 @@ fn pack_conv_weights(conv: &Conv, shape: &[usize], w: &[f32]) -> Result<Option<V
         .map(Some)
 }
 
-/// The direct kernel, if this CPU has one and the conv is one it runs faster than the im2col
-/// GEMM: 2-D, not depthwise, a kernel larger than 1×1 (a pointwise conv needs no im2col),
-/// dilation 1, and at most [`DIRECT_CONV_MAX_OUT_CHANNELS`] output channels per group.
+/// The direct kernel, if this CPU has one and the conv is one it runs faster than the GEMM:
+/// 2-D, not depthwise, dilation 1, and at most [`DIRECT_CONV_MAX_OUT_CHANNELS`] output
+/// channels per group. Pointwise convs included: the GEMM needs no im2col for them but still
+/// packs the image per call, where the direct tile reads it in place (PP-OCR cls 0.46 →
+/// 0.43 ms, rec 9.1 → 8.6 ms at 1 thread, measured A/B).
 fn direct_conv_kernel(conv: &Conv, shape: &[usize]) -> Option<DirectConvKernel> {
     let (_, kernel) = mote_kernels::cpu::table().direct_conv?;
     let w = &conv.window;
@@ -107,7 +109,6 @@ fn direct_conv_kernel(conv: &Conv, shape: &[usize]) -> Option<DirectConvKernel> 
         && conv.group >= 1
         && shape[0] / conv.group <= DIRECT_CONV_MAX_OUT_CHANNELS
         && !(shape[1] == 1 && conv.group > 1)
-        && shape[2] * shape[3] > 1
         && w.dilations.iter().all(|&d| d == 1);
     direct.then_some(kernel)
 }

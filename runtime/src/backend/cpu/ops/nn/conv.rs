@@ -4,9 +4,9 @@
 //! * pointwise (1×1 kernel, stride 1, no padding): the image already is the column matrix;
 //! * 2-D depthwise (one input channel per group): the direct depthwise kernels, since im2col of
 //!   a single channel would copy the image `Π kernel` times to feed a one-row GEMM;
-//! * 2-D, dilation 1, constant weights, on a CPU with a direct conv kernel: that kernel, which
-//!   reads the image in place instead of packing an im2col matrix
-//!   ([`Prepared::DirectConvWeights`]).
+//! * 2-D, dilation 1, constant weights, up to 128 output channels per group, on a CPU with a
+//!   direct conv kernel (pointwise convs included): that kernel, which reads the image in
+//!   place instead of packing it ([`Prepared::DirectConvWeights`]).
 //!
 //! Weights are packed once at session creation ([`Prepared`]) when they are constant. The bias
 //! and the epilogue (activations, residual add) are fused into the kernels' store as post-ops.
