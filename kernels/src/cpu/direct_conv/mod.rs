@@ -248,8 +248,5 @@ pub(crate) fn choose(
     max_isa: Option<MaxIsa>,
 ) -> Option<(KernelInfo, DirectConvKernel)> {
     let v = select(variants(), "direct_conv", "f32", features, max_isa)?;
-    match v.kernel {
-        Kernel::DirectConv(k) if !v.info.reference => Some((v.info, k)),
-        _ => None,
-    }
+    (!v.info.reference).then_some((v.info, v.direct_conv()?))
 }

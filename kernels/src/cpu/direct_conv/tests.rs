@@ -27,13 +27,6 @@ fn fill(seed: u64, len: usize) -> Vec<f32> {
         .collect()
 }
 
-fn kernel_of(v: &Variant) -> Option<DirectConvKernel> {
-    match v.kernel {
-        crate::cpu::Kernel::DirectConv(k) => Some(k),
-        _ => None,
-    }
-}
-
 fn optimised() -> impl Iterator<Item = (&'static Variant, DirectConvKernel)> {
     variants()
         .iter()
@@ -43,7 +36,7 @@ fn optimised() -> impl Iterator<Item = (&'static Variant, DirectConvKernel)> {
                 eprintln!("skipped {}: this CPU lacks {}", v.info.name, v.info.isa);
                 return None;
             }
-            Some((v, kernel_of(v)?))
+            Some((v, v.direct_conv()?))
         })
 }
 
@@ -51,7 +44,7 @@ fn reference() -> DirectConvFn {
     variants()
         .iter()
         .find(|v| v.info.family == "direct_conv" && v.info.reference)
-        .and_then(kernel_of)
+        .and_then(Variant::direct_conv)
         .expect("the direct conv reference is registered")
         .run
 }

@@ -71,7 +71,7 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
 const DIRECT_CONV_MAX_OUT_CHANNELS: usize = 128;
 
 /// One packed block per group, or `None` for shapes the conv runs without a GEMM (depthwise).
-fn pack_conv_weights(conv: &Conv, shape: &[usize], w: &[f32]) -> Result<Option<Vec<PackedA>>> {
+pub(crate) fn pack_conv_weights(conv: &Conv, shape: &[usize], w: &[f32]) -> Result<Option<Vec<PackedA>>> {
     if shape.len() < 3 || conv.group == 0 || shape[0] % conv.group != 0 {
         return Ok(None); // Malformed: the run reports it.
     }
@@ -115,7 +115,7 @@ fn direct_conv_kernel(conv: &Conv, shape: &[usize]) -> Option<DirectConvKernel> 
 
 /// One packed block per group for the direct kernel, or `None` for a malformed conv (the run
 /// reports it).
-fn pack_direct_conv_weights(
+pub(crate) fn pack_direct_conv_weights(
     kernel: DirectConvKernel,
     conv: &Conv,
     shape: &[usize],
@@ -138,7 +138,7 @@ fn pack_direct_conv_weights(
 
 /// A 2-D `B` (`[K, N]`, or `[N, K]` when `transposed`) packed for the GEMM; `None` for other
 /// ranks (a batched `B` is multiplied batch by batch, unpacked).
-fn pack_matmul_weights(
+pub(crate) fn pack_matmul_weights(
     shape: &[usize],
     w: &[f32],
     transposed: bool,

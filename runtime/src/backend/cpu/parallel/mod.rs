@@ -166,7 +166,8 @@ fn run_parts<P: Send, R: Send>(parts: Vec<P>, f: impl Fn(P) -> Result<R> + Sync)
     })
 }
 
-/// Locks `m`, ignoring poisoning (parts and results are plain slots).
+/// Locks `m`, ignoring poisoning (parts, results and job slots are plain data, valid
+/// whatever panicked).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
+use super::lock;
 use crate::{Error, Result};
 
 /// How long an idle worker keeps polling before it parks: longer than the gap between two
@@ -214,9 +215,4 @@ fn work(shared: &Shared, index: usize) {
         }
         slot.done.store(seen, Ordering::Release);
     }
-}
-
-/// Locks `m`, ignoring poisoning (the data is a plain slot, valid whatever panicked).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

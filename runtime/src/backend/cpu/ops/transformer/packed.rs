@@ -66,11 +66,10 @@ pub(super) fn gemm_packed_rhs(
 #[cfg(test)]
 mod tests {
     use crate::backend::cpu::ops::{eval, Inputs, Outputs};
-    use crate::backend::cpu::prepare::Prepared;
+    use crate::backend::cpu::prepare::{pack_matmul_weights, Prepared};
     use crate::ir::ops::transformer::{Gemm, TransformerOp};
     use crate::ir::Op;
     use crate::Tensor;
-    use mote_kernels::cpu::matmul::{packing_tile, PackedB, Strided};
 
     fn ramp(shape: &[usize], seed: f32) -> Tensor {
         let n = shape.iter().product::<usize>();
@@ -86,20 +85,9 @@ mod tests {
         threads: usize,
     ) -> (Vec<f32>, Vec<f32>) {
         let b = inputs[1].unwrap();
-        let (rows, cols) = (b.shape()[0], b.shape()[1]);
-        let (k, n) = if transposed {
-            (cols, rows)
-        } else {
-            (rows, cols)
-        };
-        let (rs, cs) = if transposed { (1, k) } else { (n, 1) };
-        let strided = Strided {
-            data: b.as_slice::<f32>().unwrap(),
-            row_stride: rs as isize,
-            col_stride: cs as isize,
-        };
-        let prepared =
-            Prepared::MatMulWeights(PackedB::pack(packing_tile(), k, n, strided).unwrap());
+        let prepared = pack_matmul_weights(b.shape(), b.as_slice::<f32>().unwrap(), transposed)
+            .unwrap()
+            .expect("a 2-D B is packed");
         let run = |prepared: Option<&Prepared>| {
             let views = inputs.iter().map(|t| t.map(|t| t.view())).collect();
             let ins = Inputs::new(views, threads).with_prepared(prepared);
@@ -108,7 +96,7 @@ mod tests {
             let y = out.into_results().remove(0).unwrap();
             y.as_slice::<f32>().unwrap().to_vec()
         };
-        (run(None), run(Some(&prepared)))
+        (run(None), run(Some(&*prepared)))
     }
 
     fn close(plain: &[f32], packed: &[f32]) {
