@@ -71,7 +71,11 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
 const DIRECT_CONV_MAX_OUT_CHANNELS: usize = 128;
 
 /// One packed block per group, or `None` for shapes the conv runs without a GEMM (depthwise).
-pub(crate) fn pack_conv_weights(conv: &Conv, shape: &[usize], w: &[f32]) -> Result<Option<Vec<PackedA>>> {
+pub(crate) fn pack_conv_weights(
+    conv: &Conv,
+    shape: &[usize],
+    w: &[f32],
+) -> Result<Option<Vec<PackedA>>> {
     if shape.len() < 3 || conv.group == 0 || shape[0] % conv.group != 0 {
         return Ok(None); // Malformed: the run reports it.
     }
