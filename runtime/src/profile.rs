@@ -1,7 +1,6 @@
 //! Per-op timing of one run: what `mote bench --profile` prints as a table and writes as a
 //! Chrome trace (open it in Perfetto or `chrome://tracing`).
 
-use crate::ir::ops::nn::EpilogueStep;
 use crate::ir::ops::{NnOp, TransformerOp};
 use crate::ir::Op;
 use crate::tensor::numel;
@@ -162,10 +161,7 @@ pub(crate) fn op_label(op: &Op) -> String {
             let mut s = String::from("Conv");
             for step in &f.steps {
                 s.push('+');
-                s.push_str(match step {
-                    EpilogueStep::Activation(a) => a.name(),
-                    EpilogueStep::AddResidual => "Add",
-                });
+                s.push_str(step.name());
             }
             s
         }

@@ -50,7 +50,7 @@ fn reference() -> DirectConvFn {
 }
 
 /// The post-op lists the cases pick from (index `Case::post`).
-const POSTS: usize = 5;
+const POSTS: usize = 6;
 
 #[derive(Clone, Debug)]
 struct Case {
@@ -72,6 +72,14 @@ impl Case {
             3 => vec![
                 PostOp::BiasPerRow(bias),
                 PostOp::Activation(Activation::HardSwish),
+            ],
+            4 => vec![
+                PostOp::BiasPerRow(bias),
+                PostOp::Activation(Activation::HardSwish),
+                PostOp::Affine {
+                    scale: 0.75,
+                    shift: -0.5,
+                },
             ],
             _ => vec![
                 PostOp::BiasPerRow(bias),

@@ -205,6 +205,14 @@ pub enum PostOp<'a> {
     BiasPerCol(&'a [f32]),
     /// `c[i, j] *= scale[i]`; `scale.len()` must equal `m` (a per-channel scale).
     ScalePerRow(&'a [f32]),
+    /// `c = c · scale + shift`, rounded after the product and after the sum (no fused
+    /// multiply-add), so a `Mul` by a scalar then an `Add` of one fuse into it exactly.
+    Affine {
+        /// Factor.
+        scale: f32,
+        /// Term added after the product.
+        shift: f32,
+    },
     /// `c = max(c, 0)`; NaN stays NaN.
     Relu,
     /// `c = min(max(c, min), max)`; NaN stays NaN. Requires `min <= max`, neither NaN.

@@ -83,6 +83,7 @@ pub(crate) fn apply_post_ops(
                 let bias = &bias[j0..j0 + row.len()];
                 row.iter_mut().zip(bias).for_each(|(x, v)| *x += v);
             }
+            PostOp::Affine { scale, shift } => row.iter_mut().for_each(|x| *x = *x * scale + shift),
             PostOp::Relu => row.iter_mut().for_each(|x| *x = relu(*x)),
             PostOp::Clip { min, max } => row.iter_mut().for_each(|x| *x = clip(*x, min, max)),
             PostOp::Activation(act) => activate(act, row),

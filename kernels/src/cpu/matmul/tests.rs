@@ -55,6 +55,7 @@ struct Posts {
     bias_row: bool,
     bias_col: bool,
     scale_row: bool,
+    affine: bool,
     relu: bool,
     clip: bool,
     /// 0: none, 1: HardSwish (exact in every variant), 2: Sigmoid (approximated).
@@ -63,10 +64,11 @@ struct Posts {
 }
 
 fn posts() -> impl Strategy<Value = Posts> {
-    (any::<[bool; 6]>(), 0..3u8).prop_map(|(f, activation)| Posts {
+    (any::<[bool; 7]>(), 0..3u8).prop_map(|(f, activation)| Posts {
         bias_row: f[0],
         bias_col: f[1],
         scale_row: f[2],
+        affine: f[6],
         relu: f[3],
         clip: f[4],
         activation,
@@ -176,6 +178,12 @@ impl Problem {
         if f.scale_row {
             v.push(PostOp::ScalePerRow(&self.scale_row));
         }
+        if f.affine {
+            v.push(PostOp::Affine {
+                scale: -1.25,
+                shift: 0.375,
+            });
+        }
         if f.relu {
             v.push(PostOp::Relu);
         }
@@ -266,6 +274,12 @@ impl Problem {
                 PostOp::BiasPerRow(b) => (v, scale) = (v + b[i] as f64, scale + b[i].abs() as f64),
                 PostOp::BiasPerCol(b) => (v, scale) = (v + b[j] as f64, scale + b[j].abs() as f64),
                 PostOp::ScalePerRow(s) => (v, scale) = (v * s[i] as f64, scale * s[i].abs() as f64),
+                PostOp::Affine { scale: s, shift } => {
+                    (v, scale) = (
+                        v * s as f64 + shift as f64,
+                        scale * s.abs() as f64 + shift.abs() as f64,
+                    )
+                }
                 PostOp::Relu => v = v.max(0.0),
                 PostOp::Clip { min, max } => v = v.clamp(min as f64, max as f64),
                 PostOp::Activation(Activation::HardSwish) => {
@@ -431,6 +445,7 @@ fn every_block_loop_with_beta_and_post_ops() {
         bias_row: true,
         bias_col: true,
         scale_row: true,
+        affine: true,
         relu: true,
         clip: true,
         activation: 1,

@@ -1,12 +1,17 @@
 //! Moves the element-wise ops after a convolution into its epilogue (`FusedConv`): an
-//! activation, or an `Add` of a value that is already computed when the conv runs (a residual
-//! branch).
+//! activation, an `Add` of a value that is already computed when the conv runs (a residual
+//! branch), or a `Mul`/`Add`/`Sub` by a scalar constant after an activation (the
+//! "learnable affine blocks" of PP-LCNetV3 put one after nearly every conv; before any
+//! activation, [`super::FoldIntoConv`] folds them into the weights instead).
+//!
+//! The chain is fused one op at a time; a `Mul` by `s` then an `Add` of `b` become one
+//! `Affine { s, b }` step, which rounds exactly as the two ops did.
 
-use super::{remove_nodes, scalar_constant, Readers};
+use super::{f32_constant, remove_nodes, scalar_constant, Readers};
 use crate::ir::ops::elementwise::{Binary, Clip, ElementwiseOp, Unary};
 use crate::ir::ops::nn::{EpilogueStep, FusedActivation, FusedConv};
 use crate::ir::ops::NnOp;
-use crate::ir::{Graph, Op};
+use crate::ir::{Graph, Op, ValueId};
 use crate::passes::Pass;
 use crate::Result;
 
@@ -32,7 +37,7 @@ impl Pass for FuseConvEpilogue {
                         .flatten()
                         .find(|&id| Some(id) != conv_out)
                 }
-                EpilogueStep::Activation(_) => None,
+                EpilogueStep::Activation(_) | EpilogueStep::Affine { .. } => None,
             };
             let node = &mut graph.nodes[conv];
             let mut fused = match &node.op {
@@ -43,7 +48,7 @@ impl Pass for FuseConvEpilogue {
                 Op::Nn(NnOp::FusedConv(f)) => f.clone(),
                 _ => return Err(crate::Error::internal("fusion target is not a conv")),
             };
-            fused.steps.push(step);
+            push_step(&mut fused.steps, step);
             node.op = Op::Nn(NnOp::FusedConv(fused));
             if let Some(r) = residual {
                 node.inputs.resize(4, None);
@@ -78,6 +83,9 @@ fn find(graph: &Graph) -> Option<(usize, usize, EpilogueStep)> {
         if let Some(act) = activation(graph, next) {
             return Some((index, next, EpilogueStep::Activation(act)));
         }
+        if let Some(step) = scalar_affine(graph, next, out, conv_rank(graph, node)?) {
+            return Some((index, next, step));
+        }
         // conv + r (either order) where r exists before the conv runs: r is an input, a
         // constant, or produced by an earlier node.
         let Op::Elementwise(ElementwiseOp::Binary(Binary::Add)) = n.op else {
@@ -93,6 +101,77 @@ fn find(graph: &Graph) -> Option<(usize, usize, EpilogueStep)> {
         let ready = readers.producer(other).is_none_or(|p| p < index);
         ready.then_some((index, next, EpilogueStep::AddResidual))
     })
+}
+
+/// Appends `step`, merging `Mul(s)` then `Add(b)` into one `Affine { s, b }`: the lone `Mul`'s
+/// `+ (-0.0)` leaves its product unchanged and `· 1` leaves the sum unchanged, so the merged
+/// step rounds exactly as the two did.
+fn push_step(steps: &mut Vec<EpilogueStep>, step: EpilogueStep) {
+    if let (
+        Some(EpilogueStep::Affine { shift, .. }),
+        EpilogueStep::Affine {
+            scale: 1.0,
+            shift: b,
+        },
+    ) = (steps.last_mut(), step)
+    {
+        if shift.to_bits() == (-0.0f32).to_bits() {
+            *shift = b;
+            return;
+        }
+    }
+    steps.push(step);
+}
+
+/// The rank of the conv's output: its weights' rank.
+fn conv_rank(graph: &Graph, conv: &crate::ir::Node) -> Option<usize> {
+    let w = conv.inputs.get(1).copied().flatten()?;
+    graph.values[w.0].shape.as_ref().map(|s| s.len())
+}
+
+/// Node `index` as an affine step, if it multiplies `x` (of rank `rank`) by a scalar
+/// constant, adds one to it, or subtracts one from it (either way round), and that
+/// constant's rank does not raise the output's.
+fn scalar_affine(graph: &Graph, index: usize, x: ValueId, rank: usize) -> Option<EpilogueStep> {
+    let node = &graph.nodes[index];
+    let Op::Elementwise(ElementwiseOp::Binary(op)) = &node.op else {
+        return None;
+    };
+    let [Some(a), Some(b)] = node.inputs[..] else {
+        return None;
+    };
+    let (other, x_first) = match (a == x, b == x) {
+        (true, false) => (b, true),
+        (false, true) => (a, false),
+        _ => return None,
+    };
+    let (values, shape) = f32_constant(graph, other)?;
+    let [c] = values[..] else {
+        return None;
+    };
+    if shape.len() > rank {
+        return None;
+    }
+    match op {
+        Binary::Mul => Some(EpilogueStep::Affine {
+            scale: c,
+            shift: -0.0,
+        }),
+        Binary::Add => Some(EpilogueStep::Affine {
+            scale: 1.0,
+            shift: c,
+        }),
+        // x - c = x + (-c) and c - x = (-x) + c, exactly.
+        Binary::Sub if x_first => Some(EpilogueStep::Affine {
+            scale: 1.0,
+            shift: -c,
+        }),
+        Binary::Sub => Some(EpilogueStep::Affine {
+            scale: -1.0,
+            shift: c,
+        }),
+        _ => None,
+    }
 }
 
 /// The node as an epilogue activation, if it is one.

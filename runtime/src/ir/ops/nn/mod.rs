@@ -79,6 +79,28 @@ pub enum EpilogueStep {
     /// `y += R` where `R` (input 3) has the output's shape; any other shape broadcasts (the
     /// backend then adds it separately).
     AddResidual,
+    /// `y = y · scale + shift`, rounded after the product and after the sum (a `Mul` by a
+    /// scalar, an `Add` of one, or both in that order). A lone `Mul` has `shift = -0.0`, which
+    /// leaves every product unchanged, signed zeros included.
+    Affine {
+        /// Factor.
+        scale: f32,
+        /// Term added after the product.
+        shift: f32,
+    },
+}
+
+impl EpilogueStep {
+    /// The op names this step stands for, for profiles (`Mul+Add`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EpilogueStep::Activation(a) => a.name(),
+            EpilogueStep::AddResidual => "Add",
+            EpilogueStep::Affine { scale, .. } if *scale == 1.0 => "Add",
+            EpilogueStep::Affine { shift, .. } if shift.to_bits() == (-0.0f32).to_bits() => "Mul",
+            EpilogueStep::Affine { .. } => "Mul+Add",
+        }
+    }
 }
 
 /// The activations an epilogue can apply (the unary ops that have one).
@@ -281,13 +303,22 @@ impl NnOp {
             value: None,
         };
         Ok(match self {
-            NnOp::Conv(conv)
-            | NnOp::FusedConv(FusedConv { conv, .. })
-            | NnOp::DeformConv(DeformConv { conv, .. }) => vec![with_shape(conv_shape(
-                conv,
-                shape(inputs, 0),
-                shape(inputs, 1),
-            )?)],
+            NnOp::Conv(conv) | NnOp::DeformConv(DeformConv { conv, .. }) => vec![with_shape(
+                conv_shape(conv, shape(inputs, 0), shape(inputs, 1))?,
+            )],
+            NnOp::FusedConv(FusedConv { conv, steps }) => {
+                let y = conv_shape(conv, shape(inputs, 0), shape(inputs, 1))?;
+                // A residual may broadcast the output to a larger shape.
+                let y = if steps.contains(&EpilogueStep::AddResidual) {
+                    match (y, shape(inputs, 3)) {
+                        (Some(y), Some(r)) => Some(crate::tensor::broadcast_shapes(&[&y, r])?),
+                        _ => None,
+                    }
+                } else {
+                    y
+                };
+                vec![with_shape(y)]
+            }
             NnOp::ConvTranspose(ct) => {
                 vec![with_shape(conv_transpose_shape(
                     ct,

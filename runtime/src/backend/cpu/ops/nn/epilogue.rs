@@ -7,14 +7,21 @@ use crate::Result;
 use mote_kernels::cpu::activation::{activate, Activation};
 use mote_kernels::cpu::matmul::PostOp;
 
+/// One fused step, resolved for the kernels.
+#[derive(Clone, Copy)]
+enum Step {
+    Activation(Activation),
+    Affine { scale: f32, shift: f32 },
+    Residual,
+}
+
 /// A conv's epilogue as kernel post-ops: the steps up to the first residual that cannot be
 /// fused (one that broadcasts), which then runs with the rest of the steps afterwards.
 pub(super) struct Epilogue<'a> {
-    activations: Vec<Option<Activation>>,
+    steps: Vec<Step>,
     residual: Option<&'a [f32]>,
     /// Index of the first step not fused into the conv.
     pub(super) unfused_from: Option<usize>,
-    steps: Vec<EpilogueStep>,
 }
 
 impl<'a> Epilogue<'a> {
@@ -22,34 +29,29 @@ impl<'a> Epilogue<'a> {
         let mut fused = Vec::new();
         let mut unfused_from = None;
         for (i, step) in steps.iter().enumerate() {
-            if *step == EpilogueStep::AddResidual && fused_residual.is_none() {
-                unfused_from = Some(i);
-                break;
-            }
-            fused.push(*step);
+            fused.push(match *step {
+                EpilogueStep::AddResidual if fused_residual.is_none() => {
+                    unfused_from = Some(i);
+                    break;
+                }
+                EpilogueStep::AddResidual => Step::Residual,
+                EpilogueStep::Activation(a) => Step::Activation(kernel_activation(a)?),
+                EpilogueStep::Affine { scale, shift } => Step::Affine { scale, shift },
+            });
         }
-        let activations = fused
-            .iter()
-            .map(|s| match s {
-                EpilogueStep::Activation(a) => Ok(Some(kernel_activation(*a)?)),
-                EpilogueStep::AddResidual => Ok(None),
-            })
-            .collect::<Result<_>>()?;
         Ok(Epilogue {
-            activations,
+            steps: fused,
             residual: fused_residual,
             unfused_from,
-            steps: fused,
         })
     }
 
     /// No epilogue at all.
     pub(super) fn none() -> Self {
         Epilogue {
-            activations: Vec::new(),
+            steps: Vec::new(),
             residual: None,
             unfused_from: None,
-            steps: Vec::new(),
         }
     }
 
@@ -67,15 +69,15 @@ impl<'a> Epilogue<'a> {
     ) -> Vec<PostOp<'p>> {
         let mut post = Vec::with_capacity(self.steps.len() + 1);
         post.extend(bias.map(PostOp::BiasPerRow));
-        for (step, act) in self.steps.iter().zip(&self.activations) {
-            match (step, act) {
-                (_, Some(a)) => post.push(PostOp::Activation(*a)),
-                (EpilogueStep::AddResidual, None) => {
+        for step in &self.steps {
+            match *step {
+                Step::Activation(a) => post.push(PostOp::Activation(a)),
+                Step::Affine { scale, shift } => post.push(PostOp::Affine { scale, shift }),
+                Step::Residual => {
                     if let Some(r) = self.residual {
                         post.push(PostOp::Residual(&r[offset..offset + len]));
                     }
                 }
-                _ => {}
             }
         }
         post
@@ -84,26 +86,31 @@ impl<'a> Epilogue<'a> {
     /// Applies the fused steps to `y`, the output block at `offset` (for the depthwise path,
     /// which applies the bias itself).
     pub(super) fn apply(&self, y: &mut [f32], offset: usize) {
-        for (step, act) in self.steps.iter().zip(&self.activations) {
-            match (step, act) {
-                (_, Some(a)) => activate(*a, y),
-                (EpilogueStep::AddResidual, None) => {
+        for step in &self.steps {
+            match *step {
+                Step::Activation(a) => activate(a, y),
+                Step::Affine { scale, shift } => apply_affine(y, scale, shift),
+                Step::Residual => {
                     if let Some(r) = self.residual {
                         y.iter_mut().zip(&r[offset..]).for_each(|(v, r)| *v += r);
                     }
                 }
-                _ => {}
             }
         }
     }
 
     /// The single activation, when that is the whole epilogue.
     pub(super) fn only_activation(&self) -> Option<Activation> {
-        match self.activations.as_slice() {
-            [Some(a)] => Some(*a),
+        match self.steps.as_slice() {
+            [Step::Activation(a)] => Some(*a),
             _ => None,
         }
     }
+}
+
+/// `y = y · scale + shift` (two roundings, as [`EpilogueStep::Affine`] defines).
+fn apply_affine(y: &mut [f32], scale: f32, shift: f32) {
+    y.iter_mut().for_each(|v| *v = *v * scale + shift);
 }
 
 /// The kernel activation for an IR one.
@@ -151,6 +158,7 @@ pub(super) fn apply_steps_broadcast(
                     .for_each(|(k, v)| *v += r[index(k)]);
             }
             EpilogueStep::Activation(a) => activate(kernel_activation(*a)?, y),
+            EpilogueStep::Affine { scale, shift } => apply_affine(y, *scale, *shift),
         }
     }
     Ok(())

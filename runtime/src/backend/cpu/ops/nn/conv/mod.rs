@@ -17,6 +17,7 @@ use super::depthwise::{run_depthwise, DepthwiseLayout, Plane2d};
 use super::epilogue::{apply_steps_broadcast, Epilogue};
 use super::workers_for;
 use super::{batch_channels, f32_data, f32_output_overwrite, kernel_error, parallel, same_dtype};
+use crate::backend::cpu::ops::util::broadcast_index;
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::backend::cpu::prepare::Prepared;
 use crate::ir::ops::nn::{Conv, EpilogueStep, FusedConv, Geometry};
@@ -76,15 +77,38 @@ fn conv_with_epilogue(
         packed,
         direct,
     };
-    f32_output_overwrite(out, 0, x.dtype, &shape, |y| {
-        layout.run(&xs, weights, bs.as_deref(), &epilogue, y, ins.threads())?;
-        if let Some(rest) = epilogue.unfused_from {
-            let (r, r_shape) = residual
-                .as_ref()
-                .ok_or_else(|| Error::internal("FusedConv: residual step without input"))?;
-            apply_steps_broadcast(&steps[rest..], y, &shape, r, r_shape)?;
-        }
-        Ok(())
+    let Some(rest) = epilogue.unfused_from else {
+        return f32_output_overwrite(out, 0, x.dtype, &shape, |y| {
+            layout.run(&xs, weights, bs.as_deref(), &epilogue, y, ins.threads())
+        });
+    };
+    let (r, r_shape) = residual
+        .as_ref()
+        .ok_or_else(|| Error::internal("FusedConv: residual step without input"))?;
+    let out_shape = crate::tensor::broadcast_shapes(&[&shape, r_shape])?;
+    if out_shape == shape {
+        return f32_output_overwrite(out, 0, x.dtype, &shape, |y| {
+            layout.run(&xs, weights, bs.as_deref(), &epilogue, y, ins.threads())?;
+            apply_steps_broadcast(&steps[rest..], y, &shape, r, r_shape)
+        });
+    }
+    // The residual makes the output larger than the conv's (rare: a graph that adds a
+    // bigger tensor): the conv goes to scratch, then is broadcast into the output.
+    let mut conv_out = vec![0f32; numel(&shape)];
+    layout.run(
+        &xs,
+        weights,
+        bs.as_deref(),
+        &epilogue,
+        &mut conv_out,
+        ins.threads(),
+    )?;
+    f32_output_overwrite(out, 0, x.dtype, &out_shape, |y| {
+        let index = broadcast_index(&shape, &out_shape);
+        y.iter_mut()
+            .enumerate()
+            .for_each(|(k, v)| *v = conv_out[index(k)]);
+        apply_steps_broadcast(&steps[rest..], y, &out_shape, r, r_shape)
     })
 }
 
