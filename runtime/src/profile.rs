@@ -165,6 +165,15 @@ pub(crate) fn op_label(op: &Op) -> String {
             }
             s
         }
+        Op::Transformer(TransformerOp::FusedMatMul(f)) => {
+            // "FusedMatMul" includes the bias add, when the node has one.
+            let mut s = String::from("FusedMatMul");
+            for step in &f.steps {
+                s.push('+');
+                s.push_str(step.name());
+            }
+            s
+        }
         other => other.name().to_string(),
     }
 }
@@ -183,7 +192,9 @@ pub(crate) fn estimate_flops(
             let w = shape(1)?;
             Some(2 * out * numel(&w[1..]) as u64)
         }
-        Op::Transformer(TransformerOp::MatMul) | Op::Transformer(TransformerOp::Gemm(_)) => {
+        Op::Transformer(
+            TransformerOp::MatMul | TransformerOp::Gemm(_) | TransformerOp::FusedMatMul(_),
+        ) => {
             let a = shape(0)?;
             let k = match op {
                 Op::Transformer(TransformerOp::Gemm(g)) if g.trans_a => *a.first()?,

@@ -19,8 +19,8 @@ pub(crate) enum Prepared {
     ConvWeights(Vec<PackedA>),
     /// A 2-D convolution's weights for the direct kernel, one block per group.
     DirectConvWeights(DirectConvKernel, Vec<PackedConvWeights>),
-    /// The constant right-hand side `B'` (`[K, N]`, after `Gemm`'s `transB`) of a `MatMul` or
-    /// `Gemm`, packed for the GEMM kernel.
+    /// The constant right-hand side `B'` (`[K, N]`, after a `transB`) of a `MatMul`, `Gemm`
+    /// or `FusedMatMul`, packed for the GEMM kernel.
     MatMulWeights(PackedB),
 }
 
@@ -49,6 +49,9 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
                 }
                 Op::Transformer(TransformerOp::Gemm(g)) => {
                     return pack_matmul_weights(w.shape(), w.as_slice::<f32>()?, g.trans_b);
+                }
+                Op::Transformer(TransformerOp::FusedMatMul(f)) => {
+                    return pack_matmul_weights(w.shape(), w.as_slice::<f32>()?, f.trans_b);
                 }
                 _ => return Ok(None),
             };
@@ -147,6 +150,12 @@ pub(crate) fn pack_matmul_weights(
     w: &[f32],
     transposed: bool,
 ) -> Result<Option<Arc<Prepared>>> {
+    Ok(pack_rhs(shape, w, transposed)?.map(|b| Arc::new(Prepared::MatMulWeights(b))))
+}
+
+/// A 2-D `B` (`[K, N]`, or `[N, K]` when `transposed`) packed as the GEMM's right-hand side;
+/// `None` for any other rank.
+pub(crate) fn pack_rhs(shape: &[usize], w: &[f32], transposed: bool) -> Result<Option<PackedB>> {
     let &[rows, cols] = shape else {
         return Ok(None);
     };
@@ -161,7 +170,7 @@ pub(crate) fn pack_matmul_weights(
         row_stride: row_stride as isize,
         col_stride: col_stride as isize,
     };
-    let packed = PackedB::pack(packing_tile(), k, n, b)
-        .map_err(|e| crate::Error::internal(format!("packing matmul weights: {e}")))?;
-    Ok(Some(Arc::new(Prepared::MatMulWeights(packed))))
+    PackedB::pack(packing_tile(), k, n, b)
+        .map(Some)
+        .map_err(|e| crate::Error::internal(format!("packing matmul weights: {e}")))
 }

@@ -9,6 +9,9 @@
 //! * [`FuseConvEpilogue`]: an activation, or a residual `Add` of a value computed earlier,
 //!   right after a convolution joins its epilogue (`FusedConv`), which the backend applies
 //!   while each output tile is still in L1.
+//! * [`FuseMatMulEpilogue`]: the same for products with constant 2-D weights (`MatMul`,
+//!   `Gemm`): a row bias `Add`, activations and scalar affine maps join the GEMM's store
+//!   (`FusedMatMul`).
 //!
 //! Every rewrite needs the intermediate value to have exactly one reader (control-flow
 //! captures are node inputs, so they count) and not to be a graph output, so no other node
@@ -17,10 +20,13 @@
 mod conv_affine;
 mod epilogue;
 mod hardswish;
+mod matmul_epilogue;
+mod steps;
 
 pub(super) use conv_affine::FoldIntoConv;
 pub(super) use epilogue::FuseConvEpilogue;
 pub(super) use hardswish::RecognizeHardSwish;
+pub(super) use matmul_epilogue::FuseMatMulEpilogue;
 
 use crate::ir::{Graph, ValueId};
 use crate::DType;

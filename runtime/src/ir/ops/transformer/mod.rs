@@ -14,6 +14,7 @@ pub use einsum::Einsum;
 pub use linear_attention::{LinearAttention, LinearAttentionDims, LinearAttentionShapes};
 
 use super::infer_util::{axis, dtype, input, shape};
+use super::nn::EpilogueStep;
 use crate::ir::Fact;
 use crate::tensor::broadcast_shapes;
 use crate::{DType, Error, Result};
@@ -26,6 +27,10 @@ pub enum TransformerOp {
     MatMul,
     /// `alpha · A'·B' + beta · C`.
     Gemm(Gemm),
+    /// `MatMul(A, B') + bias`, then element-wise steps: a `MatMul` or `Gemm` with a constant
+    /// 2-D right-hand side whose bias add and activations a pass fused (never in a model
+    /// file).
+    FusedMatMul(FusedMatMul),
     /// Einstein summation.
     Einsum(Einsum),
     /// `Softmax`, `LogSoftmax`, `Hardmax`.
@@ -49,6 +54,30 @@ pub enum TransformerOp {
     },
     /// `Det`: determinants of the square matrices in the last two axes.
     Det,
+}
+
+/// A product with its epilogue fused: inputs `A` (rank >= 1, numpy `matmul` rules), `B`
+/// (2-D: `[K, N]`, or `[N, K]` with `trans_b`) and an optional `bias` of `[N]`, added to every
+/// row; then `steps` in order, each rounding as the op it replaced did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedMatMul {
+    /// `B` is `[N, K]` (a `Gemm`'s `transB`).
+    pub trans_b: bool,
+    /// Activations and scalar affine maps (no residual).
+    pub steps: Vec<EpilogueStep>,
+}
+
+impl FusedMatMul {
+    /// `B'`'s shape `[K, N]`, from `B`'s.
+    pub fn rhs_shape(&self, b: &[usize]) -> Result<[usize; 2]> {
+        match *b {
+            [k, n] if !self.trans_b => Ok([k, n]),
+            [n, k] => Ok([k, n]),
+            _ => Err(Error::shape(format!(
+                "FusedMatMul needs a 2-D B, got {b:?}"
+            ))),
+        }
+    }
 }
 
 /// `Gemm` attributes.
@@ -211,6 +240,7 @@ impl TransformerOp {
         match self {
             TransformerOp::MatMul => "MatMul",
             TransformerOp::Gemm(_) => "Gemm",
+            TransformerOp::FusedMatMul(_) => "FusedMatMul",
             TransformerOp::Einsum(_) => "Einsum",
             TransformerOp::Softmax(s) => s.name(),
             TransformerOp::LayerNorm(_) => "LayerNormalization",
@@ -243,6 +273,13 @@ impl TransformerOp {
             TransformerOp::Gemm(g) => {
                 let s = match (shape(inputs, 0), shape(inputs, 1)) {
                     (Some(a), Some(b)) => Some(gemm_shape(g, a, b)?),
+                    _ => None,
+                };
+                vec![fact(s)]
+            }
+            TransformerOp::FusedMatMul(f) => {
+                let s = match (shape(inputs, 0), shape(inputs, 1)) {
+                    (Some(a), Some(b)) => Some(matmul_shape(a, &f.rhs_shape(b)?)?),
                     _ => None,
                 };
                 vec![fact(s)]

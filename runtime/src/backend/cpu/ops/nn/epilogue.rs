@@ -114,7 +114,7 @@ fn apply_affine(y: &mut [f32], scale: f32, shift: f32) {
 }
 
 /// The kernel activation for an IR one.
-pub(super) fn kernel_activation(a: FusedActivation) -> Result<Activation> {
+pub(in crate::backend::cpu::ops) fn kernel_activation(a: FusedActivation) -> Result<Activation> {
     let act = match a {
         FusedActivation::Relu => Activation::Relu,
         FusedActivation::Clip { min, max } => Activation::Clip { min, max },

@@ -13,7 +13,7 @@ mod conv;
 mod conv_transpose;
 mod deform_conv;
 mod depthwise;
-mod epilogue;
+pub(super) mod epilogue;
 mod norm;
 mod pool;
 

@@ -7,6 +7,7 @@
 mod attention;
 mod det;
 mod einsum;
+mod fused_matmul;
 mod gemm;
 mod linear_attention;
 mod lp_norm;
@@ -30,6 +31,7 @@ pub(super) fn eval(op: &TransformerOp, ins: &Inputs<'_>, out: &mut Outputs) -> R
     match op {
         TransformerOp::MatMul => matmul::eval(ins, out),
         TransformerOp::Gemm(g) => gemm::eval(g, ins, out),
+        TransformerOp::FusedMatMul(f) => fused_matmul::eval(f, ins, out),
         TransformerOp::Einsum(e) => einsum::eval(e, ins, out),
         TransformerOp::Softmax(s) => softmax::eval(s, ins, out),
         TransformerOp::LayerNorm(n) => norm::eval(n, norm::Kind::Layer, ins, out),
