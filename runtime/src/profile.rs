@@ -1,7 +1,7 @@
 //! Per-op timing of one run: what `mote bench --profile` prints as a table and writes as a
 //! Chrome trace (open it in Perfetto or `chrome://tracing`).
 
-use crate::ir::ops::{NnOp, TransformerOp};
+use crate::ir::ops::{ElementwiseOp, NnOp, TransformerOp};
 use crate::ir::Op;
 use crate::tensor::numel;
 use std::fmt::Write;
@@ -164,6 +164,10 @@ pub(crate) fn op_label(op: &Op) -> String {
                 s.push_str(step.name());
             }
             s
+        }
+        Op::Elementwise(ElementwiseOp::Chain(steps)) => {
+            let names: Vec<&str> = steps.iter().map(|s| s.name()).collect();
+            names.join("+")
         }
         Op::Transformer(TransformerOp::FusedMatMul(f)) => {
             // "FusedMatMul" includes the bias add, when the node has one.

@@ -18,7 +18,7 @@ pub trait Pass {
 }
 
 /// The passes every model goes through at load, whatever the backend: folding, then fusion
-/// (affine ops into convolutions, `HardSwish` spelled out, conv and product epilogues).
+/// (affine ops into convolutions, `HardSwish` spelled out, conv and product epilogues, element-wise chains).
 pub fn portable() -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(fold_constants::FoldConstants),
@@ -28,6 +28,7 @@ pub fn portable() -> Vec<Box<dyn Pass>> {
         Box::new(fuse::RecognizeHardSwish),
         Box::new(fuse::FuseConvEpilogue),
         Box::new(fuse::FuseMatMulEpilogue),
+        Box::new(fuse::FuseElementwiseChain),
         Box::new(dead_code::DeadCode),
     ]
 }

@@ -6,6 +6,7 @@
 //! position, so inference is only about dtypes and numpy-style broadcast shapes.
 
 use super::infer_util::{dtype, shape};
+use super::nn::EpilogueStep;
 use crate::ir::Fact;
 use crate::tensor::broadcast_shapes;
 use crate::{DType, Error, Result};
@@ -33,6 +34,10 @@ pub enum ElementwiseOp {
     Clip(Clip),
     /// Inference-mode dropout: output 0 is the input, optional output 1 a mask of ones.
     Dropout(Dropout),
+    /// Several f32 element-wise ops in a row, fused by a pass (never in a model file): the
+    /// steps run in order on each cache-sized block, so the tensor is read and written once.
+    /// Activations and scalar affine maps only (no residual).
+    Chain(Vec<EpilogueStep>),
 }
 
 /// Unary functions (with their attributes).
@@ -390,6 +395,7 @@ impl ElementwiseOp {
             ElementwiseOp::Where => "Where",
             ElementwiseOp::Clip(_) => "Clip",
             ElementwiseOp::Dropout(_) => "Dropout",
+            ElementwiseOp::Chain(_) => "ElementwiseChain",
         }
     }
 
@@ -445,7 +451,7 @@ impl ElementwiseOp {
                     value: None,
                 }]
             }
-            ElementwiseOp::Clip(_) => vec![Fact {
+            ElementwiseOp::Clip(_) | ElementwiseOp::Chain(_) => vec![Fact {
                 dtype: dtype(inputs, 0),
                 shape: same_shape(),
                 value: None,

@@ -7,7 +7,7 @@
 //! The chain is fused one op at a time; a `Mul` by `s` then an `Add` of `b` become one
 //! `Affine { s, b }` step, which rounds exactly as the two ops did.
 
-use super::steps::{activation, push_step, scalar_affine};
+use super::steps::{push_step, steps_of};
 use super::{remove_nodes, Readers};
 use crate::ir::ops::elementwise::{Binary, ElementwiseOp};
 use crate::ir::ops::nn::{EpilogueStep, FusedConv};
@@ -26,10 +26,10 @@ impl Pass for FuseConvEpilogue {
 
     fn run(&self, graph: &mut Graph) -> Result<bool> {
         let mut changed = false;
-        while let Some((conv, next, step)) = find(graph) {
+        while let Some((conv, next, steps)) = find(graph) {
             let out = graph.nodes[next].outputs[0];
-            let residual = match step {
-                EpilogueStep::AddResidual => {
+            let residual = match steps[..] {
+                [EpilogueStep::AddResidual] => {
                     let n = &graph.nodes[next];
                     let conv_out = graph.nodes[conv].outputs[0];
                     n.inputs
@@ -38,7 +38,7 @@ impl Pass for FuseConvEpilogue {
                         .flatten()
                         .find(|&id| Some(id) != conv_out)
                 }
-                EpilogueStep::Activation(_) | EpilogueStep::Affine { .. } => None,
+                _ => None,
             };
             let node = &mut graph.nodes[conv];
             let mut fused = match &node.op {
@@ -49,7 +49,9 @@ impl Pass for FuseConvEpilogue {
                 Op::Nn(NnOp::FusedConv(f)) => f.clone(),
                 _ => return Err(crate::Error::internal("fusion target is not a conv")),
             };
-            push_step(&mut fused.steps, step);
+            steps
+                .into_iter()
+                .for_each(|step| push_step(&mut fused.steps, step));
             node.op = Op::Nn(NnOp::FusedConv(fused));
             if let Some(r) = residual {
                 node.inputs.resize(4, None);
@@ -63,8 +65,8 @@ impl Pass for FuseConvEpilogue {
     }
 }
 
-/// `(conv node, the node after it, the step it becomes)`.
-fn find(graph: &Graph) -> Option<(usize, usize, EpilogueStep)> {
+/// `(conv node, the node after it, the steps it becomes)`.
+fn find(graph: &Graph) -> Option<(usize, usize, Vec<EpilogueStep>)> {
     let readers = Readers::of(graph);
     graph.nodes.iter().enumerate().find_map(|(index, node)| {
         let has_residual = match &node.op {
@@ -81,11 +83,8 @@ fn find(graph: &Graph) -> Option<(usize, usize, EpilogueStep)> {
         if n.outputs.len() != 1 {
             return None;
         }
-        if let Some(act) = activation(graph, next) {
-            return Some((index, next, EpilogueStep::Activation(act)));
-        }
-        if let Some(step) = scalar_affine(graph, next, out, conv_rank(graph, node)?) {
-            return Some((index, next, step));
+        if let Some(steps) = steps_of(graph, next, out, conv_rank(graph, node)?) {
+            return Some((index, next, steps));
         }
         // conv + r (either order) where r exists before the conv runs: r is an input, a
         // constant, or produced by an earlier node.
@@ -100,7 +99,7 @@ fn find(graph: &Graph) -> Option<(usize, usize, EpilogueStep)> {
             return None;
         }
         let ready = readers.producer(other).is_none_or(|p| p < index);
-        ready.then_some((index, next, EpilogueStep::AddResidual))
+        ready.then_some((index, next, vec![EpilogueStep::AddResidual]))
     })
 }
 

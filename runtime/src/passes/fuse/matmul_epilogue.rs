@@ -7,13 +7,14 @@
 //! * a `MatMul` with constant 2-D `W`, or a `Gemm` of constant `B` with `alpha = 1`, no
 //!   `transA` and a row bias (`beta = 1`) or none, followed by an activation or a scalar
 //!   affine map, becomes one node with that step;
-//! * each further activation or scalar affine map after a `FusedMatMul` joins its steps.
+//! * each further activation or scalar affine map (or `ElementwiseChain` of them) after a
+//!   `FusedMatMul` joins its steps.
 //!
 //! The fused node rounds exactly as the ops it replaced: the bias is added to the finished
 //! sum, and each step is the op's own function.
 
 use super::conv_affine::add_constant;
-use super::steps::{push_step, step_of};
+use super::steps::{push_step, steps_of};
 use super::{f32_constant, remove_nodes, Readers};
 use crate::ir::ops::elementwise::{Binary, ElementwiseOp};
 use crate::ir::ops::nn::EpilogueStep;
@@ -81,9 +82,11 @@ fn find(graph: &Graph) -> Option<Fusion> {
         };
         match &node.op {
             Op::Transformer(TransformerOp::FusedMatMul(f)) => {
-                let step = step_of(graph, next, out, output_rank(graph, node))?;
+                let steps = steps_of(graph, next, out, output_rank(graph, node))?;
                 let mut op = f.clone();
-                push_step(&mut op.steps, step);
+                steps
+                    .into_iter()
+                    .for_each(|step| push_step(&mut op.steps, step));
                 fusion(op, Bias::Keep)
             }
             Op::Transformer(TransformerOp::MatMul) => {
@@ -96,7 +99,7 @@ fn find(graph: &Graph) -> Option<Fusion> {
                 if let Some(bias) = row_bias(graph, next, out, n, rank) {
                     return fusion(op(Vec::new()), bias);
                 }
-                fusion(op(vec![step_of(graph, next, out, rank)?]), Bias::None)
+                fusion(op(steps_of(graph, next, out, rank)?), Bias::None)
             }
             Op::Transformer(TransformerOp::Gemm(g)) => {
                 if g.alpha != 1.0 || g.trans_a {
@@ -109,11 +112,11 @@ fn find(graph: &Graph) -> Option<Fusion> {
                     Some(c) if g.beta == 1.0 => constant_row(graph, c, n, 2)?,
                     Some(_) => return None,
                 };
-                let step = step_of(graph, next, out, 2)?;
+                let steps = steps_of(graph, next, out, 2)?;
                 fusion(
                     FusedMatMul {
                         trans_b: g.trans_b,
-                        steps: vec![step],
+                        steps,
                     },
                     bias,
                 )

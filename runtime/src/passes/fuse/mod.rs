@@ -12,17 +12,21 @@
 //! * [`FuseMatMulEpilogue`]: the same for products with constant 2-D weights (`MatMul`,
 //!   `Gemm`): a row bias `Add`, activations and scalar affine maps join the GEMM's store
 //!   (`FusedMatMul`).
+//! * [`FuseElementwiseChain`]: runs of such element-wise ops elsewhere become one
+//!   `ElementwiseChain` node.
 //!
 //! Every rewrite needs the intermediate value to have exactly one reader (control-flow
 //! captures are node inputs, so they count) and not to be a graph output, so no other node
 //! sees a changed value.
 
+mod chain;
 mod conv_affine;
 mod epilogue;
 mod hardswish;
 mod matmul_epilogue;
 mod steps;
 
+pub(super) use chain::FuseElementwiseChain;
 pub(super) use conv_affine::FoldIntoConv;
 pub(super) use epilogue::FuseConvEpilogue;
 pub(super) use hardswish::RecognizeHardSwish;

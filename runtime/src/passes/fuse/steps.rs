@@ -1,5 +1,5 @@
-//! The element-wise ops an epilogue (`FusedConv`, `FusedMatMul`) can take in, recognized in
-//! the graph: activations, and `Mul`/`Add`/`Sub` by a scalar constant.
+//! The element-wise ops an epilogue (`FusedConv`, `FusedMatMul`, `ElementwiseChain`) can take
+//! in, recognized in the graph: activations, and `Mul`/`Add`/`Sub` by a scalar constant.
 
 use super::{f32_constant, scalar_constant};
 use crate::ir::ops::elementwise::{Binary, Clip, ElementwiseOp, Unary};
@@ -18,6 +18,23 @@ pub(super) fn step_of(
     match activation(graph, index) {
         Some(a) => Some(EpilogueStep::Activation(a)),
         None => scalar_affine(graph, index, x, rank),
+    }
+}
+
+/// Node `index` (reading `x`) as epilogue steps: an `ElementwiseChain` of `x`, or one step
+/// (see [`step_of`]).
+pub(super) fn steps_of(
+    graph: &Graph,
+    index: usize,
+    x: ValueId,
+    rank: usize,
+) -> Option<Vec<EpilogueStep>> {
+    let node = &graph.nodes[index];
+    match &node.op {
+        Op::Elementwise(ElementwiseOp::Chain(steps)) => {
+            (node.inputs.first().copied().flatten() == Some(x)).then(|| steps.clone())
+        }
+        _ => step_of(graph, index, x, rank).map(|s| vec![s]),
     }
 }
 

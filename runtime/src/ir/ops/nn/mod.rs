@@ -96,8 +96,8 @@ impl EpilogueStep {
         match self {
             EpilogueStep::Activation(a) => a.name(),
             EpilogueStep::AddResidual => "Add",
-            EpilogueStep::Affine { scale, .. } if *scale == 1.0 => "Add",
             EpilogueStep::Affine { shift, .. } if shift.to_bits() == (-0.0f32).to_bits() => "Mul",
+            EpilogueStep::Affine { scale, .. } if *scale == 1.0 => "Add",
             EpilogueStep::Affine { .. } => "Mul+Add",
         }
     }

@@ -7,6 +7,7 @@
 
 mod binary;
 mod broadcast;
+mod chain;
 mod clip;
 mod dropout;
 mod erf;
@@ -45,5 +46,6 @@ pub(super) fn eval(op: &ElementwiseOp, ins: &Inputs<'_>, out: &mut Outputs) -> R
         ElementwiseOp::Where => select::eval(ins, out),
         ElementwiseOp::Clip(c) => clip::eval(c, ins, out),
         ElementwiseOp::Dropout(d) => dropout::eval(d, ins, out),
+        ElementwiseOp::Chain(steps) => chain::eval(steps, ins, out),
     }
 }
