@@ -595,3 +595,106 @@ fn single_ops_and_branching_values_are_not_chained() {
     let y = run(&f16_model, &x, 1);
     assert_eq!(y.dtype(), mote::DType::F16);
 }
+
+#[test]
+fn affine_ops_after_a_transposed_conv_fold_into_its_weights() {
+    // (in channels, out channels per group, group, kernel, stride, pad): PP-OCR det's head
+    // (kernel 2, stride 2), overlapping windows with padding, and groups.
+    for (c_in, per_group, group, kernel, stride, pad) in
+        [(6, 5, 1, 2, 2, 0), (4, 3, 2, 3, 2, 1), (6, 2, 3, 3, 1, 1)]
+    {
+        let c_out = per_group * group;
+        let size = 7;
+        let w_shape = [c_in, per_group, kernel, kernel];
+        let ones = |name: &str, v: Vec<f32>| initializer(name, &[c_out], v);
+        let with_tail = |tail: bool| {
+            let mut inits = vec![
+                initializer("w", &w_shape, values(12, w_shape.iter().product())),
+                initializer("b", &[c_out], values(13, c_out)),
+            ];
+            let mut ct = node("ConvTranspose", &["x", "w", "b"], "t0");
+            ct.attribute = vec![
+                int_attribute("strides", &[stride; 2]),
+                int_attribute("pads", &[pad; 4]),
+                {
+                    let mut g = int_attribute("group", &[]);
+                    g.r#type = pb::attribute_proto::AttributeType::Int as i32;
+                    g.i = group as i64;
+                    g
+                },
+            ];
+            let side = (size - 1) * stride as usize + kernel - 2 * pad as usize;
+            let mut nodes = vec![ct];
+            if tail {
+                inits.push(initializer("add", &[1, c_out, 1, 1], values(14, c_out)));
+                inits.push(ones("gamma", values(15, c_out)));
+                inits.push(ones("beta", values(16, c_out)));
+                inits.push(ones("mean", values(17, c_out)));
+                let var = values(18, c_out).iter().map(|v| v.abs() + 0.5).collect();
+                inits.push(ones("var", var));
+                nodes.push(node("Add", &["t0", "add"], "t1"));
+                nodes.push(node(
+                    "BatchNormalization",
+                    &["t1", "gamma", "beta", "mean", "var"],
+                    "t2",
+                ));
+            }
+            nodes.last_mut().expect("a node").output = vec!["y".into()];
+            pb::ModelProto {
+                ir_version: 8,
+                opset_import: vec![pb::OperatorSetIdProto {
+                    domain: String::new(),
+                    version: 17,
+                }],
+                graph: Some(pb::GraphProto {
+                    node: nodes,
+                    initializer: inits,
+                    input: vec![f32_type("x", &[1, c_in, size, size])],
+                    output: vec![f32_type("y", &[1, c_out, side, side])],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        let folded = with_tail(true);
+        let model = Model::from_bytes(&folded).expect("loads");
+        assert_eq!(model.graph().nodes.len(), 1, "group {group}: not folded");
+        let x =
+            Tensor::from_vec(&[1, c_in, size, size], values(19, c_in * size * size)).expect("x");
+        let plain = run(&with_tail(false), &x, 1);
+        let plane = plain.shape()[2] * plain.shape()[3];
+        let (add, gamma, beta, mean) = (
+            values(14, c_out),
+            values(15, c_out),
+            values(16, c_out),
+            values(17, c_out),
+        );
+        let var: Vec<f32> = values(18, c_out).iter().map(|v| v.abs() + 0.5).collect();
+        let want: Vec<f64> = plain
+            .as_slice::<f32>()
+            .expect("f32")
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let o = i / plane;
+                let t = v as f64 + add[o] as f64;
+                (t - mean[o] as f64) / (var[o] as f64 + 1e-5).sqrt() * gamma[o] as f64
+                    + beta[o] as f64
+            })
+            .collect();
+        let got = run(&folded, &x, 2);
+        for (i, (g, w)) in got
+            .as_slice::<f32>()
+            .expect("f32")
+            .iter()
+            .zip(&want)
+            .enumerate()
+        {
+            assert!(
+                (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                "group {group}, element {i}: {g} vs {w}"
+            );
+        }
+    }
+}

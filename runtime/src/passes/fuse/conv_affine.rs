@@ -1,5 +1,6 @@
-//! Folds a per-channel affine op after a convolution into the convolution's weights and bias:
-//! `s ⊙ conv(x, W, B) + t = conv(x, s ⊙ W, s ⊙ B + t)` with `s`, `t` per output channel.
+//! Folds a per-channel affine op after a convolution (or a transposed one) into its weights
+//! and bias: `s ⊙ conv(x, W, B) + t = conv(x, s ⊙ W, s ⊙ B + t)` with `s`, `t` per output
+//! channel. (PP-OCR det's head runs `ConvTranspose → Add → BatchNormalization`: both fold.)
 
 use super::{f32_constant, remove_nodes, Readers};
 use crate::ir::ops::elementwise::{Binary, ElementwiseOp};
@@ -31,27 +32,86 @@ impl Pass for FoldIntoConv {
 /// One fold: conv node, the affine node after it, and the per-channel scale and shift.
 struct Fold {
     conv: usize,
+    layout: WeightLayout,
     affine: usize,
     scale: Vec<f32>,
     shift: Vec<f32>,
 }
 
+/// Where the output channels sit in the weights.
+#[derive(Clone, Copy)]
+enum WeightLayout {
+    /// `Conv`: `[C_out, C_in / group, k…]`, one output channel per leading row.
+    Conv,
+    /// `ConvTranspose`: `[C_in, C_out / group, k…]`; output channel `g · C_out/group + j` is
+    /// column `j` of the rows of group `g`.
+    Transposed { group: usize },
+}
+
+impl WeightLayout {
+    fn of(op: &Op) -> Option<Self> {
+        match op {
+            Op::Nn(NnOp::Conv(_)) => Some(WeightLayout::Conv),
+            Op::Nn(NnOp::ConvTranspose(ct)) if ct.group > 0 => {
+                Some(WeightLayout::Transposed { group: ct.group })
+            }
+            _ => None,
+        }
+    }
+
+    /// The number of output channels of weights of `shape`, if they are well formed.
+    fn out_channels(self, shape: &[usize]) -> Option<usize> {
+        match self {
+            WeightLayout::Conv => shape.first().copied(),
+            WeightLayout::Transposed { group } => {
+                let (c_in, per_group) = (*shape.first()?, *shape.get(1)?);
+                (c_in % group == 0).then_some(per_group.checked_mul(group)?)
+            }
+        }
+    }
+
+    /// The output channel of each weight, in order.
+    fn channel_of_each(self, shape: &[usize]) -> Vec<usize> {
+        let taps: usize = shape.iter().skip(2).product();
+        let len = shape.iter().product::<usize>();
+        match self {
+            WeightLayout::Conv => {
+                let per_channel = len / shape[0].max(1);
+                (0..len).map(|i| i / per_channel.max(1)).collect()
+            }
+            WeightLayout::Transposed { group } => {
+                let (c_in, per_group) = (shape[0], shape[1]);
+                let in_per_group = (c_in / group).max(1);
+                (0..len)
+                    .map(|i| {
+                        let (ci, j) = (
+                            i / (per_group * taps).max(1),
+                            (i / taps.max(1)) % per_group.max(1),
+                        );
+                        (ci / in_per_group) * per_group + j
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
 fn find(graph: &Graph) -> Option<Fold> {
     let readers = Readers::of(graph);
     graph.nodes.iter().enumerate().find_map(|(index, node)| {
-        let Op::Nn(NnOp::Conv(_)) = &node.op else {
-            return None;
-        };
+        let layout = WeightLayout::of(&node.op)?;
         let (_, w_shape) = f32_constant(graph, node.inputs.get(1).copied().flatten()?)?;
+        let channels = layout.out_channels(&w_shape)?;
         if let Some(b) = node.inputs.get(2).copied().flatten() {
-            f32_constant(graph, b)?;
+            // A malformed bias is left for the run to report.
+            (f32_constant(graph, b)?.0.len() == channels).then_some(())?;
         }
         let out = node.outputs.first().copied().flatten()?;
         let next = readers.sole_reader(out)?;
-        let channels = *w_shape.first()?;
         let (scale, shift) = affine_of(graph, next, out, channels, w_shape.len())?;
         Some(Fold {
             conv: index,
+            layout,
             affine: next,
             scale,
             shift,
@@ -153,8 +213,10 @@ fn apply(graph: &mut Graph, fold: Fold) -> Result<()> {
     let w_id = conv.inputs[1].ok_or_else(|| crate::Error::internal("conv without weights"))?;
     let (w, w_shape) =
         f32_constant(graph, w_id).ok_or_else(|| crate::Error::internal("weights vanished"))?;
-    let channels = w_shape[0];
-    let per_channel = w.len() / channels.max(1);
+    let channels = fold
+        .layout
+        .out_channels(&w_shape)
+        .ok_or_else(|| crate::Error::internal("weights changed shape"))?;
     let bias = match conv.inputs.get(2).copied().flatten() {
         Some(b) => {
             f32_constant(graph, b)
@@ -164,9 +226,9 @@ fn apply(graph: &mut Graph, fold: Fold) -> Result<()> {
         None => vec![0.0; channels],
     };
     let new_w: Vec<f32> = w
-        .chunks(per_channel.max(1))
-        .zip(&fold.scale)
-        .flat_map(|(row, s)| row.iter().map(move |v| v * s))
+        .iter()
+        .zip(fold.layout.channel_of_each(&w_shape))
+        .map(|(v, o)| v * fold.scale[o])
         .collect();
     let new_b: Vec<f32> = bias
         .iter()
