@@ -16,6 +16,7 @@ pub mod layernorm;
 pub mod matmul;
 pub mod peak;
 pub mod pool;
+pub mod reduce;
 pub mod softmax;
 
 use std::sync::OnceLock;
@@ -59,6 +60,8 @@ pub enum Kernel {
     Binary(binary::BinaryFn),
     /// A `direct_conv` / `f32` variant.
     DirectConv(direct_conv::DirectConvKernel),
+    /// A `reduce` / `f32` variant.
+    Reduce(reduce::ReduceFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -151,6 +154,14 @@ impl Variant {
     pub fn binary(&self) -> Option<binary::BinaryFn> {
         match self.kernel {
             Kernel::Binary(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The reduction, if this is a `reduce` / `f32` variant.
+    pub fn reduce(&self) -> Option<reduce::ReduceFn> {
+        match self.kernel {
+            Kernel::Reduce(f) => Some(f),
             _ => None,
         }
     }
@@ -251,6 +262,13 @@ static VARIANTS: &[Variant] = &[
     direct_conv::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     direct_conv::AVX512,
+    reduce::variants::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    reduce::variants::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    reduce::variants::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    reduce::variants::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -299,6 +317,8 @@ pub struct KernelTable {
     /// `f32` direct 2-D convolution at stride 1, and which variant it is; `None` where no
     /// optimised variant runs (the im2col GEMM is then the faster way).
     pub direct_conv: Option<(KernelInfo, direct_conv::DirectConvKernel)>,
+    /// `f32` sums, maxima and minima along one axis.
+    pub reduce: reduce::ReduceFn,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -331,6 +351,7 @@ impl KernelTable {
             pool_info,
             binary: binary::variants::choose(&features, max_isa),
             direct_conv: direct_conv::choose(&features, max_isa),
+            reduce: reduce::variants::choose(&features, max_isa),
             features,
             max_isa,
         }

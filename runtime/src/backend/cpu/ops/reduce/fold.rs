@@ -1,8 +1,10 @@
 //! `Reduce*`: combine the elements of each output position's reduced set. An empty set gives
 //! the combining function's identity (0 for sums, 1 for products, -∞/∞ or the integer limits
-//! for max/min, NaN for a mean), like the ONNX reference.
+//! for max/min, NaN for a mean), like the ONNX reference. `f32` reductions over one run of
+//! adjacent axes go to the vectorised kernels ([`vectorized`]); the rest fold in `f64`.
 
 use super::number::Number;
+use super::vectorized::{self, KernelReduce};
 use super::walk::Walk;
 use super::{Inputs, Outputs};
 use crate::ir::ops::reduce::{reduced_shape, Reduce, ReduceKind};
@@ -13,6 +15,13 @@ pub(super) fn eval(r: &Reduce, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
     let input_axes = ins.opt(1).map(|a| a.to_i64_vec()).transpose()?;
     let mask = r.reduced_axes(x.rank(), input_axes.as_deref())?;
     let out_shape = reduced_shape(x.shape, &mask, r.keepdims);
+    if x.dtype == DType::F32 {
+        let layout = vectorized::layout(x.shape, &mask);
+        if let (Some(p), Some(kernel)) = (layout, KernelReduce::of(r.kind)) {
+            let dst = out.alloc_typed::<f32>(0, &out_shape)?;
+            return kernel.run(&p, x.as_slice::<f32>()?, dst);
+        }
+    }
     let walk = Walk::new(x.shape, &mask);
     if x.dtype == DType::Bool {
         let dst = out.alloc(0, DType::Bool, &out_shape)?;

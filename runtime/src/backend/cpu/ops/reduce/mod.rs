@@ -5,6 +5,7 @@ mod arg;
 mod cumulative;
 mod fold;
 mod number;
+mod vectorized;
 mod walk;
 
 use super::{Inputs, Outputs};
