@@ -17,6 +17,7 @@ pub mod matmul;
 pub mod peak;
 pub mod pool;
 pub mod softmax;
+pub mod transpose;
 
 use std::sync::OnceLock;
 
@@ -59,6 +60,8 @@ pub enum Kernel {
     Binary(binary::BinaryFn),
     /// A `direct_conv` / `f32` variant.
     DirectConv(direct_conv::DirectConvKernel),
+    /// A `transpose` / `f32` variant.
+    Transpose(transpose::TransposeFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -151,6 +154,14 @@ impl Variant {
     pub fn binary(&self) -> Option<binary::BinaryFn> {
         match self.kernel {
             Kernel::Binary(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The batched 2-D transpose, if this is a `transpose` / `f32` variant.
+    pub fn transpose(&self) -> Option<transpose::TransposeFn> {
+        match self.kernel {
+            Kernel::Transpose(f) => Some(f),
             _ => None,
         }
     }
@@ -251,6 +262,13 @@ static VARIANTS: &[Variant] = &[
     direct_conv::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     direct_conv::AVX512,
+    transpose::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    transpose::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    transpose::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    transpose::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -299,6 +317,10 @@ pub struct KernelTable {
     /// `f32` direct 2-D convolution at stride 1, and which variant it is; `None` where no
     /// optimised variant runs (the im2col GEMM is then the faster way).
     pub direct_conv: Option<(KernelInfo, direct_conv::DirectConvKernel)>,
+    /// `f32` batched 2-D transpose with strided rows (any 4-byte element: it only moves bits).
+    pub transpose: transpose::TransposeFn,
+    /// Which variant `transpose` comes from.
+    pub transpose_info: KernelInfo,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -314,6 +336,7 @@ impl KernelTable {
             .unwrap_or((SGEMM_REFERENCE.info, SGEMM_REFERENCE_KERNELS));
         let (depthwise_info, depthwise) = depthwise::choose(&features, max_isa);
         let (pool_info, pool) = pool::choose(&features, max_isa);
+        let (transpose_info, transpose) = transpose::choose(&features, max_isa);
         Self {
             sgemm: k.sgemm,
             sgemm_fused: k.sgemm_fused,
@@ -331,6 +354,8 @@ impl KernelTable {
             pool_info,
             binary: binary::variants::choose(&features, max_isa),
             direct_conv: direct_conv::choose(&features, max_isa),
+            transpose,
+            transpose_info,
             features,
             max_isa,
         }
