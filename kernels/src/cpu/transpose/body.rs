@@ -72,9 +72,12 @@ pub(crate) fn transpose<B: Block>(b: B, p: &TransposeParams, x: &[f32], y: &mut 
     }
 }
 
-/// [`Block::partial`] one element at a time, for instruction sets without masked memory access.
+/// [`Block::partial`] one element at a time (NEON has no masked loads; AVX2's are slow).
 #[inline(always)]
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))] // Only NEON lacks masked loads.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)] // Only the vectorised variants use it.
 pub(crate) fn scalar_block(x: &[f32], y: &mut [f32], at: At, rows: usize, cols: usize) {
     for i in 0..rows {
         let row = &x[at.x + i * at.x_stride..][..cols];

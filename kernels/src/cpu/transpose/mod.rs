@@ -10,9 +10,9 @@
 //! variant equals [`reference::transpose`] bit for bit, NaN payloads included.
 //!
 //! Variants: `reference.rs` (**the oracle**: two plain loops) and one cache-tiled driver
-//! (`body.rs`) over per-ISA register-block transposes ([`body::Block`]): 16×16 on AVX-512 and
-//! 8×8 on AVX2 (unpack + lane shuffles, masked loads and stores on the edges), 4×4 on NEON
-//! (`trn1`/`trn2`, scalar edges).
+//! (`body.rs`) over per-ISA register-block transposes ([`body::Block`]): 16×16 on AVX-512
+//! (unpack + lane shuffles, masked loads and stores on the edges), 8×8 on AVX2 (likewise, scalar
+//! edges) and 4×4 on NEON (`trn1`/`trn2`, scalar edges).
 
 pub(crate) mod body;
 pub(crate) mod reference;
