@@ -18,6 +18,7 @@ pub mod peak;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
+pub mod transpose;
 
 use std::sync::OnceLock;
 
@@ -62,6 +63,8 @@ pub enum Kernel {
     DirectConv(direct_conv::DirectConvKernel),
     /// A `reduce` / `f32` variant.
     Reduce(reduce::ReduceFn),
+    /// A `transpose` / `f32` variant.
+    Transpose(transpose::TransposeFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -162,6 +165,14 @@ impl Variant {
     pub fn reduce(&self) -> Option<reduce::ReduceFn> {
         match self.kernel {
             Kernel::Reduce(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The batched 2-D transpose, if this is a `transpose` / `f32` variant.
+    pub fn transpose(&self) -> Option<transpose::TransposeFn> {
+        match self.kernel {
+            Kernel::Transpose(f) => Some(f),
             _ => None,
         }
     }
@@ -269,6 +280,13 @@ static VARIANTS: &[Variant] = &[
     reduce::variants::AVX512,
     #[cfg(target_arch = "aarch64")]
     reduce::variants::NEON,
+    transpose::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    transpose::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    transpose::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    transpose::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -319,6 +337,10 @@ pub struct KernelTable {
     pub direct_conv: Option<(KernelInfo, direct_conv::DirectConvKernel)>,
     /// `f32` sums, maxima and minima along one axis.
     pub reduce: reduce::ReduceFn,
+    /// `f32` batched 2-D transpose with strided rows (any 4-byte element: it only moves bits).
+    pub transpose: transpose::TransposeFn,
+    /// Which variant `transpose` comes from.
+    pub transpose_info: KernelInfo,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -334,6 +356,7 @@ impl KernelTable {
             .unwrap_or((SGEMM_REFERENCE.info, SGEMM_REFERENCE_KERNELS));
         let (depthwise_info, depthwise) = depthwise::choose(&features, max_isa);
         let (pool_info, pool) = pool::choose(&features, max_isa);
+        let (transpose_info, transpose) = transpose::choose(&features, max_isa);
         Self {
             sgemm: k.sgemm,
             sgemm_fused: k.sgemm_fused,
@@ -352,6 +375,8 @@ impl KernelTable {
             binary: binary::variants::choose(&features, max_isa),
             direct_conv: direct_conv::choose(&features, max_isa),
             reduce: reduce::variants::choose(&features, max_isa),
+            transpose,
+            transpose_info,
             features,
             max_isa,
         }

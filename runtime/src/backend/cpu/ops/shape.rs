@@ -12,6 +12,7 @@ mod pad;
 mod resize;
 mod scatter;
 mod select;
+mod transpose_2d;
 
 use super::{Inputs, Outputs};
 use crate::ir::ops::ShapeOp;

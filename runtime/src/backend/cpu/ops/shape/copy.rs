@@ -55,7 +55,7 @@ pub(super) struct Strided {
 impl Strided {
     /// The same pattern with size-1 dims dropped and contiguous neighbours merged, so the
     /// innermost loop runs as long as possible.
-    fn simplified(&self) -> Strided {
+    pub(super) fn simplified(&self) -> Strided {
         let mut shape: Vec<usize> = Vec::with_capacity(self.shape.len());
         let mut strides: Vec<isize> = Vec::with_capacity(self.shape.len());
         for (&d, &s) in self.shape.iter().zip(&self.strides) {

@@ -2,6 +2,7 @@
 //! concat/split, slice, expand, tile and the depth/space shuffles (strided copies).
 
 use super::copy::{copy_strided, signed_strides, Strided};
+use super::transpose_2d::Transpose2d;
 use super::{ints, opt_ints};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::shape::{rules, BlockMode, SliceAttrs, SplitAttrs};
@@ -90,7 +91,18 @@ pub(super) fn transpose(ins: &Inputs<'_>, out: &mut Outputs, perm: Option<&[i64]
     let x = ins.get(0)?;
     let perm = rules::transpose_perm(x.rank(), perm)?;
     let pattern = permuted(x.shape, &perm);
-    copy_pattern(out, &x, &pattern.shape.clone(), &pattern)
+    let shape = pattern.shape.clone();
+    // 4-byte elements whose pattern is a batch of 2-D transposes take the blocked kernel
+    // (storage is 64-byte aligned, so the casts to f32 only fail on a broken buffer).
+    let fast = Transpose2d::of(&pattern.simplified()).filter(|_| x.dtype.size() == 4);
+    if let (Some(plan), Ok(src)) = (fast, bytemuck::try_cast_slice::<u8, f32>(x.bytes)) {
+        let y = out.alloc_uninit(0, x.dtype, &shape)?;
+        if let Ok(dst) = bytemuck::try_cast_slice_mut::<u8, f32>(y.bytes) {
+            return plan.run(src, dst);
+        }
+        return copy_strided(4, x.bytes, y.bytes, &pattern);
+    }
+    copy_pattern(out, &x, &shape, &pattern)
 }
 
 pub(super) fn concat(ins: &Inputs<'_>, out: &mut Outputs, axis: i64) -> Result<()> {

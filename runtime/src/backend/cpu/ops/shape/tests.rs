@@ -382,3 +382,60 @@ fn tensor_scatter_writes_each_batch_from_its_index() {
         assert!(eval_node(&op, &[Some(&past), Some(&update), Some(&idx)], 1, 1).is_err());
     }
 }
+
+/// The blocked 2-D transpose (4-byte dtypes whose permutation is a batch of 2-D transposes)
+/// gives exactly the generic strided copy's bytes, NaN payloads included; other dtypes and
+/// permutations keep the strided copy.
+#[test]
+fn blocked_transposes_match_the_strided_copy() {
+    use super::copy::{copy_strided, signed_strides, Strided};
+    use super::transpose_2d::Transpose2d;
+    // (input shape, perm, whether the pattern is a batch of 2-D transposes)
+    let cases: [(&[usize], &[usize], bool); 11] = [
+        (&[5, 7], &[1, 0], true),
+        (&[3, 17, 33], &[0, 2, 1], true),
+        (&[1, 40, 97], &[0, 2, 1], true),
+        (&[2, 3, 4, 5], &[0, 2, 3, 1], true), // [2, 3, 20] -> [2, 20, 3]
+        (&[2, 3, 19, 18], &[0, 1, 3, 2], true), // a batch of 6
+        (&[2, 3, 4, 5], &[1, 0, 3, 2], true), // two batch axes: one call per outer index
+        (&[1, 40, 1, 97], &[0, 3, 2, 1], true), // size-1 axes dropped
+        (&[3, 4, 5], &[2, 0, 1], true),       // [12, 5] -> [5, 12]
+        (&[3, 70, 1], &[2, 1, 0], true),      // [3, 70] -> [70, 3]
+        (&[4, 6, 8], &[2, 1, 0], false),
+        (&[4, 6, 8], &[1, 0, 2], false),
+    ];
+    for (shape, perm, blocked) in cases {
+        let strides = signed_strides(shape);
+        let pattern = Strided {
+            shape: perm.iter().map(|&p| shape[p]).collect(),
+            strides: perm.iter().map(|&p| strides[p]).collect(),
+            offset: 0,
+        };
+        assert_eq!(
+            Transpose2d::of(&pattern.simplified()).is_some(),
+            blocked,
+            "{shape:?} {perm:?}"
+        );
+        for dtype in [DType::F32, DType::I32, DType::U32, DType::I64, DType::U8] {
+            let len = shape.iter().product::<usize>() * dtype.size();
+            // Every byte differs and 4-byte words include NaNs with payloads.
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| (i.wrapping_mul(0x9e37_79b9) >> 7) as u8 ^ 0x7f)
+                .collect();
+            let x = Tensor::from_bytes(dtype, shape, &bytes).unwrap();
+            let perm_attr = perm.iter().map(|&p| p as i64).collect();
+            let y = &run(
+                ShapeOp::Transpose {
+                    perm: Some(perm_attr),
+                },
+                &[Some(x)],
+                &[],
+                1,
+            )[0];
+            let mut want = vec![0u8; len];
+            copy_strided(dtype.size(), &bytes, &mut want, &pattern).unwrap();
+            assert_eq!(y.shape(), &pattern.shape[..], "{shape:?} {perm:?}");
+            assert_eq!(y.bytes(), &want[..], "{dtype} {shape:?} {perm:?}");
+        }
+    }
+}
