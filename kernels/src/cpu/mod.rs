@@ -392,6 +392,26 @@ pub fn table() -> &'static KernelTable {
     })
 }
 
+/// The non-reference variants that `pick` recognises and this CPU runs, by name, for tests to
+/// compare with the reference. The others are reported as skipped (`scripts/test_neon.sh`
+/// fails on that line).
+#[cfg(test)]
+pub(crate) fn supported_variants<F>(pick: fn(&Variant) -> Option<F>) -> Vec<(&'static str, F)> {
+    variants()
+        .iter()
+        .filter(|v| !v.info.reference)
+        .filter_map(|v| {
+            let f = pick(v)?;
+            if v.is_supported() {
+                Some((v.info.name, f))
+            } else {
+                eprintln!("skipped {}: this CPU lacks {}", v.info.name, v.info.isa);
+                None
+            }
+        })
+        .collect()
+}
+
 /// The last (most preferred) variant of `family`/`dtype` that qualifies, else its reference.
 fn select<'v>(
     variants: &'v [Variant],

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 
 use super::reference::{self, erf_f64};
 use super::{ActivateFn, Activation};
-use crate::cpu::variants;
+use crate::cpu::{supported_variants, Variant};
 
 const EXP_REL: f32 = 5e-7;
 const BOUNDED_REL: f32 = 1e-6;
@@ -85,19 +85,7 @@ fn check(name: &str, f: ActivateFn, xs: &[f32]) -> Result<(), TestCaseError> {
 
 /// The optimised variants this CPU runs (the others reported as skipped).
 fn supported() -> Vec<(&'static str, ActivateFn)> {
-    variants()
-        .iter()
-        .filter(|v| !v.info.reference)
-        .filter_map(|v| {
-            let f = v.activate()?;
-            if v.is_supported() {
-                Some((v.info.name, f))
-            } else {
-                eprintln!("skipped {}: this CPU lacks {}", v.info.name, v.info.isa);
-                None
-            }
-        })
-        .collect()
+    supported_variants(Variant::activate)
 }
 
 const SPECIAL: [f32; 22] = [

@@ -5,25 +5,13 @@ use proptest::prelude::*;
 
 use super::reference;
 use super::{BinaryFn, BinaryOp};
-use crate::cpu::variants;
+use crate::cpu::{supported_variants, Variant};
 
 const OPS: [BinaryOp; 4] = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div];
 
 /// The optimised variants this CPU runs (the others reported as skipped).
 fn supported() -> Vec<(&'static str, BinaryFn)> {
-    variants()
-        .iter()
-        .filter(|v| !v.info.reference)
-        .filter_map(|v| {
-            let f = v.binary()?;
-            if v.is_supported() {
-                Some((v.info.name, f))
-            } else {
-                eprintln!("skipped {}: this CPU lacks {}", v.info.name, v.info.isa);
-                None
-            }
-        })
-        .collect()
+    supported_variants(Variant::binary)
 }
 
 /// How the operands broadcast: each is contiguous or one repeated element.

@@ -4,23 +4,11 @@
 use proptest::prelude::*;
 
 use super::{reference, LayerNormFn, LayerNormParams, RowStats};
-use crate::cpu::variants;
+use crate::cpu::{supported_variants, variants, Variant};
 use crate::KernelErrorKind;
 
 fn supported() -> Vec<(&'static str, LayerNormFn)> {
-    variants()
-        .iter()
-        .filter(|v| !v.info.reference)
-        .filter_map(|v| {
-            let f = v.layer_norm()?;
-            if v.is_supported() {
-                Some((v.info.name, f))
-            } else {
-                eprintln!("skipped {}: this CPU lacks {}", v.info.name, v.info.isa);
-                None
-            }
-        })
-        .collect()
+    supported_variants(Variant::layer_norm)
 }
 
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::{reference, ReduceFn, ReduceOp, ReduceParams};
-use crate::cpu::variants;
+use crate::cpu::{supported_variants, Variant};
 use crate::KernelErrorKind;
 
 const OPS: [ReduceOp; 5] = [
@@ -16,19 +16,7 @@ const OPS: [ReduceOp; 5] = [
 ];
 
 fn supported() -> Vec<(&'static str, ReduceFn)> {
-    variants()
-        .iter()
-        .filter(|v| !v.info.reference)
-        .filter_map(|v| {
-            let f = v.reduce()?;
-            if v.is_supported() {
-                Some((v.info.name, f))
-            } else {
-                eprintln!("skipped {}: this CPU lacks {}", v.info.name, v.info.isa);
-                None
-            }
-        })
-        .collect()
+    supported_variants(Variant::reduce)
 }
 
 /// `Σ|term|` of output `(o, i)`: the scale of a sum's rounding error.

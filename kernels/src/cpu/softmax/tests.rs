@@ -6,23 +6,11 @@
 use proptest::prelude::*;
 
 use super::{reference, SoftmaxFn, SoftmaxParams};
-use crate::cpu::variants;
+use crate::cpu::{supported_variants, variants, Variant};
 use crate::KernelErrorKind;
 
 fn supported() -> Vec<(&'static str, SoftmaxFn)> {
-    variants()
-        .iter()
-        .filter(|v| !v.info.reference)
-        .filter_map(|v| {
-            let f = v.softmax()?;
-            if v.is_supported() {
-                Some((v.info.name, f))
-            } else {
-                eprintln!("skipped {}: this CPU lacks {}", v.info.name, v.info.isa);
-                None
-            }
-        })
-        .collect()
+    supported_variants(Variant::softmax)
 }
 
 fn check(name: &str, f: SoftmaxFn, p: &SoftmaxParams, x: &[f32]) -> Result<(), TestCaseError> {

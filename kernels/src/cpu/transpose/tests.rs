@@ -5,24 +5,12 @@
 use proptest::prelude::*;
 
 use super::{reference, TransposeFn, TransposeParams};
-use crate::cpu::variants;
+use crate::cpu::{supported_variants, Variant};
 use crate::KernelErrorKind;
 
 /// The optimised variants this CPU runs (the others reported as skipped).
 fn supported() -> Vec<(&'static str, TransposeFn)> {
-    variants()
-        .iter()
-        .filter(|v| !v.info.reference)
-        .filter_map(|v| {
-            let f = v.transpose()?;
-            if v.is_supported() {
-                Some((v.info.name, f))
-            } else {
-                eprintln!("skipped {}: this CPU lacks {}", v.info.name, v.info.isa);
-                None
-            }
-        })
-        .collect()
+    supported_variants(Variant::transpose)
 }
 
 /// The reference, then every supported variant.

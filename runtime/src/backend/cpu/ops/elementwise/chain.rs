@@ -4,21 +4,13 @@
 //! rounds after the product and after the sum), so fusing changes no bit.
 
 use super::broadcast::parallel;
-use crate::backend::cpu::ops::nn::epilogue::kernel_activation;
+use crate::backend::cpu::ops::nn::epilogue::ElementwiseStep;
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::EpilogueStep;
 use crate::{DType, Error, Result};
-use mote_kernels::cpu::activation::{activate, Activation};
 
 /// Elements per block: small enough to stay in L1 while every step runs over it.
 const BLOCK: usize = 2048;
-
-/// A step ready to run.
-#[derive(Clone, Copy)]
-enum Step {
-    Activation(Activation),
-    Affine { scale: f32, shift: f32 },
-}
 
 pub(super) fn eval(steps: &[EpilogueStep], ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let x = ins.get(0)?;
@@ -30,13 +22,7 @@ pub(super) fn eval(steps: &[EpilogueStep], ins: &Inputs<'_>, out: &mut Outputs) 
     }
     let steps = steps
         .iter()
-        .map(|s| match *s {
-            EpilogueStep::Activation(a) => Ok(Step::Activation(kernel_activation(a)?)),
-            EpilogueStep::Affine { scale, shift } => Ok(Step::Affine { scale, shift }),
-            EpilogueStep::AddResidual => {
-                Err(Error::internal("ElementwiseChain has no residual input"))
-            }
-        })
+        .map(|&s| ElementwiseStep::of(s, "ElementwiseChain"))
         .collect::<Result<Vec<_>>>()?;
     let src = x.as_slice::<f32>()?;
     let mut y = out.alloc_uninit(0, x.dtype, x.shape)?;
@@ -46,14 +32,7 @@ pub(super) fn eval(steps: &[EpilogueStep], ins: &Inputs<'_>, out: &mut Outputs) 
             .ok_or_else(|| Error::internal("chain output larger than its input"))?;
         for (block, src) in chunk.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
             block.copy_from_slice(src);
-            for step in &steps {
-                match *step {
-                    Step::Activation(a) => activate(a, block),
-                    Step::Affine { scale, shift } => {
-                        block.iter_mut().for_each(|v| *v = *v * scale + shift)
-                    }
-                }
-            }
+            steps.iter().for_each(|step| step.apply(block));
         }
         Ok(())
     })

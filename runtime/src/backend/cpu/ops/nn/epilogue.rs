@@ -7,11 +7,54 @@ use crate::Result;
 use mote_kernels::cpu::activation::{activate, Activation};
 use mote_kernels::cpu::matmul::PostOp;
 
-/// One fused step, resolved for the kernels.
+/// An element-wise epilogue step resolved for the kernels: what `FusedConv`,
+/// `FusedMatMul` and `ElementwiseChain` apply, each as its op would.
+#[derive(Clone, Copy)]
+pub(in crate::backend::cpu::ops) enum ElementwiseStep {
+    Activation(Activation),
+    /// `y · scale + shift`, two roundings (see [`EpilogueStep::Affine`]).
+    Affine {
+        scale: f32,
+        shift: f32,
+    },
+}
+
+impl ElementwiseStep {
+    /// `step` resolved, or an internal error naming `op` for a residual (which only a
+    /// conv's epilogue has).
+    pub(in crate::backend::cpu::ops) fn of(step: EpilogueStep, op: &str) -> Result<Self> {
+        match step {
+            EpilogueStep::Activation(a) => Ok(ElementwiseStep::Activation(kernel_activation(a)?)),
+            EpilogueStep::Affine { scale, shift } => Ok(ElementwiseStep::Affine { scale, shift }),
+            EpilogueStep::AddResidual => Err(crate::Error::internal(format!(
+                "{op} has no residual input"
+            ))),
+        }
+    }
+
+    /// The step as a GEMM post-op.
+    pub(in crate::backend::cpu::ops) fn post_op(self) -> PostOp<'static> {
+        match self {
+            ElementwiseStep::Activation(a) => PostOp::Activation(a),
+            ElementwiseStep::Affine { scale, shift } => PostOp::Affine { scale, shift },
+        }
+    }
+
+    /// Applies the step to `y` in place.
+    pub(in crate::backend::cpu::ops) fn apply(self, y: &mut [f32]) {
+        match self {
+            ElementwiseStep::Activation(a) => activate(a, y),
+            ElementwiseStep::Affine { scale, shift } => {
+                y.iter_mut().for_each(|v| *v = *v * scale + shift)
+            }
+        }
+    }
+}
+
+/// One fused step of a conv: element-wise, or the residual add.
 #[derive(Clone, Copy)]
 enum Step {
-    Activation(Activation),
-    Affine { scale: f32, shift: f32 },
+    Elementwise(ElementwiseStep),
     Residual,
 }
 
@@ -35,8 +78,7 @@ impl<'a> Epilogue<'a> {
                     break;
                 }
                 EpilogueStep::AddResidual => Step::Residual,
-                EpilogueStep::Activation(a) => Step::Activation(kernel_activation(a)?),
-                EpilogueStep::Affine { scale, shift } => Step::Affine { scale, shift },
+                other => Step::Elementwise(ElementwiseStep::of(other, "FusedConv")?),
             });
         }
         Ok(Epilogue {
@@ -71,8 +113,7 @@ impl<'a> Epilogue<'a> {
         post.extend(bias.map(PostOp::BiasPerRow));
         for step in &self.steps {
             match *step {
-                Step::Activation(a) => post.push(PostOp::Activation(a)),
-                Step::Affine { scale, shift } => post.push(PostOp::Affine { scale, shift }),
+                Step::Elementwise(e) => post.push(e.post_op()),
                 Step::Residual => {
                     if let Some(r) = self.residual {
                         post.push(PostOp::Residual(&r[offset..offset + len]));
@@ -88,8 +129,7 @@ impl<'a> Epilogue<'a> {
     pub(super) fn apply(&self, y: &mut [f32], offset: usize) {
         for step in &self.steps {
             match *step {
-                Step::Activation(a) => activate(a, y),
-                Step::Affine { scale, shift } => apply_affine(y, scale, shift),
+                Step::Elementwise(e) => e.apply(y),
                 Step::Residual => {
                     if let Some(r) = self.residual {
                         y.iter_mut().zip(&r[offset..]).for_each(|(v, r)| *v += r);
@@ -102,19 +142,14 @@ impl<'a> Epilogue<'a> {
     /// The single activation, when that is the whole epilogue.
     pub(super) fn only_activation(&self) -> Option<Activation> {
         match self.steps.as_slice() {
-            [Step::Activation(a)] => Some(*a),
+            [Step::Elementwise(ElementwiseStep::Activation(a))] => Some(*a),
             _ => None,
         }
     }
 }
 
-/// `y = y · scale + shift` (two roundings, as [`EpilogueStep::Affine`] defines).
-fn apply_affine(y: &mut [f32], scale: f32, shift: f32) {
-    y.iter_mut().for_each(|v| *v = *v * scale + shift);
-}
-
 /// The kernel activation for an IR one.
-pub(in crate::backend::cpu::ops) fn kernel_activation(a: FusedActivation) -> Result<Activation> {
+pub(super) fn kernel_activation(a: FusedActivation) -> Result<Activation> {
     let act = match a {
         FusedActivation::Relu => Activation::Relu,
         FusedActivation::Clip { min, max } => Activation::Clip { min, max },
@@ -157,8 +192,7 @@ pub(super) fn apply_steps_broadcast(
                     .enumerate()
                     .for_each(|(k, v)| *v += r[index(k)]);
             }
-            EpilogueStep::Activation(a) => activate(kernel_activation(*a)?, y),
-            EpilogueStep::Affine { scale, shift } => apply_affine(y, *scale, *shift),
+            other => ElementwiseStep::of(*other, "FusedConv")?.apply(y),
         }
     }
     Ok(())

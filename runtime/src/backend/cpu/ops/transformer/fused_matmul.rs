@@ -5,7 +5,7 @@
 
 use super::packed::{gemm_packed_rhs, packed_rhs, Lhs};
 use super::{Inputs, Outputs};
-use crate::backend::cpu::ops::nn::epilogue::kernel_activation;
+use crate::backend::cpu::ops::nn::epilogue::ElementwiseStep;
 use crate::backend::cpu::prepare::pack_rhs;
 use crate::ir::ops::nn::EpilogueStep;
 use crate::ir::ops::transformer::{matmul_shape, FusedMatMul};
@@ -68,17 +68,11 @@ pub(super) fn eval(f: &FusedMatMul, ins: &Inputs<'_>, out: &mut Outputs) -> Resu
 
 /// The bias and the steps as kernel post-ops, in order.
 fn post_ops<'a>(bias: Option<&'a [f32]>, steps: &[EpilogueStep]) -> Result<Vec<PostOp<'a>>> {
-    let mut post: Vec<PostOp<'a>> = bias.map(PostOp::BiasPerCol).into_iter().collect();
-    for step in steps {
-        post.push(match *step {
-            EpilogueStep::Activation(a) => PostOp::Activation(kernel_activation(a)?),
-            EpilogueStep::Affine { scale, shift } => PostOp::Affine { scale, shift },
-            EpilogueStep::AddResidual => {
-                return Err(Error::internal("FusedMatMul has no residual input"))
-            }
-        });
-    }
-    Ok(post)
+    let bias = bias.map(PostOp::BiasPerCol).into_iter().map(Ok);
+    let steps = steps
+        .iter()
+        .map(|&s| ElementwiseStep::of(s, "FusedMatMul").map(ElementwiseStep::post_op));
+    bias.chain(steps).collect()
 }
 
 #[cfg(test)]
