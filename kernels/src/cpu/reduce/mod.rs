@@ -9,7 +9,8 @@
 //! into a vector-wide accumulator row.
 //!
 //! [`reference::reduce`] (in `f64`, rounded once) defines the result. Max and min are exact in
-//! every variant, NaN included (any NaN makes the result NaN). The vectorised sums run in
+//! every variant, NaN included (any NaN makes the result NaN); of `+0` and `-0`, either may
+//! be returned, as the lane order decides. The vectorised sums run in
 //! `f32` and are within `(len + 2)·ε·Σ|terms|` of the reference (`ε = f32::EPSILON`: the worst
 //! case of an `f32` sum of `len` terms, in any order).
 
