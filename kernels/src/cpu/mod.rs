@@ -16,6 +16,8 @@ pub mod layernorm;
 pub mod matmul;
 pub mod peak;
 pub mod pool;
+// Quantized (8-bit) element-wise and depthwise families.
+pub mod qdepthwise;
 pub mod reduce;
 pub mod softmax;
 pub mod transpose;
@@ -65,6 +67,9 @@ pub enum Kernel {
     Reduce(reduce::ReduceFn),
     /// A `transpose` / `f32` variant.
     Transpose(transpose::TransposeFn),
+    // Quantized (8-bit) element-wise and depthwise families.
+    /// A `qdepthwise` / `u8` variant.
+    QDepthwise(qdepthwise::QDepthwiseFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -173,6 +178,16 @@ impl Variant {
     pub fn transpose(&self) -> Option<transpose::TransposeFn> {
         match self.kernel {
             Kernel::Transpose(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    // Quantized (8-bit) element-wise and depthwise families.
+
+    /// The quantized depthwise convolution, if this is a `qdepthwise` / `u8` variant.
+    pub fn qdepthwise(&self) -> Option<qdepthwise::QDepthwiseFn> {
+        match self.kernel {
+            Kernel::QDepthwise(f) => Some(f),
             _ => None,
         }
     }
@@ -287,6 +302,14 @@ static VARIANTS: &[Variant] = &[
     transpose::AVX512,
     #[cfg(target_arch = "aarch64")]
     transpose::NEON,
+    // Quantized (8-bit) element-wise and depthwise families.
+    qdepthwise::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    qdepthwise::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    qdepthwise::AVX512,
+    #[cfg(target_arch = "aarch64")]
+    qdepthwise::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -341,6 +364,11 @@ pub struct KernelTable {
     pub transpose: transpose::TransposeFn,
     /// Which variant `transpose` comes from.
     pub transpose_info: KernelInfo,
+    // Quantized (8-bit) element-wise and depthwise families.
+    /// 8-bit depthwise convolution with an 8-bit or `f32` output.
+    pub qdepthwise: qdepthwise::QDepthwiseFn,
+    /// Which variant `qdepthwise` comes from.
+    pub qdepthwise_info: KernelInfo,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -357,6 +385,8 @@ impl KernelTable {
         let (depthwise_info, depthwise) = depthwise::choose(&features, max_isa);
         let (pool_info, pool) = pool::choose(&features, max_isa);
         let (transpose_info, transpose) = transpose::choose(&features, max_isa);
+        // Quantized (8-bit) element-wise and depthwise families.
+        let (qdepthwise_info, qdepthwise) = qdepthwise::choose(&features, max_isa);
         Self {
             sgemm: k.sgemm,
             sgemm_fused: k.sgemm_fused,
@@ -377,6 +407,9 @@ impl KernelTable {
             reduce: reduce::variants::choose(&features, max_isa),
             transpose,
             transpose_info,
+            // Quantized (8-bit) element-wise and depthwise families.
+            qdepthwise,
+            qdepthwise_info,
             features,
             max_isa,
         }

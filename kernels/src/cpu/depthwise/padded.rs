@@ -88,6 +88,16 @@ impl PaddedLayout {
         self.rows * self.row_len
     }
 
+    /// Padded rows held (the ones some output row reads).
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Elements per padded row (`stride_w` phases).
+    pub(crate) fn row_len(&self) -> usize {
+        self.row_len
+    }
+
     /// Distance between the padded rows of consecutive kernel rows.
     pub(crate) fn kernel_row(&self) -> usize {
         self.window.dilation_h * self.row_len
