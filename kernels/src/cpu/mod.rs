@@ -16,6 +16,7 @@ pub mod layernorm;
 pub mod matmul;
 pub mod peak;
 pub mod pool;
+pub mod qgemm;
 pub mod reduce;
 pub mod softmax;
 pub mod transpose;
@@ -65,6 +66,8 @@ pub enum Kernel {
     Reduce(reduce::ReduceFn),
     /// A `transpose` / `f32` variant.
     Transpose(transpose::TransposeFn),
+    /// A `qgemm` / `i8` variant.
+    QGemm(qgemm::QGemmKernels),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -165,6 +168,14 @@ impl Variant {
     pub fn reduce(&self) -> Option<reduce::ReduceFn> {
         match self.kernel {
             Kernel::Reduce(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The quantized GEMM entry points, if this is a `qgemm` / `i8` variant.
+    pub fn qgemm(&self) -> Option<qgemm::QGemmKernels> {
+        match self.kernel {
+            Kernel::QGemm(k) => Some(k),
             _ => None,
         }
     }
@@ -287,6 +298,13 @@ static VARIANTS: &[Variant] = &[
     transpose::AVX512,
     #[cfg(target_arch = "aarch64")]
     transpose::NEON,
+    qgemm::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    qgemm::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    qgemm::AVX512VNNI,
+    #[cfg(target_arch = "aarch64")]
+    qgemm::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -341,6 +359,14 @@ pub struct KernelTable {
     pub transpose: transpose::TransposeFn,
     /// Which variant `transpose` comes from.
     pub transpose_info: KernelInfo,
+    /// 8-bit GEMM with a requantising epilogue, on columns of the whole `C`.
+    pub qgemm: qgemm::QGemmFn,
+    /// `qgemm` on one column block of `C` (threads split `C` by columns).
+    pub qgemm_block: qgemm::QGemmBlockFn,
+    /// The layout to pack `qgemm`'s weights in ([`qgemm::PackedQWeights::pack`]).
+    pub qgemm_layout: qgemm::QLayout,
+    /// Which variant `qgemm` comes from.
+    pub qgemm_info: KernelInfo,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -357,6 +383,7 @@ impl KernelTable {
         let (depthwise_info, depthwise) = depthwise::choose(&features, max_isa);
         let (pool_info, pool) = pool::choose(&features, max_isa);
         let (transpose_info, transpose) = transpose::choose(&features, max_isa);
+        let (qgemm_info, q) = qgemm::choose(&features, max_isa);
         Self {
             sgemm: k.sgemm,
             sgemm_fused: k.sgemm_fused,
@@ -377,6 +404,10 @@ impl KernelTable {
             reduce: reduce::variants::choose(&features, max_isa),
             transpose,
             transpose_info,
+            qgemm: q.qgemm,
+            qgemm_block: q.qgemm_block,
+            qgemm_layout: q.layout,
+            qgemm_info,
             features,
             max_isa,
         }
