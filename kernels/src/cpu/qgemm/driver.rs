@@ -41,6 +41,28 @@ pub(crate) trait QMicroKernel {
     /// The CPU supports the variant's instruction set; `a` holds `groups·MR·kg` values and `b`
     /// `groups·NR·kg`, `out` `MR·NR`.
     unsafe fn tile(a: &[Self::A], b: &[Self::B], groups: usize, out: &mut [i32]);
+
+    /// Encodes depth group `gi` of the `B` block (row `t < valid` of the group is
+    /// `raw[t·wp .. (t + 1)·wp]`; rows past `valid` are depth padding) into its place in every
+    /// panel of `packed` (`[wp / NR][groups][NR][kg]`), and adds the encoded values to
+    /// `col_sums` (`wp` long) when given.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn pack_group(
+        raw: &mut [u8],
+        wp: usize,
+        valid: usize,
+        signed: bool,
+        zb: i32,
+        groups: usize,
+        gi: usize,
+        packed: &mut [Self::B],
+        col_sums: Option<&mut [i32]>,
+    ) where
+        Self: Sized,
+    {
+        pack_group_generic::<Self>(raw, wp, valid, signed, zb, groups, gi, packed, col_sums)
+    }
 }
 
 /// [`super::QGemmFn`] for `K`, with the body `run` (the `#[target_feature]` wrapper of [`run`]).
@@ -166,7 +188,7 @@ fn pack_b<K: QMicroKernel>(
     col_sums: &mut [i32],
     need_col_sums: bool,
 ) {
-    let (kg, nr) = (K::LAYOUT.kg, K::NR);
+    let kg = K::LAYOUT.kg;
     let (signed, zb) = (g.b_signed, g.b_zero_point);
     let raw = &mut raw[..kg * wp];
     let col_sums = &mut col_sums[..wp];
@@ -178,24 +200,43 @@ fn pack_b<K: QMicroKernel>(
                 fill_row(&g.b, gi * kg + t, j0, &mut row[..width]);
             }
         }
-        for q in 0..wp / nr {
-            let dst = &mut packed[(q * groups + gi) * nr * kg..(q * groups + gi + 1) * nr * kg];
-            for (jj, d) in dst.chunks_exact_mut(kg).enumerate() {
-                let j = q * nr + jj;
-                for (t, x) in d.iter_mut().enumerate() {
-                    *x = if t < valid {
-                        K::encode(raw[t * wp + j], signed, zb)
-                    } else {
-                        K::B::default()
-                    };
-                }
+        let sums = need_col_sums.then_some(&mut *col_sums);
+        K::pack_group(raw, wp, valid, signed, zb, groups, gi, packed, sums);
+    }
+}
+
+/// The portable [`QMicroKernel::pack_group`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_group_generic<K: QMicroKernel>(
+    raw: &[u8],
+    wp: usize,
+    valid: usize,
+    signed: bool,
+    zb: i32,
+    groups: usize,
+    gi: usize,
+    packed: &mut [K::B],
+    col_sums: Option<&mut [i32]>,
+) {
+    let (kg, nr) = (K::LAYOUT.kg, K::NR);
+    for q in 0..wp / nr {
+        let dst = &mut packed[(q * groups + gi) * nr * kg..(q * groups + gi + 1) * nr * kg];
+        for (jj, d) in dst.chunks_exact_mut(kg).enumerate() {
+            let j = q * nr + jj;
+            for (t, x) in d.iter_mut().enumerate() {
+                *x = if t < valid {
+                    K::encode(raw[t * wp + j], signed, zb)
+                } else {
+                    K::B::default()
+                };
             }
         }
-        if need_col_sums {
-            for row in raw.chunks_exact(wp).take(valid) {
-                for (s, &x) in col_sums.iter_mut().zip(row) {
-                    *s += K::widen(K::encode(x, signed, zb));
-                }
+    }
+    if let Some(col_sums) = col_sums {
+        for row in raw.chunks_exact(wp).take(valid) {
+            for (s, &x) in col_sums.iter_mut().zip(row) {
+                *s += K::widen(K::encode(x, signed, zb));
             }
         }
     }

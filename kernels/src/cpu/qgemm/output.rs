@@ -221,9 +221,13 @@ pub(crate) fn block<'a>(
 #[inline(always)]
 pub(crate) fn requant(acc: i32, bias: i32, scale: f32, zero_point: i32, lo: i32, hi: i32) -> u8 {
     let v = (acc.wrapping_add(bias) as f32) * scale;
-    let v = v.clamp(-65536.0, 65536.0);
+    let v = v.clamp(-65536.0, 65536.0).round_ties_even();
+    // SAFETY: `v` is an integer in [-65536, 65536] (not NaN: a finite `scale` times a finite
+    // value is never NaN), so it fits `i32`. (`as i32` would be the same value, but its
+    // saturating semantics keep LLVM from vectorising the conversion.)
+    let q = unsafe { v.to_int_unchecked::<i32>() };
     // `as u8` keeps the low byte: the `i8` bits for a signed output.
-    (v.round_ties_even() as i32 + zero_point).clamp(lo, hi) as u8
+    (q + zero_point).clamp(lo, hi) as u8
 }
 
 impl QColumnBlock<'_> {
