@@ -18,6 +18,7 @@ pub mod peak;
 pub mod pool;
 // Quantized (8-bit) element-wise and depthwise families.
 pub mod qdepthwise;
+pub mod qgemm;
 pub mod reduce;
 pub mod softmax;
 pub mod transpose;
@@ -70,6 +71,8 @@ pub enum Kernel {
     // Quantized (8-bit) element-wise and depthwise families.
     /// A `qdepthwise` / `u8` variant.
     QDepthwise(qdepthwise::QDepthwiseFn),
+    /// A `qgemm` / `i8` variant.
+    QGemm(qgemm::QGemmKernels),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -170,6 +173,14 @@ impl Variant {
     pub fn reduce(&self) -> Option<reduce::ReduceFn> {
         match self.kernel {
             Kernel::Reduce(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The quantized GEMM entry points, if this is a `qgemm` / `i8` variant.
+    pub fn qgemm(&self) -> Option<qgemm::QGemmKernels> {
+        match self.kernel {
+            Kernel::QGemm(k) => Some(k),
             _ => None,
         }
     }
@@ -310,6 +321,13 @@ static VARIANTS: &[Variant] = &[
     qdepthwise::AVX512,
     #[cfg(target_arch = "aarch64")]
     qdepthwise::NEON,
+    qgemm::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    qgemm::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    qgemm::AVX512VNNI,
+    #[cfg(target_arch = "aarch64")]
+    qgemm::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -369,6 +387,14 @@ pub struct KernelTable {
     pub qdepthwise: qdepthwise::QDepthwiseFn,
     /// Which variant `qdepthwise` comes from.
     pub qdepthwise_info: KernelInfo,
+    /// 8-bit GEMM with a requantising epilogue, on columns of the whole `C`.
+    pub qgemm: qgemm::QGemmFn,
+    /// `qgemm` on one column block of `C` (threads split `C` by columns).
+    pub qgemm_block: qgemm::QGemmBlockFn,
+    /// The layout to pack `qgemm`'s weights in ([`qgemm::PackedQWeights::pack`]).
+    pub qgemm_layout: qgemm::QLayout,
+    /// Which variant `qgemm` comes from.
+    pub qgemm_info: KernelInfo,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -387,6 +413,7 @@ impl KernelTable {
         let (transpose_info, transpose) = transpose::choose(&features, max_isa);
         // Quantized (8-bit) element-wise and depthwise families.
         let (qdepthwise_info, qdepthwise) = qdepthwise::choose(&features, max_isa);
+        let (qgemm_info, q) = qgemm::choose(&features, max_isa);
         Self {
             sgemm: k.sgemm,
             sgemm_fused: k.sgemm_fused,
@@ -410,6 +437,10 @@ impl KernelTable {
             // Quantized (8-bit) element-wise and depthwise families.
             qdepthwise,
             qdepthwise_info,
+            qgemm: q.qgemm,
+            qgemm_block: q.qgemm_block,
+            qgemm_layout: q.layout,
+            qgemm_info,
             features,
             max_isa,
         }

@@ -1,0 +1,243 @@
+//! The loop nest every optimised variant shares: for each block of `NC` columns, pack `B` into
+//! `NR`-column panels (encoded for the micro-kernel, depth in groups of `kg`, with column sums
+//! when the zero-point correction needs them), then run the micro-kernel over every
+//! `MR`-row panel of the packed weights × every column panel, correct, and store.
+//!
+//! The whole depth is done in one pass (no `kc` slicing): the `A` panel (`MR·k` bytes) stays in
+//! L1 while the `B` block (`k·NC`) sits in L2, and the `i32` accumulators never leave registers.
+
+use std::ops::Range;
+
+use super::output::{block, QColumnBlock};
+use super::pack::fill_row;
+use super::{check_call, QGemm, QLayout, QOutput};
+use crate::KernelError;
+
+/// Largest `MR·NR` of any micro-kernel (the tile buffer is on the stack).
+pub(crate) const MAX_TILE: usize = 8 * 32;
+
+/// A register-tile micro-kernel and its packing.
+pub(crate) trait QMicroKernel {
+    /// How the weights must be packed (`mr`, `kg`, encoding).
+    const LAYOUT: QLayout;
+    /// Columns of a tile.
+    const NR: usize;
+    /// A packed weight value.
+    type A: Copy;
+    /// A packed activation value.
+    type B: Copy + Default;
+    /// The packed weight panels.
+    fn weights(a: &super::PackedQWeights) -> &[Self::A];
+    /// The encoding of an activation byte; `0 → Self::B::default()` must be what contributes
+    /// nothing (the depth padding).
+    fn encode(raw: u8, signed: bool, zero_point: i32) -> Self::B;
+    /// The encoded value, for column sums.
+    fn widen(b: Self::B) -> i32;
+    /// The zero point in the encoded domain (what the corrections use).
+    fn enc_zero_point(signed: bool, zero_point: i32) -> i32;
+    /// `out[r·NR + j] = Σ_l a[l, r] · b[l, j]` over `groups` depth groups of one `MR × NR` tile.
+    ///
+    /// # Safety
+    /// The CPU supports the variant's instruction set; `a` holds `groups·MR·kg` values and `b`
+    /// `groups·NR·kg`, `out` `MR·NR`.
+    unsafe fn tile(a: &[Self::A], b: &[Self::B], groups: usize, out: &mut [i32]);
+
+    /// Encodes depth group `gi` of the `B` block (row `t < valid` of the group is
+    /// `raw[t·wp .. (t + 1)·wp]`; rows past `valid` are depth padding) into its place in every
+    /// panel of `packed` (`[wp / NR][groups][NR][kg]`), and adds the encoded values to
+    /// `col_sums` (`wp` long) when given.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn pack_group(
+        raw: &mut [u8],
+        wp: usize,
+        valid: usize,
+        signed: bool,
+        zb: i32,
+        groups: usize,
+        gi: usize,
+        packed: &mut [Self::B],
+        col_sums: Option<&mut [i32]>,
+    ) where
+        Self: Sized,
+    {
+        pack_group_generic::<Self>(raw, wp, valid, signed, zb, groups, gi, packed, col_sums)
+    }
+}
+
+/// [`super::QGemmFn`] for `K`, with the body `run` (the `#[target_feature]` wrapper of [`run`]).
+#[inline(always)]
+pub(crate) fn qgemm_with(
+    g: &QGemm<'_>,
+    out: QOutput<'_>,
+    cols: Range<usize>,
+    block_fn: super::QGemmBlockFn,
+) -> Result<(), KernelError> {
+    block_fn(g, block(out, g.m, g.n, cols)?)
+}
+
+/// Checks the call for `K`; `Ok(false)` when there is nothing to compute.
+pub(crate) fn prepare<K: QMicroKernel>(
+    g: &QGemm<'_>,
+    c: &QColumnBlock<'_>,
+) -> Result<bool, KernelError> {
+    check_call(g, c, K::LAYOUT)?;
+    Ok(g.m > 0 && !c.columns().is_empty())
+}
+
+/// The loop nest. The call and block are checked ([`prepare`]), `m > 0`, columns non-empty.
+///
+/// # Safety
+/// The CPU supports `K`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_>) {
+    let (mr, kg, nr) = (K::LAYOUT.mr, K::LAYOUT.kg, K::NR);
+    if g.k == 0 {
+        // Empty sums: every accumulator is 0.
+        let zeros = [0i32; MAX_TILE];
+        let cols = c.columns();
+        for r in 0..g.m {
+            for j in cols.clone().step_by(MAX_TILE) {
+                c.store(r, j, &zeros[..MAX_TILE.min(cols.end - j)]);
+            }
+        }
+        return;
+    }
+    let groups = g.k.div_ceil(kg);
+    let a = K::weights(g.a);
+    let a_panel = groups * mr * kg;
+    let za = g.a.enc_zero_points();
+    let zb = K::enc_zero_point(g.b_signed, g.b_zero_point);
+    // acc = Σa'b' − zb'·rowsum'[r] − za'[r]·colsum'[c] + k·za'[r]·zb' (wrapping, like the sums).
+    let k = g.k as i32;
+    let row_term: Vec<i32> = (0..g.m)
+        .map(|r| {
+            k.wrapping_mul(za[r])
+                .wrapping_mul(zb)
+                .wrapping_sub(zb.wrapping_mul(g.a.row_sums()[r]))
+        })
+        .collect();
+    let need_col_sums = za.iter().any(|&z| z != 0);
+    // `NC` columns of `B` per block: about 512 KiB packed, for L2.
+    let bytes_per_col = (groups * kg * std::mem::size_of::<K::B>()).max(1);
+    let nc = ((512 << 10) / bytes_per_col / nr).clamp(1, 64) * nr;
+    let cols = c.columns();
+    let mut packed = vec![K::B::default(); groups * kg * nc];
+    let mut col_sums = vec![0i32; nc];
+    let mut raw = vec![0u8; kg * nc];
+    let mut tile = [0i32; MAX_TILE];
+    let mut j0 = cols.start;
+    while j0 < cols.end {
+        let width = nc.min(cols.end - j0);
+        let panels = width.div_ceil(nr);
+        let wp = panels * nr;
+        pack_b::<K>(
+            g,
+            j0,
+            width,
+            wp,
+            groups,
+            &mut raw,
+            &mut packed,
+            &mut col_sums,
+            need_col_sums,
+        );
+        for (p, a_p) in a.chunks_exact(a_panel).enumerate() {
+            let r0 = p * mr;
+            let rows = mr.min(g.m - r0);
+            for q in 0..panels {
+                let b_q = &packed[q * groups * nr * kg..(q + 1) * groups * nr * kg];
+                // SAFETY: the CPU supports K (our contract); the panels have the lengths `tile`
+                // needs (`a_panel`, `groups·nr·kg`) and `tile` holds `mr·nr <= MAX_TILE`.
+                unsafe { K::tile(a_p, b_q, groups, &mut tile[..mr * nr]) };
+                let w = nr.min(width - q * nr);
+                for i in 0..rows {
+                    let r = r0 + i;
+                    let t = &mut tile[i * nr..i * nr + w];
+                    if need_col_sums {
+                        let s = &col_sums[q * nr..q * nr + w];
+                        for (x, &cs) in t.iter_mut().zip(s) {
+                            *x = x
+                                .wrapping_add(row_term[r])
+                                .wrapping_sub(za[r].wrapping_mul(cs));
+                        }
+                    } else if row_term[r] != 0 {
+                        t.iter_mut().for_each(|x| *x = x.wrapping_add(row_term[r]));
+                    }
+                    c.store(r, j0 + q * nr, t);
+                }
+            }
+        }
+        j0 += width;
+    }
+}
+
+/// Packs columns `j0 .. j0 + width` of `B` into `wp / NR` panels of `[groups][NR][kg]` encoded
+/// values (columns past `width` hold junk whose results are never stored; depth past `k` holds
+/// zeros), and their column sums.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pack_b<K: QMicroKernel>(
+    g: &QGemm<'_>,
+    j0: usize,
+    width: usize,
+    wp: usize,
+    groups: usize,
+    raw: &mut [u8],
+    packed: &mut [K::B],
+    col_sums: &mut [i32],
+    need_col_sums: bool,
+) {
+    let kg = K::LAYOUT.kg;
+    let (signed, zb) = (g.b_signed, g.b_zero_point);
+    let raw = &mut raw[..kg * wp];
+    let col_sums = &mut col_sums[..wp];
+    col_sums.fill(0);
+    for gi in 0..groups {
+        let valid = kg.min(g.k - gi * kg);
+        for (t, row) in raw.chunks_exact_mut(wp).enumerate() {
+            if t < valid {
+                fill_row(&g.b, gi * kg + t, j0, &mut row[..width]);
+            }
+        }
+        let sums = need_col_sums.then_some(&mut *col_sums);
+        K::pack_group(raw, wp, valid, signed, zb, groups, gi, packed, sums);
+    }
+}
+
+/// The portable [`QMicroKernel::pack_group`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_group_generic<K: QMicroKernel>(
+    raw: &[u8],
+    wp: usize,
+    valid: usize,
+    signed: bool,
+    zb: i32,
+    groups: usize,
+    gi: usize,
+    packed: &mut [K::B],
+    col_sums: Option<&mut [i32]>,
+) {
+    let (kg, nr) = (K::LAYOUT.kg, K::NR);
+    for q in 0..wp / nr {
+        let dst = &mut packed[(q * groups + gi) * nr * kg..(q * groups + gi + 1) * nr * kg];
+        for (jj, d) in dst.chunks_exact_mut(kg).enumerate() {
+            let j = q * nr + jj;
+            for (t, x) in d.iter_mut().enumerate() {
+                *x = if t < valid {
+                    K::encode(raw[t * wp + j], signed, zb)
+                } else {
+                    K::B::default()
+                };
+            }
+        }
+    }
+    if let Some(col_sums) = col_sums {
+        for row in raw.chunks_exact(wp).take(valid) {
+            for (s, &x) in col_sums.iter_mut().zip(row) {
+                *s += K::widen(K::encode(x, signed, zb));
+            }
+        }
+    }
+}

@@ -1,0 +1,709 @@
+//! Every compiled `qgemm` variant against the reference, bit for bit, on random shapes,
+//! signedness, zero points, operands (matrix and im2col), outputs and column ranges; plus the
+//! validation errors.
+
+use proptest::prelude::*;
+
+use super::{
+    reference, split_output, PackedQWeights, QConvGeometry, QGemm, QGemmKernels, QLayout,
+    QOperandB, QOutput,
+};
+use crate::cpu::{supported_variants, Variant};
+
+fn supported() -> Vec<(&'static str, QGemmKernels)> {
+    supported_variants(Variant::qgemm)
+}
+
+/// Which output a case writes.
+#[derive(Clone, Copy, Debug)]
+enum OutKind {
+    I32,
+    Requant {
+        signed: bool,
+        zero_point: i32,
+        lo: i32,
+        hi: i32,
+    },
+    F32,
+}
+
+/// One random call.
+#[derive(Clone, Debug)]
+struct Case {
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Vec<u8>,
+    lda: usize,
+    a_signed: bool,
+    a_zp: Vec<i32>,
+    b: Vec<u8>,
+    /// `Some` for an im2col operand, else a matrix with row stride `ldb`.
+    geometry: Option<QConvGeometry>,
+    ldb: usize,
+    pad: u8,
+    b_signed: bool,
+    b_zp: i32,
+    out: OutKind,
+    bias: Vec<i32>,
+    scale: Vec<f32>,
+    ldc: usize,
+    cols: std::ops::Range<usize>,
+}
+
+impl Case {
+    fn operand(&self) -> QOperandB<'_> {
+        match self.geometry {
+            Some(geometry) => QOperandB::Image {
+                data: &self.b,
+                geometry,
+                pad: self.pad,
+            },
+            None => QOperandB::Matrix {
+                data: &self.b,
+                ld: self.ldb,
+            },
+        }
+    }
+
+    /// Runs `k` on the case; the output's bytes (all of `C`, starting from a fixed junk pattern).
+    fn run(&self, k: &QGemmKernels, threads: bool) -> Vec<u8> {
+        let a = PackedQWeights::pack(
+            k.layout,
+            self.m,
+            self.k,
+            &self.a,
+            self.lda,
+            self.a_signed,
+            &self.a_zp,
+        )
+        .unwrap();
+        let g = QGemm {
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            a: &a,
+            b: self.operand(),
+            b_signed: self.b_signed,
+            b_zero_point: self.b_zp,
+        };
+        let len = (self.m - 1) * self.ldc + self.n;
+        let (mut c32, mut c8, mut cf) = (
+            vec![0x5a5a_5a5a_i32; len],
+            vec![0x5a_u8; len],
+            vec![-7.5f32; len],
+        );
+        let out = match self.out {
+            OutKind::I32 => QOutput::I32 {
+                c: &mut c32,
+                ldc: self.ldc,
+            },
+            OutKind::Requant {
+                signed,
+                zero_point,
+                lo,
+                hi,
+            } => QOutput::Requant {
+                c: &mut c8,
+                ldc: self.ldc,
+                signed,
+                bias: &self.bias,
+                scale: &self.scale,
+                zero_point,
+                lo,
+                hi,
+            },
+            OutKind::F32 => QOutput::F32 {
+                c: &mut cf,
+                ldc: self.ldc,
+                bias: &self.bias,
+                scale: &self.scale,
+            },
+        };
+        if threads {
+            // Three column blocks of the case's range, run on separate threads.
+            let (s, e) = (self.cols.start, self.cols.end);
+            let cuts = [s, s + (e - s) / 3, s + 2 * (e - s) / 3, e];
+            let blocks = split_output(out, self.m, self.n, &cuts).unwrap();
+            std::thread::scope(|sc| {
+                for (i, b) in blocks.into_iter().enumerate() {
+                    if i == 0 || i == 4 {
+                        continue; // Outside the case's range.
+                    }
+                    let g = &g;
+                    sc.spawn(move || (k.qgemm_block)(g, b).unwrap());
+                }
+            });
+        } else {
+            (k.qgemm)(&g, out, self.cols.clone()).unwrap();
+        }
+        match self.out {
+            OutKind::I32 => c32.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            OutKind::Requant { .. } => c8,
+            OutKind::F32 => cf.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect(),
+        }
+    }
+}
+
+const SIZES: [usize; 14] = [1, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 40, 255];
+
+fn size(max_index: usize) -> impl Strategy<Value = usize> {
+    prop_oneof![
+        3 => (0..max_index).prop_map(|i| SIZES[i]),
+        1 => 1usize..70,
+    ]
+}
+
+/// Bytes biased towards the extremes of both types.
+fn bytes(len: usize) -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        1 => prop::sample::select(vec![0u8, 255, 0x80, 0x7f, 1, 0x81]),
+        3 => any::<u8>(),
+    ];
+    prop::collection::vec(byte, len)
+}
+
+fn zero_point(signed: bool) -> impl Strategy<Value = i32> {
+    let (lo, hi) = if signed { (-128, 127) } else { (0, 255) };
+    prop_oneof![
+        1 => prop::sample::select(vec![0, lo, hi]),
+        2 => lo..=hi,
+    ]
+}
+
+fn geometry() -> impl Strategy<Value = (QConvGeometry, usize)> {
+    (
+        (1usize..4, 1usize..6, 1usize..6, 1usize..4, 1usize..4),
+        (
+            1usize..3,
+            1usize..3,
+            0usize..3,
+            0usize..3,
+            0usize..3,
+            0usize..3,
+        ),
+        (1usize..14, 1usize..14),
+    )
+        .prop_map(
+            |((ch, kh, kw, sh, sw), (dh, dw, pt, pl, pb, pr), (ih, iw))| {
+                // Grow the image until the dilated window fits inside the padded input.
+                let in_h = ih.max((dh * (kh - 1) + 1).saturating_sub(pt + pb));
+                let in_w = iw.max((dw * (kw - 1) + 1).saturating_sub(pl + pr));
+                let out_h = (in_h + pt + pb - dh * (kh - 1) - 1) / sh + 1;
+                let out_w = (in_w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+                let q = QConvGeometry {
+                    channels: ch,
+                    in_h,
+                    in_w,
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride_h: sh,
+                    stride_w: sw,
+                    dilation_h: dh,
+                    dilation_w: dw,
+                    pad_top: pt,
+                    pad_left: pl,
+                    out_h,
+                    out_w,
+                };
+                (q, ch * in_h * in_w)
+            },
+        )
+}
+
+fn out_kind() -> impl Strategy<Value = OutKind> {
+    prop_oneof![
+        Just(OutKind::I32),
+        Just(OutKind::F32),
+        (any::<bool>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(signed, z, x, y)| {
+            let shift = if signed { -128 } else { 0 };
+            let (z, x, y) = (
+                i32::from(z) + shift,
+                i32::from(x) + shift,
+                i32::from(y) + shift,
+            );
+            OutKind::Requant {
+                signed,
+                zero_point: z,
+                lo: x.min(y),
+                hi: x.max(y),
+            }
+        }),
+    ]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    let shape = prop_oneof![
+        3 => (size(14), size(14), size(14)).prop_map(|(m, n, k)| (m, n, k, None)),
+        2 => (size(12), geometry()).prop_map(|(m, (q, _))| {
+            (m, q.out_h * q.out_w, q.channels * q.kernel_h * q.kernel_w, Some(q))
+        }),
+    ];
+    (
+        shape,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+        0usize..3,
+        0usize..3,
+    )
+        .prop_flat_map(
+            |((m, n, k, geometry), a_signed, b_signed, per_row, xa, xb, xc)| {
+                let b_len = match geometry {
+                    Some(q) => q.channels * q.in_h * q.in_w,
+                    None => (k - 1) * (n + xb) + n,
+                };
+                (
+                    bytes((m - 1) * (k + xa) + k),
+                    prop::collection::vec(zero_point(a_signed), if per_row { m } else { 1 }),
+                    bytes(b_len),
+                    zero_point(b_signed),
+                    any::<u8>(),
+                    out_kind(),
+                    prop_oneof![Just(vec![]), prop::collection::vec(-100_000i32..100_000, m)],
+                    prop::collection::vec(
+                        prop_oneof![1e-6f32..1e-2, Just(1.0f32), -1e-3f32..1e-3],
+                        m,
+                    ),
+                    (0..=n, 0..=n),
+                )
+                    .prop_map(
+                        move |(a, a_zp, b, b_zp, pad, out, bias, scale, (c0, c1))| Case {
+                            m,
+                            n,
+                            k,
+                            a,
+                            lda: k + xa,
+                            a_signed,
+                            a_zp,
+                            b,
+                            geometry,
+                            ldb: n + xb,
+                            pad,
+                            b_signed,
+                            b_zp,
+                            out,
+                            bias,
+                            scale,
+                            ldc: n + xc,
+                            cols: c0.min(c1)..c0.max(c1),
+                        },
+                    )
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    #[test]
+    fn variants_match_reference_bit_for_bit(c in case(), threads in any::<bool>()) {
+        let want = c.run(&reference::KERNELS, false);
+        for (name, k) in supported() {
+            let got = c.run(&k, threads);
+            prop_assert!(got == want, "{name} differs from the reference on {c:?}");
+        }
+    }
+}
+
+/// A case with a full-range product and a requantised output, for the direct tests below.
+fn simple(m: usize, n: usize, k: usize) -> Case {
+    Case {
+        m,
+        n,
+        k,
+        a: (0..m * k).map(|i| (i * 37 % 256) as u8).collect(),
+        lda: k,
+        a_signed: true,
+        a_zp: vec![-3],
+        b: (0..k * n).map(|i| (i * 91 % 256) as u8).collect(),
+        geometry: None,
+        ldb: n,
+        pad: 0,
+        b_signed: false,
+        b_zp: 128,
+        out: OutKind::I32,
+        bias: vec![],
+        scale: vec![0.01; m],
+        ldc: n,
+        cols: 0..n,
+    }
+}
+
+#[test]
+fn extreme_values_and_large_depth_match() {
+    // All-extreme operands at the largest depth the tests use: the corrections in the VNNI
+    // path (row and column sums) are at their largest.
+    for (av, bv, a_signed, b_signed, za, zb) in [
+        (0x80u8, 0xffu8, true, false, 127, 0),
+        (0xff, 0x80, false, true, 0, 127),
+        (0x7f, 0x7f, true, true, -128, -128),
+        (0, 0xff, false, false, 255, 0),
+    ] {
+        let mut c = simple(17, 65, 255);
+        c.a.fill(av);
+        c.b.fill(bv);
+        c.a_signed = a_signed;
+        c.b_signed = b_signed;
+        c.a_zp = vec![za];
+        c.b_zp = zb;
+        let want = c.run(&reference::KERNELS, false);
+        for (name, k) in supported() {
+            assert_eq!(c.run(&k, false), want, "{name}");
+        }
+    }
+}
+
+#[test]
+fn layout_mismatch_is_rejected() {
+    let c = simple(4, 4, 4);
+    let a = PackedQWeights::pack(QLayout::RAW, 4, 4, &c.a, 4, true, &[0]).unwrap();
+    let mut out = vec![0i32; 16];
+    for (name, k) in supported() {
+        let g = QGemm {
+            m: 4,
+            n: 4,
+            k: 4,
+            a: &a,
+            b: c.operand(),
+            b_signed: false,
+            b_zero_point: 0,
+        };
+        let r = (k.qgemm)(
+            &g,
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 4,
+            },
+            0..4,
+        );
+        assert!(
+            r.is_err(),
+            "{name} accepted weights packed for the reference"
+        );
+        // And the reference rejects theirs.
+        let a2 = PackedQWeights::pack(k.layout, 4, 4, &c.a, 4, true, &[0]).unwrap();
+        let g = QGemm { a: &a2, ..g };
+        let r = reference::qgemm(
+            &g,
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 4,
+            },
+            0..4,
+        );
+        assert!(
+            r.is_err(),
+            "the reference accepted weights packed for {name}"
+        );
+    }
+}
+
+#[test]
+fn bad_arguments_are_errors() {
+    let c = simple(5, 6, 7);
+    let mut all: Vec<(&str, QGemmKernels)> = vec![("reference", reference::KERNELS)];
+    all.extend(supported());
+    for (name, k) in all {
+        let pack = |a: &[u8], lda, zp: &[i32], signed| {
+            PackedQWeights::pack(k.layout, 5, 7, a, lda, signed, zp)
+        };
+        assert!(pack(&c.a[..34], 7, &[0], true).is_err(), "{name}: short A");
+        assert!(pack(&c.a, 6, &[0], true).is_err(), "{name}: lda < k");
+        assert!(
+            pack(&c.a, 7, &[0, 0], true).is_err(),
+            "{name}: 2 zero points for 5 rows"
+        );
+        assert!(
+            pack(&c.a, 7, &[128], true).is_err(),
+            "{name}: i8 zero point 128"
+        );
+        assert!(
+            pack(&c.a, 7, &[-1], false).is_err(),
+            "{name}: u8 zero point -1"
+        );
+        let a = pack(&c.a, 7, &[0], true).unwrap();
+        let g = QGemm {
+            m: 5,
+            n: 6,
+            k: 7,
+            a: &a,
+            b: c.operand(),
+            b_signed: false,
+            b_zero_point: 0,
+        };
+        let mut out = vec![0i32; 30];
+        let mut out8 = vec![0u8; 30];
+        let scale = vec![1.0f32; 5];
+        let run = |g: &QGemm<'_>, out: QOutput<'_>, cols| (k.qgemm)(g, out, cols);
+        let ok = run(
+            &g,
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6,
+            },
+            0..6,
+        );
+        assert!(ok.is_ok(), "{name}: {ok:?}");
+        assert!(
+            run(
+                &g,
+                QOutput::I32 {
+                    c: &mut out,
+                    ldc: 6
+                },
+                2..7
+            )
+            .is_err(),
+            "{name}: cols"
+        );
+        assert!(
+            run(
+                &g,
+                QOutput::I32 {
+                    c: &mut out,
+                    ldc: 7
+                },
+                0..6
+            )
+            .is_err(),
+            "{name}: short C"
+        );
+        assert!(
+            run(
+                &g,
+                QOutput::I32 {
+                    c: &mut out,
+                    ldc: 5
+                },
+                0..6
+            )
+            .is_err(),
+            "{name}: ldc < n"
+        );
+        assert!(run(
+            &QGemm { k: 6, ..g },
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            0..6
+        )
+        .is_err());
+        assert!(run(
+            &QGemm {
+                b_zero_point: 256,
+                ..g
+            },
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            0..6
+        )
+        .is_err());
+        let short_b = QOperandB::Matrix {
+            data: &c.b[..41],
+            ld: 6,
+        };
+        assert!(run(
+            &QGemm { b: short_b, ..g },
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            0..6
+        )
+        .is_err());
+        let requant = |out8: &mut Vec<u8>, scale: &[f32], bias: &[i32], zp, lo, hi| {
+            let out = QOutput::Requant {
+                c: out8,
+                ldc: 6,
+                signed: false,
+                bias,
+                scale,
+                zero_point: zp,
+                lo,
+                hi,
+            };
+            (k.qgemm)(&g, out, 0..6)
+        };
+        assert!(requant(&mut out8, &scale, &[], 0, 0, 255).is_ok(), "{name}");
+        assert!(
+            requant(&mut out8, &scale[..4], &[], 0, 0, 255).is_err(),
+            "{name}: scales"
+        );
+        assert!(
+            requant(&mut out8, &scale, &[1; 4], 0, 0, 255).is_err(),
+            "{name}: biases"
+        );
+        assert!(
+            requant(&mut out8, &scale, &[], -1, 0, 255).is_err(),
+            "{name}: zero point"
+        );
+        assert!(
+            requant(&mut out8, &scale, &[], 0, 10, 9).is_err(),
+            "{name}: lo > hi"
+        );
+        assert!(
+            requant(&mut out8, &scale, &[], 0, 0, 256).is_err(),
+            "{name}: hi"
+        );
+        let nan = [1.0, 1.0, f32::NAN, 1.0, 1.0];
+        assert!(
+            requant(&mut out8, &nan, &[], 0, 0, 255).is_err(),
+            "{name}: NaN scale"
+        );
+        // A geometry whose matrix is not k × n, an image of the wrong size, a zero stride.
+        let q = QConvGeometry {
+            channels: 1,
+            in_h: 3,
+            in_w: 2,
+            kernel_h: 7,
+            kernel_w: 1,
+            stride_h: 1,
+            stride_w: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 3,
+            pad_left: 0,
+            out_h: 3,
+            out_w: 2,
+        };
+        let image = vec![0u8; 6];
+        let img = |q, data| QOperandB::Image {
+            data,
+            geometry: q,
+            pad: 0,
+        };
+        let gi = |b| QGemm { b, ..g };
+        assert!(run(
+            &gi(img(q, &image)),
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            0..6
+        )
+        .is_ok());
+        assert!(run(
+            &gi(img(q, &image[..5])),
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            0..6
+        )
+        .is_err());
+        let q2 = QConvGeometry { out_w: 3, ..q };
+        assert!(run(
+            &gi(img(q2, &image)),
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            0..6
+        )
+        .is_err());
+        let q3 = QConvGeometry { stride_w: 0, ..q };
+        assert!(run(
+            &gi(img(q3, &image)),
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            0..6
+        )
+        .is_err());
+        let q4 = QConvGeometry {
+            out_h: usize::MAX / 2,
+            out_w: 1,
+            ..q
+        };
+        assert!(run(
+            &gi(img(q4, &image)),
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            0..6
+        )
+        .is_err());
+        // Column cuts out of order, a block of another shape.
+        assert!(split_output(
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6
+            },
+            5,
+            6,
+            &[4, 2]
+        )
+        .is_err());
+        let blocks = split_output(
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 6,
+            },
+            5,
+            6,
+            &[3],
+        )
+        .unwrap();
+        for b in blocks {
+            assert!(
+                (k.qgemm_block)(&QGemm { m: 4, ..g }, b).is_err(),
+                "{name}: block rows"
+            );
+        }
+        let blocks = split_output(
+            QOutput::I32 {
+                c: &mut out,
+                ldc: 7,
+            },
+            4,
+            7,
+            &[3],
+        )
+        .unwrap();
+        let g4 = QGemm { m: 4, ..g };
+        for b in blocks {
+            assert!(
+                (k.qgemm_block)(&g4, b).is_err(),
+                "{name}: block columns past n"
+            );
+        }
+    }
+}
+
+#[test]
+fn k_zero_stores_the_epilogue_of_zero() {
+    let mut all: Vec<(&str, QGemmKernels)> = vec![("reference", reference::KERNELS)];
+    all.extend(supported());
+    for (name, k) in all {
+        let a = PackedQWeights::pack(k.layout, 2, 0, &[], 0, false, &[3]).unwrap();
+        let g = QGemm {
+            m: 2,
+            n: 3,
+            k: 0,
+            a: &a,
+            b: QOperandB::Matrix { data: &[], ld: 3 },
+            b_signed: false,
+            b_zero_point: 0,
+        };
+        let mut c = vec![1u8; 6];
+        let out = QOutput::Requant {
+            c: &mut c,
+            ldc: 3,
+            signed: false,
+            bias: &[10, 20],
+            scale: &[0.5, 0.25],
+            zero_point: 3,
+            lo: 0,
+            hi: 255,
+        };
+        (k.qgemm)(&g, out, 0..3).unwrap();
+        assert_eq!(c, [8, 8, 8, 8, 8, 8], "{name}");
+    }
+}

@@ -1,0 +1,263 @@
+//! x86_64 micro-kernels: AVX-512 VNNI (`vpdpbusd`) and AVX2 (`vpmaddwd`).
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::driver::{prepare, qgemm_with, run, QMicroKernel};
+use super::output::QColumnBlock;
+use super::pack::AEnc;
+use super::{PackedQWeights, QGemm, QGemmKernels, QLayout, QOutput};
+use crate::cpu::{CpuFeatures, Isa};
+use crate::KernelError;
+
+/// `8 × 32` tile of `vpdpbusd`: weights are the `s8` side (4 depth values of one row broadcast
+/// as one `i32`), activations the `u8` side (`i8` ones flipped by `^ 0x80`, i.e. `+ 128`).
+///
+/// Why `8×32`: per group of 4 depth steps, 2 loads of `B` and 8 broadcasts of `A` feed 16
+/// `vpdpbusd` into 16 independent accumulators (enough to cover the latency on both ports).
+pub(crate) struct Vnni8x32;
+
+impl QMicroKernel for Vnni8x32 {
+    const LAYOUT: QLayout = QLayout {
+        mr: 8,
+        kg: 4,
+        enc: AEnc::S8,
+    };
+    const NR: usize = 32;
+    type A = i8;
+    type B = u8;
+
+    fn weights(a: &PackedQWeights) -> &[i8] {
+        a.bytes()
+    }
+
+    #[inline(always)]
+    fn encode(raw: u8, signed: bool, _zero_point: i32) -> u8 {
+        if signed {
+            raw ^ 0x80
+        } else {
+            raw
+        }
+    }
+
+    #[inline(always)]
+    fn widen(b: u8) -> i32 {
+        i32::from(b)
+    }
+
+    fn enc_zero_point(signed: bool, zero_point: i32) -> i32 {
+        if signed {
+            zero_point + 128
+        } else {
+            zero_point
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn tile(a: &[i8], b: &[u8], groups: usize, out: &mut [i32]) {
+        debug_assert!(a.len() >= groups * 32 && b.len() >= groups * 128 && out.len() >= 256);
+        // SAFETY: lengths and CPU support are the caller's contract.
+        unsafe { vnni_tile(a.as_ptr(), b.as_ptr(), groups, out.as_mut_ptr()) }
+    }
+
+    /// Four rows to one `u32` per column, with the `^ 0x80` of `i8` activations applied to all
+    /// four bytes at once; written so that it vectorises.
+    #[inline(always)]
+    fn pack_group(
+        raw: &mut [u8],
+        wp: usize,
+        valid: usize,
+        signed: bool,
+        _zb: i32,
+        groups: usize,
+        gi: usize,
+        packed: &mut [u8],
+        col_sums: Option<&mut [i32]>,
+    ) {
+        const NR: usize = 32;
+        let flip = if signed { 0x80u8 } else { 0 };
+        // Depth padding must encode to 0: the raw byte `flip` does.
+        raw[valid * wp..4 * wp].fill(flip);
+        let (r0, rest) = raw.split_at(wp);
+        let (r1, rest) = rest.split_at(wp);
+        let (r2, r3) = rest.split_at(wp);
+        let mask = u32::from_ne_bytes([flip; 4]);
+        for q in 0..wp / NR {
+            let j = q * NR;
+            let dst = &mut packed[(q * groups + gi) * NR * 4..(q * groups + gi + 1) * NR * 4];
+            let (r0, r1, r2, r3) = (
+                &r0[j..j + NR],
+                &r1[j..j + NR],
+                &r2[j..j + NR],
+                &r3[j..j + NR],
+            );
+            for (jj, d) in dst.chunks_exact_mut(4).enumerate() {
+                let v = u32::from_le_bytes([r0[jj], r1[jj], r2[jj], r3[jj]]) ^ mask;
+                d.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        if let Some(sums) = col_sums {
+            let f = i32::from(flip);
+            for ((((s, &a), &b), &c), &d) in sums.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+                *s += (i32::from(a) ^ f)
+                    + (i32::from(b) ^ f)
+                    + (i32::from(c) ^ f)
+                    + (i32::from(d) ^ f);
+            }
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn vnni_tile(a: *const i8, b: *const u8, groups: usize, out: *mut i32) {
+    let mut acc = [[_mm512_setzero_si512(); 2]; 8];
+    for gi in 0..groups {
+        // SAFETY: `gi < groups`: `b + gi·128 .. + 128` and `a + gi·32 .. + 32` are inside the
+        // panels (caller's contract).
+        unsafe {
+            let bp = b.add(gi * 128);
+            let b0 = _mm512_loadu_si512(bp.cast());
+            let b1 = _mm512_loadu_si512(bp.add(64).cast());
+            let ap = a.add(gi * 32);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_epi32(ap.add(r * 4).cast::<i32>().read_unaligned());
+                acc_r[0] = _mm512_dpbusd_epi32(acc_r[0], b0, av);
+                acc_r[1] = _mm512_dpbusd_epi32(acc_r[1], b1, av);
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        // SAFETY: `out` holds 8·32 values (caller's contract).
+        unsafe {
+            _mm512_storeu_si512(out.add(r * 32).cast(), acc_r[0]);
+            _mm512_storeu_si512(out.add(r * 32 + 16).cast(), acc_r[1]);
+        }
+    }
+}
+
+/// `6 × 16` tile of `vpmaddwd` on `i16` operands with the zero points subtracted (`|x| <= 255`,
+/// so each pair's sum, `<= 2·255²`, is exact; `vpmaddubsw` would saturate on raw bytes).
+pub(crate) struct Avx2x6x16;
+
+impl QMicroKernel for Avx2x6x16 {
+    const LAYOUT: QLayout = QLayout {
+        mr: 6,
+        kg: 2,
+        enc: AEnc::I16,
+    };
+    const NR: usize = 16;
+    type A = i16;
+    type B = i16;
+
+    fn weights(a: &PackedQWeights) -> &[i16] {
+        a.words()
+    }
+
+    #[inline(always)]
+    fn encode(raw: u8, signed: bool, zero_point: i32) -> i16 {
+        let v = if signed {
+            i32::from(raw as i8)
+        } else {
+            i32::from(raw)
+        };
+        (v - zero_point) as i16
+    }
+
+    #[inline(always)]
+    fn widen(b: i16) -> i32 {
+        i32::from(b)
+    }
+
+    fn enc_zero_point(_signed: bool, _zero_point: i32) -> i32 {
+        0
+    }
+
+    #[inline(always)]
+    unsafe fn tile(a: &[i16], b: &[i16], groups: usize, out: &mut [i32]) {
+        debug_assert!(a.len() >= groups * 12 && b.len() >= groups * 32 && out.len() >= 96);
+        // SAFETY: lengths and CPU support are the caller's contract.
+        unsafe { avx2_tile(a.as_ptr(), b.as_ptr(), groups, out.as_mut_ptr()) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn avx2_tile(a: *const i16, b: *const i16, groups: usize, out: *mut i32) {
+    let mut acc = [[_mm256_setzero_si256(); 2]; 6];
+    for gi in 0..groups {
+        // SAFETY: `gi < groups`: `b + gi·32 .. + 32` and `a + gi·12 .. + 12` are inside the
+        // panels (caller's contract).
+        unsafe {
+            let bp = b.add(gi * 32);
+            let b0 = _mm256_loadu_si256(bp.cast());
+            let b1 = _mm256_loadu_si256(bp.add(16).cast());
+            let ap = a.add(gi * 12);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let av = _mm256_set1_epi32(ap.add(r * 2).cast::<i32>().read_unaligned());
+                acc_r[0] = _mm256_add_epi32(acc_r[0], _mm256_madd_epi16(b0, av));
+                acc_r[1] = _mm256_add_epi32(acc_r[1], _mm256_madd_epi16(b1, av));
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        // SAFETY: `out` holds 6·16 values (caller's contract).
+        unsafe {
+            _mm256_storeu_si256(out.add(r * 16).cast(), acc_r[0]);
+            _mm256_storeu_si256(out.add(r * 16 + 8).cast(), acc_r[1]);
+        }
+    }
+}
+
+/// The VNNI variant's entry points.
+pub(crate) const VNNI: QGemmKernels = QGemmKernels {
+    qgemm: qgemm_vnni,
+    qgemm_block: qgemm_block_vnni,
+    layout: Vnni8x32::LAYOUT,
+};
+
+/// The AVX2 variant's entry points.
+pub(crate) const AVX2: QGemmKernels = QGemmKernels {
+    qgemm: qgemm_avx2,
+    qgemm_block: qgemm_block_avx2,
+    layout: Avx2x6x16::LAYOUT,
+};
+
+fn qgemm_vnni(g: &QGemm<'_>, out: QOutput<'_>, cols: Range<usize>) -> Result<(), KernelError> {
+    qgemm_with(g, out, cols, qgemm_block_vnni)
+}
+
+fn qgemm_block_vnni(g: &QGemm<'_>, mut c: QColumnBlock<'_>) -> Result<(), KernelError> {
+    if prepare::<Vnni8x32>(g, &c)? {
+        debug_assert!(CpuFeatures::detect().supports(Isa::Avx512Vnni));
+        // SAFETY: reachable only through the kernel table and `variants()`, which hand it out
+        // (or run it, in tests and benches) only where `CpuFeatures` supports
+        // `Isa::Avx512Vnni`, i.e. every feature enabled below.
+        unsafe { run_vnni(g, &mut c) };
+    }
+    Ok(())
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+unsafe fn run_vnni(g: &QGemm<'_>, c: &mut QColumnBlock<'_>) {
+    // SAFETY: the features are enabled here, and the caller checked the CPU.
+    unsafe { run::<Vnni8x32>(g, c) }
+}
+
+fn qgemm_avx2(g: &QGemm<'_>, out: QOutput<'_>, cols: Range<usize>) -> Result<(), KernelError> {
+    qgemm_with(g, out, cols, qgemm_block_avx2)
+}
+
+fn qgemm_block_avx2(g: &QGemm<'_>, mut c: QColumnBlock<'_>) -> Result<(), KernelError> {
+    if prepare::<Avx2x6x16>(g, &c)? {
+        debug_assert!(CpuFeatures::detect().supports(Isa::Avx2));
+        // SAFETY: reachable only through the kernel table and `variants()`, which check that
+        // `CpuFeatures` supports `Isa::Avx2` (AVX2 + FMA) first.
+        unsafe { run_avx2(g, &mut c) };
+    }
+    Ok(())
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2(g: &QGemm<'_>, c: &mut QColumnBlock<'_>) {
+    // SAFETY: the features are enabled here, and the caller checked the CPU.
+    unsafe { run::<Avx2x6x16>(g, c) }
+}
