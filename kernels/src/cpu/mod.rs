@@ -18,6 +18,7 @@ pub mod peak;
 pub mod pool;
 // Quantized (8-bit) element-wise and depthwise families.
 pub mod qdepthwise;
+pub mod quantize;
 pub mod reduce;
 pub mod softmax;
 pub mod transpose;
@@ -70,6 +71,8 @@ pub enum Kernel {
     // Quantized (8-bit) element-wise and depthwise families.
     /// A `qdepthwise` / `u8` variant.
     QDepthwise(qdepthwise::QDepthwiseFn),
+    /// A `quantize` / `u8` variant.
+    Quantize(quantize::QuantizeKernels),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -188,6 +191,15 @@ impl Variant {
     pub fn qdepthwise(&self) -> Option<qdepthwise::QDepthwiseFn> {
         match self.kernel {
             Kernel::QDepthwise(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The quantize / dequantize / quantized element-wise entry points, if this is a
+    /// `quantize` / `u8` variant.
+    pub fn quantize(&self) -> Option<quantize::QuantizeKernels> {
+        match self.kernel {
+            Kernel::Quantize(k) => Some(k),
             _ => None,
         }
     }
@@ -310,6 +322,15 @@ static VARIANTS: &[Variant] = &[
     qdepthwise::AVX512,
     #[cfg(target_arch = "aarch64")]
     qdepthwise::NEON,
+    quantize::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    quantize::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    quantize::AVX512,
+    #[cfg(target_arch = "x86_64")]
+    quantize::AVX512_VBMI,
+    #[cfg(target_arch = "aarch64")]
+    quantize::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -369,6 +390,18 @@ pub struct KernelTable {
     pub qdepthwise: qdepthwise::QDepthwiseFn,
     /// Which variant `qdepthwise` comes from.
     pub qdepthwise_info: KernelInfo,
+    /// `f32` → 8-bit QuantizeLinear.
+    pub quantize: quantize::QuantizeFn,
+    /// 8-bit → `f32` DequantizeLinear.
+    pub dequantize: quantize::DequantizeFn,
+    /// Quantized element-wise binary op (through float, QDQ semantics).
+    pub qbinary: quantize::QBinaryFn,
+    /// 8-bit → 8-bit change of quantization.
+    pub requantize: quantize::RequantizeFn,
+    /// 256-entry byte table lookup.
+    pub lut8: quantize::Lut8Fn,
+    /// Which variant `quantize` ... `lut8` come from.
+    pub quantize_info: KernelInfo,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -387,6 +420,7 @@ impl KernelTable {
         let (transpose_info, transpose) = transpose::choose(&features, max_isa);
         // Quantized (8-bit) element-wise and depthwise families.
         let (qdepthwise_info, qdepthwise) = qdepthwise::choose(&features, max_isa);
+        let (quantize_info, qk) = quantize::choose(&features, max_isa);
         Self {
             sgemm: k.sgemm,
             sgemm_fused: k.sgemm_fused,
@@ -410,6 +444,12 @@ impl KernelTable {
             // Quantized (8-bit) element-wise and depthwise families.
             qdepthwise,
             qdepthwise_info,
+            quantize: qk.quantize,
+            dequantize: qk.dequantize,
+            qbinary: qk.qbinary,
+            requantize: qk.requantize,
+            lut8: qk.lut8,
+            quantize_info,
             features,
             max_isa,
         }
