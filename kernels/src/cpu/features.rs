@@ -28,6 +28,8 @@ pub struct CpuFeatures {
     pub avx512vnni: bool,
     /// x86_64 AVX-512 FP16 arithmetic.
     pub avx512fp16: bool,
+    /// x86_64 AVX-512 VBMI (byte permutes: `vpermi2b`).
+    pub avx512vbmi: bool,
     /// aarch64 Advanced SIMD.
     pub neon: bool,
 }
@@ -47,6 +49,7 @@ impl CpuFeatures {
             f.avx512vl = std::arch::is_x86_feature_detected!("avx512vl");
             f.avx512vnni = std::arch::is_x86_feature_detected!("avx512vnni");
             f.avx512fp16 = std::arch::is_x86_feature_detected!("avx512fp16");
+            f.avx512vbmi = std::arch::is_x86_feature_detected!("avx512vbmi");
         }
         #[cfg(target_arch = "aarch64")]
         {
@@ -64,6 +67,7 @@ impl CpuFeatures {
             Isa::Avx512 => avx512,
             Isa::Avx512Vnni => avx512 && self.avx512vnni,
             Isa::Avx512Fp16 => avx512 && self.avx512fp16,
+            Isa::Avx512Vbmi => avx512 && self.avx512vbmi,
             Isa::Neon => self.neon,
         }
     }
@@ -85,6 +89,8 @@ pub enum Isa {
     Avx512Vnni,
     /// [`Isa::Avx512`] + FP16.
     Avx512Fp16,
+    /// [`Isa::Avx512`] + VBMI (byte permutes).
+    Avx512Vbmi,
     /// aarch64 NEON intrinsics.
     Neon,
 }
@@ -98,6 +104,7 @@ impl Isa {
             Isa::Avx512 => "avx512",
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Avx512Fp16 => "avx512fp16",
+            Isa::Avx512Vbmi => "avx512vbmi",
             Isa::Neon => "neon",
         }
     }
@@ -107,7 +114,7 @@ impl Isa {
         match self {
             Isa::Generic => 0,
             Isa::Avx2 | Isa::Neon => 1,
-            Isa::Avx512 | Isa::Avx512Vnni | Isa::Avx512Fp16 => 2,
+            Isa::Avx512 | Isa::Avx512Vnni | Isa::Avx512Fp16 | Isa::Avx512Vbmi => 2,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod pool;
 // Quantized (8-bit) element-wise and depthwise families.
 pub mod qdepthwise;
 pub mod qgemm;
+pub mod quantize;
 pub mod reduce;
 pub mod softmax;
 pub mod transpose;
@@ -73,6 +74,8 @@ pub enum Kernel {
     QDepthwise(qdepthwise::QDepthwiseFn),
     /// A `qgemm` / `i8` variant.
     QGemm(qgemm::QGemmKernels),
+    /// A `quantize` / `u8` variant.
+    Quantize(quantize::QuantizeKernels),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -202,6 +205,15 @@ impl Variant {
             _ => None,
         }
     }
+
+    /// The quantize / dequantize / quantized element-wise entry points, if this is a
+    /// `quantize` / `u8` variant.
+    pub fn quantize(&self) -> Option<quantize::QuantizeKernels> {
+        match self.kernel {
+            Kernel::Quantize(k) => Some(k),
+            _ => None,
+        }
+    }
 }
 
 /// The matmul oracle.
@@ -328,6 +340,15 @@ static VARIANTS: &[Variant] = &[
     qgemm::AVX512VNNI,
     #[cfg(target_arch = "aarch64")]
     qgemm::NEON,
+    quantize::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    quantize::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    quantize::AVX512,
+    #[cfg(target_arch = "x86_64")]
+    quantize::AVX512_VBMI,
+    #[cfg(target_arch = "aarch64")]
+    quantize::NEON,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).
@@ -395,6 +416,18 @@ pub struct KernelTable {
     pub qgemm_layout: qgemm::QLayout,
     /// Which variant `qgemm` comes from.
     pub qgemm_info: KernelInfo,
+    /// `f32` → 8-bit QuantizeLinear.
+    pub quantize: quantize::QuantizeFn,
+    /// 8-bit → `f32` DequantizeLinear.
+    pub dequantize: quantize::DequantizeFn,
+    /// Quantized element-wise binary op (through float, QDQ semantics).
+    pub qbinary: quantize::QBinaryFn,
+    /// 8-bit → 8-bit change of quantization.
+    pub requantize: quantize::RequantizeFn,
+    /// 256-entry byte table lookup.
+    pub lut8: quantize::Lut8Fn,
+    /// Which variant `quantize` ... `lut8` come from.
+    pub quantize_info: KernelInfo,
     /// The features the table was built for.
     pub features: CpuFeatures,
     /// The cap the table was built under.
@@ -414,6 +447,7 @@ impl KernelTable {
         // Quantized (8-bit) element-wise and depthwise families.
         let (qdepthwise_info, qdepthwise) = qdepthwise::choose(&features, max_isa);
         let (qgemm_info, q) = qgemm::choose(&features, max_isa);
+        let (quantize_info, qk) = quantize::choose(&features, max_isa);
         Self {
             sgemm: k.sgemm,
             sgemm_fused: k.sgemm_fused,
@@ -441,6 +475,12 @@ impl KernelTable {
             qgemm_block: q.qgemm_block,
             qgemm_layout: q.layout,
             qgemm_info,
+            quantize: qk.quantize,
+            dequantize: qk.dequantize,
+            qbinary: qk.qbinary,
+            requantize: qk.requantize,
+            lut8: qk.lut8,
+            quantize_info,
             features,
             max_isa,
         }

@@ -12,6 +12,7 @@ fn all_features() -> CpuFeatures {
         avx512vl: true,
         avx512vnni: true,
         avx512fp16: true,
+        avx512vbmi: true,
         neon: true,
     }
 }

@@ -1,0 +1,281 @@
+//! Element-wise conversions between `f32` and 8-bit quantized tensors, and quantized
+//! element-wise ops evaluated through float exactly as ONNX QDQ semantics define them.
+//!
+//! Every formula is a fixed sequence of `f32` operations, so every variant is bit-identical to
+//! the reference. "Quantize" `Q(f)` below is `saturate(round_half_even(f) + zero_point)` to the
+//! output type (`u8` 0..=255, or `i8` −128..=127 stored as its bit pattern) where the rounding is
+//! Rust's `f32::round_ties_even` followed by the saturating `as i32` (so NaN gives 0, then
+//! `+ zero_point`; ±inf and huge values saturate). The vector variants clamp to ±65536 before
+//! their float-to-int conversion, which changes no result (zero points are within −128..=255).
+//!
+//! * [`QuantizeFn`]: `y = Q(x / scale)` — ONNX QuantizeLinear (an `f32` division).
+//! * [`DequantizeFn`]: `y = (x − zero_point) as f32 · scale` — ONNX DequantizeLinear.
+//! * [`QBinaryFn`]: `y = Q(op(DQ(a), DQ(b)) / scale_y)`, `DQ(v) = (v − z) as f32 · s` per side.
+//! * [`RequantizeFn`]: `y = Q(((x − zx) as f32 · sx) / sy)` — DequantizeLinear then
+//!   QuantizeLinear, for data movement that changes the scale.
+//! * [`Lut8Fn`]: `y[i] = table[x[i]]` — any unary op on 8-bit values, from a table the caller
+//!   builds.
+//!
+//! Scales must be finite and positive (`Err` otherwise); zero points within their type's range.
+//!
+//! Variants: `reference.rs` (**the oracle**), one vectorised body (`body.rs`, generic over
+//! [`lanes::QVec`]) for AVX-512 BW, AVX2 and NEON; the table lookup has the reference and an
+//! AVX-512 VBMI variant (`vpermi2b` over the 256-byte table).
+
+pub(crate) mod body;
+pub(crate) mod lanes;
+pub(crate) mod reference;
+
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86;
+
+#[cfg(test)]
+mod tests;
+
+use crate::cpu::{select, table, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa, Variant};
+use crate::KernelError;
+
+/// The quantization of one 8-bit tensor: `real = (q − zero_point) · scale`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QParams {
+    /// Finite, positive.
+    pub scale: f32,
+    /// Within the type's range (`u8`: 0..=255, `i8`: −128..=127).
+    pub zero_point: i32,
+    /// `i8` (else `u8`).
+    pub signed: bool,
+}
+
+/// The operation of a [`QBinaryFn`], applied to the dequantized operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QBinaryOp {
+    /// `a + b`.
+    Add,
+    /// `a − b`.
+    Sub,
+    /// `a · b`.
+    Mul,
+    /// `a / b` (IEEE: a zero divisor gives ±inf or NaN, then quantized as above).
+    Div,
+    /// `max(a, b)`.
+    Max,
+    /// `min(a, b)`.
+    Min,
+}
+
+/// `y = Q(x / scale)` to `u8` or (`signed`) `i8` bit patterns; `x.len() == y.len()`.
+pub type QuantizeFn = fn(
+    x: &[f32],
+    scale: f32,
+    zero_point: i32,
+    signed: bool,
+    y: &mut [u8],
+) -> Result<(), KernelError>;
+
+/// `y = (x − zero_point) as f32 · scale`, `x` raw bytes (`i8` if `signed`); equal lengths.
+pub type DequantizeFn = fn(
+    x: &[u8],
+    signed: bool,
+    scale: f32,
+    zero_point: i32,
+    y: &mut [f32],
+) -> Result<(), KernelError>;
+
+/// `y = Q(op(DQ(a), DQ(b)) / qy.scale)` element-wise. `a` and `b` each have `y.len()`
+/// elements or exactly one (repeated); broadcasting of other shapes is the caller's (call per
+/// contiguous run).
+pub type QBinaryFn = fn(
+    op: QBinaryOp,
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &mut [u8],
+) -> Result<(), KernelError>;
+
+/// `y = Q(((x − zx) as f32 · sx) / sy)`; equal lengths.
+pub type RequantizeFn =
+    fn(x: &[u8], qx: QParams, qy: QParams, y: &mut [u8]) -> Result<(), KernelError>;
+
+/// `y[i] = table[x[i]]` (raw bytes); equal lengths.
+pub type Lut8Fn = fn(x: &[u8], table: &[u8; 256], y: &mut [u8]) -> Result<(), KernelError>;
+
+/// Entry points of one variant of the family.
+#[derive(Clone, Copy, Debug)]
+pub struct QuantizeKernels {
+    /// QuantizeLinear.
+    pub quantize: QuantizeFn,
+    /// DequantizeLinear.
+    pub dequantize: DequantizeFn,
+    /// Quantized binary op.
+    pub qbinary: QBinaryFn,
+    /// Change of quantization.
+    pub requantize: RequantizeFn,
+    /// 256-entry table lookup.
+    pub lut8: Lut8Fn,
+}
+
+/// QuantizeLinear with the best kernel of this CPU ([`table`]).
+pub fn quantize(
+    x: &[f32],
+    scale: f32,
+    zero_point: i32,
+    signed: bool,
+    y: &mut [u8],
+) -> Result<(), KernelError> {
+    (table().quantize)(x, scale, zero_point, signed, y)
+}
+
+/// DequantizeLinear with the best kernel of this CPU ([`table`]).
+pub fn dequantize(
+    x: &[u8],
+    signed: bool,
+    scale: f32,
+    zero_point: i32,
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    (table().dequantize)(x, signed, scale, zero_point, y)
+}
+
+/// The value range of an 8-bit type.
+pub(crate) fn type_range(signed: bool) -> (i32, i32) {
+    if signed {
+        (-128, 127)
+    } else {
+        (0, 255)
+    }
+}
+
+/// A raw byte as the integer it encodes.
+#[inline(always)]
+pub(crate) fn widen(b: u8, signed: bool) -> i32 {
+    if signed {
+        b as i8 as i32
+    } else {
+        b as i32
+    }
+}
+
+/// `Q(f)`: round half to even, saturating to `i32` (NaN → 0), `+ zero_point`, saturated to the
+/// type. The definition every variant reproduces.
+#[inline(always)]
+pub(crate) fn saturate(f: f32, zero_point: i32, signed: bool) -> u8 {
+    let (lo, hi) = type_range(signed);
+    (f.round_ties_even() as i32)
+        .saturating_add(zero_point)
+        .clamp(lo, hi) as u8
+}
+
+/// `Err` unless `scale` is finite and positive and `zero_point` is in the type's range.
+pub(crate) fn check_params(what: &str, q: QParams) -> Result<(), KernelError> {
+    if !(q.scale.is_finite() && q.scale > 0.0) {
+        return Err(KernelError::invalid(format!(
+            "{what}: scale {} is not finite and positive",
+            q.scale
+        )));
+    }
+    let (lo, hi) = type_range(q.signed);
+    if !(lo..=hi).contains(&q.zero_point) {
+        return Err(KernelError::invalid(format!(
+            "{what}: zero point {} outside {lo}..={hi}",
+            q.zero_point
+        )));
+    }
+    Ok(())
+}
+
+/// `Err` unless `got == want`.
+pub(crate) fn check_len(what: &str, got: usize, want: usize) -> Result<(), KernelError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(KernelError::out_of_bounds(format!(
+            "{what}: {got} elements where {want} are needed"
+        )))
+    }
+}
+
+/// Checks a [`QBinaryFn`] call: each input has `y.len()` elements or one.
+pub(crate) fn check_binary(
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &[u8],
+) -> Result<(), KernelError> {
+    check_params("qbinary a", qa)?;
+    check_params("qbinary b", qb)?;
+    check_params("qbinary y", qy)?;
+    for (what, v) in [("qbinary a", a), ("qbinary b", b)] {
+        if v.len() != y.len() && v.len() != 1 {
+            return Err(KernelError::out_of_bounds(format!(
+                "{what}: {} elements for an output of {} (need that many or 1)",
+                v.len(),
+                y.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One entry of [`crate::cpu::variants`] for this family.
+const fn variant(isa: Isa, name: &'static str, reference: bool, k: QuantizeKernels) -> Variant {
+    Variant {
+        info: KernelInfo {
+            family: "quantize",
+            dtype: "u8",
+            isa,
+            name,
+            reference,
+        },
+        kernel: Kernel::Quantize(k),
+    }
+}
+
+/// The oracle's entry points.
+pub(crate) const REFERENCE_KERNELS: QuantizeKernels = QuantizeKernels {
+    quantize: reference::quantize,
+    dequantize: reference::dequantize,
+    qbinary: reference::qbinary,
+    requantize: reference::requantize,
+    lut8: reference::lut8,
+};
+
+/// The oracle's registry entry.
+pub(crate) const REFERENCE: Variant = variant(
+    Isa::Generic,
+    "quantize_u8_reference",
+    true,
+    REFERENCE_KERNELS,
+);
+/// The AVX2 body's registry entry (the table lookup is the reference's).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2: Variant = variant(Isa::Avx2, "quantize_u8_avx2", false, x86::AVX2);
+/// The AVX-512 BW body's registry entry (the table lookup is the reference's).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512: Variant = variant(Isa::Avx512, "quantize_u8_avx512", false, x86::AVX512);
+/// The AVX-512 BW body with the VBMI table lookup.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_VBMI: Variant = variant(
+    Isa::Avx512Vbmi,
+    "quantize_u8_avx512vbmi",
+    false,
+    x86::AVX512_VBMI,
+);
+/// The NEON body's registry entry (the table lookup is NEON `tbl`).
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON: Variant = variant(Isa::Neon, "quantize_u8_neon", false, neon::KERNELS);
+
+/// The [`crate::cpu::KernelTable`] choice for this family.
+pub(crate) fn choose(
+    features: &CpuFeatures,
+    max_isa: Option<MaxIsa>,
+) -> (KernelInfo, QuantizeKernels) {
+    select(variants(), "quantize", "u8", features, max_isa)
+        .and_then(|v| Some((v.info, v.quantize()?)))
+        .unwrap_or((REFERENCE.info, REFERENCE_KERNELS))
+}

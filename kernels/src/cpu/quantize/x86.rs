@@ -1,0 +1,226 @@
+//! The family's bodies on AVX-512 BW (16 lanes) and AVX2 (8 lanes), and the AVX-512 VBMI table
+//! lookup.
+
+use std::arch::x86_64::*;
+
+use super::QuantizeKernels;
+use super::{body, check_binary, check_len, check_params, reference, QBinaryOp, QParams};
+use crate::cpu::{CpuFeatures, Isa};
+use crate::KernelError;
+
+/// The checked entry points of one ISA: validate like the reference, check the CPU, then call
+/// the body inside a `#[target_feature]` function.
+macro_rules! isa_kernels {
+    ($module:ident, $vector:ty, $features:literal, $isa:expr, $name:literal) => {
+        pub(crate) mod $module {
+            use super::*;
+
+            fn cpu() -> Result<(), KernelError> {
+                if CpuFeatures::detect().supports($isa) {
+                    Ok(())
+                } else {
+                    Err(KernelError::unsupported(concat!(
+                        $name,
+                        ": this CPU lacks ",
+                        stringify!($isa)
+                    )))
+                }
+            }
+
+            pub(crate) fn quantize(
+                x: &[f32],
+                scale: f32,
+                zero_point: i32,
+                signed: bool,
+                y: &mut [u8],
+            ) -> Result<(), KernelError> {
+                let q = QParams {
+                    scale,
+                    zero_point,
+                    signed,
+                };
+                check_params("quantize", q)?;
+                check_len("quantize y", y.len(), x.len())?;
+                cpu()?;
+                #[target_feature(enable = $features)]
+                unsafe fn run(x: &[f32], scale: f32, zero_point: i32, signed: bool, y: &mut [u8]) {
+                    // SAFETY: this function's features are the vector type's ISA; the
+                    // caller validated the lengths.
+                    unsafe { body::quantize::<$vector>(x, scale, zero_point, signed, y) }
+                }
+                // SAFETY: the CPU supports the ISA (`cpu` above); the call was validated.
+                unsafe { run(x, scale, zero_point, signed, y) };
+                Ok(())
+            }
+
+            pub(crate) fn dequantize(
+                x: &[u8],
+                signed: bool,
+                scale: f32,
+                zero_point: i32,
+                y: &mut [f32],
+            ) -> Result<(), KernelError> {
+                let q = QParams {
+                    scale,
+                    zero_point,
+                    signed,
+                };
+                check_params("dequantize", q)?;
+                check_len("dequantize y", y.len(), x.len())?;
+                cpu()?;
+                #[target_feature(enable = $features)]
+                unsafe fn run(x: &[u8], signed: bool, scale: f32, zero_point: i32, y: &mut [f32]) {
+                    // SAFETY: as in `quantize`.
+                    unsafe { body::dequantize::<$vector>(x, signed, scale, zero_point, y) }
+                }
+                // SAFETY: as in `quantize`.
+                unsafe { run(x, signed, scale, zero_point, y) };
+                Ok(())
+            }
+
+            pub(crate) fn qbinary(
+                op: QBinaryOp,
+                a: &[u8],
+                qa: QParams,
+                b: &[u8],
+                qb: QParams,
+                qy: QParams,
+                y: &mut [u8],
+            ) -> Result<(), KernelError> {
+                check_binary(a, qa, b, qb, qy, y)?;
+                cpu()?;
+                #[target_feature(enable = $features)]
+                unsafe fn run(
+                    op: QBinaryOp,
+                    a: &[u8],
+                    qa: QParams,
+                    b: &[u8],
+                    qb: QParams,
+                    qy: QParams,
+                    y: &mut [u8],
+                ) {
+                    // SAFETY: as in `quantize`.
+                    unsafe { body::qbinary::<$vector>(op, a, qa, b, qb, qy, y) }
+                }
+                // SAFETY: as in `quantize`.
+                unsafe { run(op, a, qa, b, qb, qy, y) };
+                Ok(())
+            }
+
+            pub(crate) fn requantize(
+                x: &[u8],
+                qx: QParams,
+                qy: QParams,
+                y: &mut [u8],
+            ) -> Result<(), KernelError> {
+                check_params("requantize x", qx)?;
+                check_params("requantize y", qy)?;
+                check_len("requantize y", y.len(), x.len())?;
+                cpu()?;
+                #[target_feature(enable = $features)]
+                unsafe fn run(x: &[u8], qx: QParams, qy: QParams, y: &mut [u8]) {
+                    // SAFETY: as in `quantize`.
+                    unsafe { body::requantize::<$vector>(x, qx, qy, y) }
+                }
+                // SAFETY: as in `quantize`.
+                unsafe { run(x, qx, qy, y) };
+                Ok(())
+            }
+        }
+    };
+}
+
+isa_kernels!(
+    avx512,
+    __m512,
+    "avx512f,avx512bw,avx512vl,avx2,fma",
+    Isa::Avx512,
+    "quantize_u8_avx512"
+);
+isa_kernels!(avx2, __m256, "avx2,fma", Isa::Avx2, "quantize_u8_avx2");
+
+/// AVX2 entry points (the table lookup is the reference's: a byte gather has no AVX2 form
+/// faster than the scalar loop).
+pub(crate) const AVX2: QuantizeKernels = QuantizeKernels {
+    quantize: avx2::quantize,
+    dequantize: avx2::dequantize,
+    qbinary: avx2::qbinary,
+    requantize: avx2::requantize,
+    lut8: reference::lut8,
+};
+
+/// AVX-512 BW entry points (the table lookup is the reference's).
+pub(crate) const AVX512: QuantizeKernels = QuantizeKernels {
+    lut8: reference::lut8,
+    ..AVX512_VBMI
+};
+
+/// AVX-512 BW entry points with the VBMI table lookup.
+pub(crate) const AVX512_VBMI: QuantizeKernels = QuantizeKernels {
+    quantize: avx512::quantize,
+    dequantize: avx512::dequantize,
+    qbinary: avx512::qbinary,
+    requantize: avx512::requantize,
+    lut8: lut8_vbmi,
+};
+
+/// [`super::Lut8Fn`] with `vpermi2b`: each 64-byte block looks up both 128-byte halves of the
+/// table by the index's low 7 bits, and bit 7 picks the half.
+fn lut8_vbmi(x: &[u8], table: &[u8; 256], y: &mut [u8]) -> Result<(), KernelError> {
+    check_len("lut8 y", y.len(), x.len())?;
+    if !CpuFeatures::detect().supports(Isa::Avx512Vbmi) {
+        return Err(KernelError::unsupported(
+            "quantize_u8_avx512vbmi: this CPU lacks Avx512Vbmi",
+        ));
+    }
+    // SAFETY: the CPU supports Isa::Avx512Vbmi (checked just above); lengths are equal.
+    unsafe { lut8_vbmi_run(x, table, y) };
+    Ok(())
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn lut8_vbmi_run(x: &[u8], table: &[u8; 256], y: &mut [u8]) {
+    // SAFETY: AVX-512 F/BW/VBMI per this function's features; the table is 256 bytes (four
+    // 64-byte loads); full blocks lie inside `x`/`y` (equal lengths), the tail is masked.
+    unsafe {
+        let t = table.as_ptr();
+        let (t0, t1) = (
+            _mm512_loadu_si512(t.cast()),
+            _mm512_loadu_si512(t.add(64).cast()),
+        );
+        let (t2, t3) = (
+            _mm512_loadu_si512(t.add(128).cast()),
+            _mm512_loadu_si512(t.add(192).cast()),
+        );
+        let t = [t0, t1, t2, t3];
+        let (n, full) = (x.len(), x.len() / 64 * 64);
+        let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+        let mut i = 0;
+        while i < full {
+            let v = look(&t, _mm512_loadu_si512(xp.add(i).cast()));
+            _mm512_storeu_si512(yp.add(i).cast(), v);
+            i += 64;
+        }
+        if full < n {
+            let mask: __mmask64 = (1u64 << (n - full)) - 1;
+            let v = look(&t, _mm512_maskz_loadu_epi8(mask, xp.add(full).cast()));
+            _mm512_mask_storeu_epi8(yp.add(full).cast(), mask, v);
+        }
+    }
+}
+
+/// `table[idx]` per byte, the table in four 64-byte quarters (a function, not a closure, so
+/// it inlines into its `#[target_feature]` caller with the intrinsics).
+///
+/// # Safety
+///
+/// AVX-512 F/BW/VBMI are available.
+#[inline(always)]
+unsafe fn look(t: &[__m512i; 4], idx: __m512i) -> __m512i {
+    // SAFETY: the ISA per the caller; no memory is touched.
+    unsafe {
+        let low = _mm512_permutex2var_epi8(t[0], idx, t[1]);
+        let high = _mm512_permutex2var_epi8(t[2], idx, t[3]);
+        _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high)
+    }
+}
