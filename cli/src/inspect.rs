@@ -3,7 +3,7 @@
 use mote::{Model, Result};
 use std::path::Path;
 
-pub(crate) fn run(path: &Path) -> Result<()> {
+pub(crate) fn run(path: &Path, quant: bool) -> Result<()> {
     let bytes = std::fs::read(path)
         .map_err(|e| mote::Error::new(mote::ErrorKind::Io, format!("{}: {e}", path.display())))?;
     let survey = mote::onnx::survey(&bytes)?;
@@ -31,6 +31,9 @@ pub(crate) fn run(path: &Path) -> Result<()> {
                 "nodes      {} after load-time passes",
                 model.graph().node_count_deep()
             );
+            if quant {
+                print_quant(&model);
+            }
         }
         Err(e) => println!("load       FAILS: {e}"),
     }
@@ -77,4 +80,49 @@ fn shape_text(info: &mote::ir::ValueInfo) -> String {
         .as_deref()
         .map(mote::format_dims)
         .unwrap_or_else(|| "[rank unknown]".into())
+}
+
+/// `--quant`: the precision of every node after the load-time passes, and the reasons for
+/// every conversion and float fallback left next to quantized values.
+fn print_quant(model: &Model) {
+    use mote::passes::Precision;
+    use std::collections::BTreeMap;
+    let lines = mote::passes::quant_report(model.graph());
+    let mut by_precision: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for l in &lines {
+        let p = match l.precision {
+            Precision::Int8 => "int8",
+            Precision::Conversion => "q/dq",
+            Precision::Float => "float",
+            Precision::Other => "other",
+        };
+        *by_precision.entry(p).or_default().entry(l.op).or_default() += 1;
+    }
+    println!("precision  per op, after QDQ folding and fusion:");
+    for (p, ops) in &by_precision {
+        let total: usize = ops.values().sum();
+        let list: Vec<String> = ops.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        println!("  {p:>6}  {total:>5} nodes: {}", list.join(", "));
+    }
+    let explained: Vec<_> = lines.iter().filter(|l| l.reason.is_some()).collect();
+    if explained.is_empty() {
+        println!("fallbacks  none: every quantized value stays 8-bit");
+        return;
+    }
+    println!(
+        "fallbacks  {} unfused conversions and float ops next to quantized values:",
+        explained.len()
+    );
+    for l in explained {
+        let kind = match l.precision {
+            Precision::Conversion => "q/dq ",
+            _ => "float",
+        };
+        println!(
+            "  {kind} {} '{}': {}",
+            l.op,
+            l.node,
+            l.reason.as_deref().unwrap_or("")
+        );
+    }
 }

@@ -48,6 +48,10 @@ enum Command {
     Inspect {
         /// The model (.onnx).
         model: PathBuf,
+        /// Per op, the precision it will run in; every QuantizeLinear/DequantizeLinear left
+        /// unfused and every float op between quantized values, with the reason.
+        #[arg(long)]
+        quant: bool,
     },
     /// Measure load time and latency (median, p90) and the planned arena size.
     Bench {
@@ -100,7 +104,7 @@ fn main() -> ExitCode {
             backend,
             threads,
         } => run::run(&model, &inputs, output_dir.as_deref(), &backend, threads),
-        Command::Inspect { model } => inspect::run(&model),
+        Command::Inspect { model, quant } => inspect::run(&model, quant),
         Command::Bench {
             model,
             threads,

@@ -5,6 +5,9 @@ mod dead_code;
 mod fold_constants;
 mod fuse;
 mod infer_types;
+mod quant;
+
+pub use quant::{report as quant_report, Precision, QuantLine};
 
 use crate::ir::Graph;
 use crate::Result;
@@ -21,6 +24,9 @@ pub trait Pass {
 /// (affine ops into convolutions, `HardSwish` spelled out, conv and product epilogues, element-wise chains).
 pub fn portable() -> Vec<Box<dyn Pass>> {
     vec![
+        // Before constant folding, which would turn quantized weights into f32 constants.
+        Box::new(infer_types::InferTypes),
+        Box::new(quant::FoldQdq),
         Box::new(fold_constants::FoldConstants),
         Box::new(dead_code::DeadCode),
         Box::new(infer_types::InferTypes),

@@ -2,9 +2,10 @@
 //! will run the node (the GEMM's panels, or the direct conv's channel blocks), so no run
 //! repacks them. Built once per session and shared by all its plans.
 
+use crate::backend::cpu::ops::quant::{QConvPrepared, QMatMulPrepared};
 use crate::ir::ops::nn::{Conv, FusedConv};
 use crate::ir::ops::transformer::TransformerOp;
-use crate::ir::ops::NnOp;
+use crate::ir::ops::{NnOp, QuantOp};
 use crate::ir::{Graph, Op};
 use crate::tensor::numel;
 use crate::{DType, Result};
@@ -22,6 +23,10 @@ pub(crate) enum Prepared {
     /// The constant right-hand side `B'` (`[K, N]`, after a `transB`) of a `MatMul`, `Gemm`
     /// or `FusedMatMul`, packed for the GEMM kernel.
     MatMulWeights(PackedB),
+    /// An 8-bit convolution's packed weights and requantization.
+    QConv(QConvPrepared),
+    /// An 8-bit product's packed weights and requantization.
+    QMatMul(QMatMulPrepared),
 }
 
 /// The prepared state of every node of `graph` (by node index), `None` where there is none.
@@ -39,6 +44,25 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
             else {
                 return Ok(None);
             };
+            let bias = || {
+                node.inputs
+                    .get(2)
+                    .copied()
+                    .flatten()
+                    .and_then(|id| graph.constant(id))
+                    .map(|t| t.view())
+            };
+            match &node.op {
+                Op::Quant(QuantOp::QConv(q)) => {
+                    let p = QConvPrepared::new(q, w.view(), bias())?;
+                    return Ok(Some(Arc::new(Prepared::QConv(p))));
+                }
+                Op::Quant(QuantOp::QMatMul(q)) => {
+                    let p = QMatMulPrepared::new(q, w.view(), bias())?;
+                    return Ok(Some(Arc::new(Prepared::QMatMul(p))));
+                }
+                _ => {}
+            }
             if w.dtype() != DType::F32 {
                 return Ok(None);
             }

@@ -2,8 +2,10 @@
 //! `DequantizeLinear`, `DynamicQuantizeLinear` and the integer matmul/conv ops.
 
 mod conv;
+mod int8;
 
 pub use conv::{AutoPad, ConvAttrs, ConvGeometry};
+pub use int8::{Lut, QBinary, QConv, QGlobalAveragePool, QMatMul, Quant8};
 
 use super::infer_util::{dtype, shape};
 use crate::ir::Fact;
@@ -36,6 +38,16 @@ pub enum QuantOp {
     ConvInteger(ConvAttrs),
     /// Quantized convolution, requantized to the output's scale and zero point.
     QLinearConv(ConvAttrs),
+    /// 8-bit convolution made by QDQ folding (see [`int8`]).
+    QConv(Box<QConv>),
+    /// 8-bit product with constant weights made by QDQ folding.
+    QMatMul(Box<QMatMul>),
+    /// 8-bit element-wise function as a lookup table, made by QDQ folding.
+    Lut(Lut),
+    /// 8-bit element-wise binary op, made by QDQ folding.
+    QBinary(QBinary),
+    /// 8-bit global average pooling, made by QDQ folding.
+    QGlobalAveragePool(QGlobalAveragePool),
 }
 
 /// Attributes of `Cast` / `CastLike`.
@@ -106,6 +118,11 @@ impl QuantOp {
             QuantOp::QLinearMatMul => "QLinearMatMul",
             QuantOp::ConvInteger(_) => "ConvInteger",
             QuantOp::QLinearConv(_) => "QLinearConv",
+            QuantOp::QConv(_) => "QConv",
+            QuantOp::QMatMul(_) => "QMatMul",
+            QuantOp::Lut(_) => "Lut",
+            QuantOp::QBinary(_) => "QBinary",
+            QuantOp::QGlobalAveragePool(_) => "QGlobalAveragePool",
         }
     }
 
@@ -162,6 +179,47 @@ impl QuantOp {
                 vec![Fact {
                     dtype: out,
                     shape: conv_shape(a, shape(inputs, 0), shape(inputs, 3))?,
+                    value: None,
+                }]
+            }
+            QuantOp::QConv(q) => vec![Fact {
+                dtype: Some(q.y.dtype()),
+                shape: crate::ir::ops::nn::conv_shape(&q.conv, shape(inputs, 0), shape(inputs, 1))?,
+                value: None,
+            }],
+            QuantOp::QMatMul(q) => {
+                let w = match (shape(inputs, 1), q.trans_b) {
+                    (Some(&[n, k]), true) => Some(vec![k, n]),
+                    (w, _) => w.map(<[usize]>::to_vec),
+                };
+                vec![Fact {
+                    dtype: Some(q.y.dtype()),
+                    shape: matmul_shape(shape(inputs, 0), w.as_deref())?,
+                    value: None,
+                }]
+            }
+            QuantOp::Lut(l) => vec![same_shape(Some(l.output))],
+            QuantOp::QBinary(q) => {
+                let s = match (shape(inputs, 0), shape(inputs, 1)) {
+                    (Some(a), Some(b)) => Some(crate::tensor::broadcast_shapes(&[a, b])?),
+                    _ => None,
+                };
+                vec![Fact {
+                    dtype: Some(q.y.dtype()),
+                    shape: s,
+                    value: None,
+                }]
+            }
+            QuantOp::QGlobalAveragePool(q) => {
+                let s = shape(inputs, 0).map(|x| {
+                    x.iter()
+                        .enumerate()
+                        .map(|(i, &d)| if i < 2 { d } else { 1 })
+                        .collect()
+                });
+                vec![Fact {
+                    dtype: Some(q.y.dtype()),
+                    shape: s,
                     value: None,
                 }]
             }

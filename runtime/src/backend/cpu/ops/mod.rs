@@ -4,7 +4,7 @@
 mod elementwise;
 mod loss;
 mod nn;
-mod quant;
+pub(crate) mod quant;
 mod reduce;
 mod rnn;
 mod shape;

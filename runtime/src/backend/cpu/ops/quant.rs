@@ -2,6 +2,7 @@
 
 mod bitcast;
 mod cast;
+mod int8;
 mod int_conv;
 mod int_matmul;
 mod linear;
@@ -11,6 +12,8 @@ mod values;
 use super::{Inputs, Outputs};
 use crate::ir::ops::QuantOp;
 use crate::Result;
+
+pub(crate) use int8::{QConvPrepared, QMatMulPrepared};
 
 pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     match op {
@@ -24,5 +27,10 @@ pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
         QuantOp::QLinearMatMul => int_matmul::qlinear_matmul(ins, out),
         QuantOp::ConvInteger(a) => int_conv::conv_integer(a, ins, out),
         QuantOp::QLinearConv(a) => int_conv::qlinear_conv(a, ins, out),
+        QuantOp::QConv(q) => int8::qconv(q, ins, out),
+        QuantOp::QMatMul(q) => int8::qmatmul(q, ins, out),
+        QuantOp::Lut(l) => int8::lut(l, ins, out),
+        QuantOp::QBinary(q) => int8::qbinary(q, ins, out),
+        QuantOp::QGlobalAveragePool(q) => int8::qglobal_average_pool(q, ins, out),
     }
 }

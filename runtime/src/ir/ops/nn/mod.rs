@@ -378,7 +378,11 @@ impl NnOp {
 }
 
 /// `[N, C_out, spatial...]` of a convolution, when the shapes of `X` and `W` are known.
-fn conv_shape(conv: &Conv, x: Option<&[usize]>, w: Option<&[usize]>) -> Result<Option<Vec<usize>>> {
+pub(crate) fn conv_shape(
+    conv: &Conv,
+    x: Option<&[usize]>,
+    w: Option<&[usize]>,
+) -> Result<Option<Vec<usize>>> {
     let (Some(x), Some(w)) = (x, w) else {
         return Ok(None);
     };

@@ -31,6 +31,15 @@ pub(super) fn quantize(a: &QuantizeAttrs, ins: &Inputs<'_>, out: &mut Outputs) -
     let (x, scale, zp) = (ins.get(0)?, ins.get(1)?, ins.opt(2));
     let to = a.output_type(zp.map(|z| z.dtype))?;
     check_zero_point(zp.as_ref(), &scale)?;
+    if let Some((scale, zero_point, signed)) =
+        per_tensor_8bit(&x, &scale, zp.as_ref(), to, a.precision)?
+    {
+        // The common case (f32 to 8 bits, one scale): the vectorised kernel, same rounding.
+        let xs = x.as_slice::<f32>()?;
+        let y = out.alloc_uninit(0, to, x.shape)?;
+        return mote_kernels::cpu::quantize::quantize(xs, scale, zero_point, signed, y.bytes)
+            .map_err(|e| Error::internal(format!("QuantizeLinear: {e}")));
+    }
     let layout = ParamLayout::new(x.shape, scale.shape, a.axis, a.block_size)?;
     let precision = match a.precision {
         Some(p) => Precision::of(p)?,
@@ -98,8 +107,17 @@ pub(super) fn dequantize(a: &DequantizeAttrs, ins: &Inputs<'_>, out: &mut Output
         }
     }
     check_zero_point(zp.as_ref(), &scale)?;
-    let layout = ParamLayout::new(x.shape, scale.shape, a.axis, a.block_size)?;
     let to = a.output_dtype.unwrap_or(scale.dtype);
+    if to == DType::F32 {
+        if let Some((s, zero_point, signed)) =
+            per_tensor_8bit(&scale, &scale, zp.as_ref(), x.dtype, None)?
+        {
+            let y = out.alloc_typed::<f32>(0, x.shape)?;
+            return mote_kernels::cpu::quantize::dequantize(x.bytes, signed, s, zero_point, y)
+                .map_err(|e| Error::internal(format!("DequantizeLinear: {e}")));
+        }
+    }
+    let layout = ParamLayout::new(x.shape, scale.shape, a.axis, a.block_size)?;
     if !to.is_float() {
         return Err(Error::unsupported(
             "DequantizeLinear",
@@ -159,4 +177,38 @@ pub(super) fn dynamic_quantize(ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
         out.alloc_typed::<u8>(2, &[])?.fill(zero_point as u8);
     }
     Ok(())
+}
+
+/// `(scale, zero point, signed)` when a (de)quantization is per tensor between `f32` (`x`'s type
+/// for quantize; the scale's for dequantize) and an 8-bit integer type `int`: the kernels' case.
+fn per_tensor_8bit(
+    float_side: &TensorView<'_>,
+    scale: &TensorView<'_>,
+    zp: Option<&TensorView<'_>>,
+    int: DType,
+    precision: Option<DType>,
+) -> Result<Option<(f32, i32, bool)>> {
+    let signed = match int {
+        DType::U8 => false,
+        DType::I8 => true,
+        _ => return Ok(None),
+    };
+    if float_side.dtype != DType::F32
+        || scale.dtype != DType::F32
+        || scale.len() != 1
+        || precision.is_some_and(|p| p != DType::F32)
+    {
+        return Ok(None);
+    }
+    let s = scale.as_slice::<f32>()?[0];
+    if !(s.is_finite() && s > 0.0) {
+        return Ok(None);
+    }
+    let zero_point = match zp {
+        None => 0,
+        Some(z) if z.dtype == DType::U8 => z.bytes[0] as i32,
+        Some(z) if z.dtype == DType::I8 => z.bytes[0] as i8 as i32,
+        Some(_) => return Ok(None),
+    };
+    Ok(Some((s, zero_point, signed)))
 }

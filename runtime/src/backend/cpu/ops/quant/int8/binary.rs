@@ -1,0 +1,153 @@
+//! `QBinary`: `Q(op(DQ(a), DQ(b)))` per element, with numpy broadcasting, computed exactly as the
+//! QDQ pattern does (`f32` dequantize, `f32` op, `f32` division by the output scale) by the
+//! `quantize` kernel family.
+//!
+//! Broadcasting is reduced to runs: adjacent axes along which both operands are either whole or
+//! repeated are merged, so the last merged axis is a run the kernel takes in one call (an
+//! operand repeated along it passes one element). A squeeze-excite `x · s[c]` is one call per
+//! channel over the whole plane.
+
+use super::super::super::{Inputs, Outputs};
+use super::{bytes_of, kernel_error};
+use crate::backend::cpu::parallel;
+use crate::ir::ops::elementwise::Binary;
+use crate::ir::ops::quant::{QBinary, Quant8};
+use crate::tensor::broadcast_shapes;
+use crate::{Error, Result};
+use mote_kernels::cpu::quantize::{QBinaryOp, QParams};
+
+/// Output elements below which one more thread does not pay.
+const MIN_ELEMENTS_PER_THREAD: usize = 1 << 15;
+
+pub(in crate::backend::cpu::ops::quant) fn qbinary(
+    q: &QBinary,
+    ins: &Inputs<'_>,
+    out: &mut Outputs,
+) -> Result<()> {
+    let (a, b) = (ins.get(0)?, ins.get(1)?);
+    let (ab, bb) = (bytes_of("QBinary", &a, q.a)?, bytes_of("QBinary", &b, q.b)?);
+    let shape = broadcast_shapes(&[a.shape, b.shape])?;
+    let op = kernel_op(q.op)?;
+    let y = out.alloc_uninit(0, q.y.dtype(), &shape)?;
+    if y.bytes.is_empty() {
+        return Ok(());
+    }
+    let runs = Runs::new(&shape, a.shape, b.shape);
+    let kernel = mote_kernels::cpu::table().qbinary;
+    let (qa, qb, qy) = (params(q.a), params(q.b), params(q.y));
+    let run_len = runs.len;
+    let rows = y.bytes.len() / run_len;
+    let workers =
+        parallel::worker_count(ins.threads(), rows, y.bytes.len(), MIN_ELEMENTS_PER_THREAD);
+    parallel::for_each_chunk_mut(y.bytes, run_len, workers, |first_run, chunk| {
+        for (i, y_run) in chunk.chunks_exact_mut(run_len).enumerate() {
+            let (oa, ob) = runs.offsets(first_run + i);
+            let a_run = if runs.a_whole {
+                &ab[oa..oa + run_len]
+            } else {
+                &ab[oa..oa + 1]
+            };
+            let b_run = if runs.b_whole {
+                &bb[ob..ob + run_len]
+            } else {
+                &bb[ob..ob + 1]
+            };
+            kernel(op, a_run, qa, b_run, qb, qy, y_run).map_err(|e| kernel_error("QBinary", e))?;
+        }
+        Ok(())
+    })
+}
+
+/// The output as `rows × len` runs, with each operand's offset per run.
+struct Runs {
+    /// Merged outer dims of the output (all but the run).
+    outer: Vec<usize>,
+    /// Each operand's stride per outer dim (0 where it repeats).
+    a_strides: Vec<usize>,
+    b_strides: Vec<usize>,
+    /// Run length.
+    len: usize,
+    /// Whether each operand is whole (not repeated) along the run.
+    a_whole: bool,
+    b_whole: bool,
+}
+
+impl Runs {
+    fn new(shape: &[usize], a: &[usize], b: &[usize]) -> Self {
+        let rank = shape.len();
+        let pad = |s: &[usize]| -> Vec<usize> {
+            std::iter::repeat_n(1, rank - s.len())
+                .chain(s.iter().copied())
+                .collect()
+        };
+        let (a, b) = (pad(a), pad(b));
+        // Merge adjacent axes with the same pattern (each operand whole or repeated on both).
+        let mut dims: Vec<(usize, bool, bool)> = Vec::new();
+        for i in 0..rank {
+            if shape[i] == 1 {
+                continue;
+            }
+            let (wa, wb) = (a[i] != 1, b[i] != 1);
+            match dims.last_mut() {
+                Some(last) if last.1 == wa && last.2 == wb => last.0 *= shape[i],
+                _ => dims.push((shape[i], wa, wb)),
+            }
+        }
+        let (len, a_whole, b_whole) = dims.pop().unwrap_or((1, true, true));
+        let (mut a_strides, mut b_strides) = (vec![0; dims.len()], vec![0; dims.len()]);
+        let (mut sa, mut sb) = (if a_whole { len } else { 1 }, if b_whole { len } else { 1 });
+        for (i, &(d, wa, wb)) in dims.iter().enumerate().rev() {
+            if wa {
+                a_strides[i] = sa;
+                sa *= d;
+            }
+            if wb {
+                b_strides[i] = sb;
+                sb *= d;
+            }
+        }
+        Runs {
+            outer: dims.iter().map(|d| d.0).collect(),
+            a_strides,
+            b_strides,
+            len,
+            a_whole,
+            b_whole,
+        }
+    }
+
+    /// The offsets in `a` and `b` of run `r`'s first element.
+    fn offsets(&self, mut r: usize) -> (usize, usize) {
+        let (mut oa, mut ob) = (0, 0);
+        for i in (0..self.outer.len()).rev() {
+            let index = r % self.outer[i];
+            r /= self.outer[i];
+            oa += index * self.a_strides[i];
+            ob += index * self.b_strides[i];
+        }
+        (oa, ob)
+    }
+}
+
+fn params(q: Quant8) -> QParams {
+    QParams {
+        scale: q.scale,
+        zero_point: q.zero_point,
+        signed: q.signed,
+    }
+}
+
+fn kernel_op(op: Binary) -> Result<QBinaryOp> {
+    Ok(match op {
+        Binary::Add => QBinaryOp::Add,
+        Binary::Sub => QBinaryOp::Sub,
+        Binary::Mul => QBinaryOp::Mul,
+        Binary::Div => QBinaryOp::Div,
+        other => {
+            return Err(Error::unsupported(
+                "QBinary",
+                format!("{} is not an 8-bit binary op", other.name()),
+            ))
+        }
+    })
+}

@@ -1,0 +1,43 @@
+//! The 8-bit ops made by QDQ folding (`ir::ops::quant::int8`): tensors are raw bytes read as
+//! `u8` or `i8` per their quantization.
+
+mod binary;
+mod conv;
+mod lut;
+mod matmul;
+mod pool;
+
+pub(super) use binary::qbinary;
+pub(super) use conv::qconv;
+pub(super) use lut::lut;
+pub(super) use matmul::qmatmul;
+pub(super) use pool::qglobal_average_pool;
+
+pub(crate) use conv::QConvPrepared;
+pub(crate) use matmul::QMatMulPrepared;
+
+use crate::ir::ops::quant::Quant8;
+use crate::tensor::TensorView;
+use crate::{bail, Error, Result};
+
+fn kernel_error(op: &str, e: mote_kernels::KernelError) -> Error {
+    Error::internal(format!("{op}: kernel rejected its arguments: {e}"))
+}
+
+/// The bytes of an 8-bit input, checking its type against the quantization the op expects.
+fn bytes_of<'a>(op: &str, x: &TensorView<'a>, q: Quant8) -> Result<&'a [u8]> {
+    if x.dtype != q.dtype() {
+        bail!(dtype, "{op}: input is {}, expected {}", x.dtype, q.dtype());
+    }
+    Ok(x.bytes)
+}
+
+/// `saturate(round_half_even(v / scale) + zero_point)` as a raw byte (ONNX `QuantizeLinear`
+/// with an `f32` division).
+#[inline]
+fn quantize(v: f32, q: Quant8) -> u8 {
+    let (lo, hi) = q.range();
+    let r = (v / q.scale).round_ties_even();
+    // `as` saturates (NaN → 0), as the reference QuantizeLinear's cast does.
+    (r as i32).saturating_add(q.zero_point).clamp(lo, hi) as u8
+}

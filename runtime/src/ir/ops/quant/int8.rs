@@ -1,0 +1,127 @@
+//! The 8-bit integer ops Mote runs quantized models with. Import never produces them: the QDQ
+//! folding pass (`passes::quant`) rewrites `DequantizeLinear → float op → QuantizeLinear`
+//! patterns into them, so tensors stay 8-bit between ops and products accumulate in `i32`.
+//!
+//! Every op's result is defined as the QDQ pattern it replaces defines it (dequantize, compute in
+//! `f32`, quantize with round-half-to-even and saturation); the integer formulations in the
+//! backend differ from that only where the pattern's own `f32` arithmetic rounds (products are
+//! exact in `i32` here, and the requantization rounds once), as onnxruntime's do.
+
+use crate::ir::ops::elementwise::Binary;
+use crate::ir::ops::nn::Conv;
+use crate::DType;
+use std::sync::Arc;
+
+/// Per-tensor quantization of an 8-bit value: `real = (q − zero_point) · scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quant8 {
+    /// Step between consecutive integers.
+    pub scale: f32,
+    /// The integer that stands for real zero.
+    pub zero_point: i32,
+    /// `i8` when true, `u8` otherwise.
+    pub signed: bool,
+}
+
+impl Quant8 {
+    /// The stored element type.
+    pub fn dtype(&self) -> DType {
+        if self.signed {
+            DType::I8
+        } else {
+            DType::U8
+        }
+    }
+
+    /// The integer range of the stored type.
+    pub fn range(&self) -> (i32, i32) {
+        if self.signed {
+            (-128, 127)
+        } else {
+            (0, 255)
+        }
+    }
+
+    /// `(q − zero_point) · scale` for the raw byte `bits`.
+    pub fn dequantize(&self, bits: u8) -> f32 {
+        let q = if self.signed {
+            bits as i8 as i32
+        } else {
+            bits as i32
+        };
+        (q - self.zero_point) as f32 * self.scale
+    }
+}
+
+/// A convolution over 8-bit input and weights with `i32` accumulation, requantized to an 8-bit
+/// output. Inputs: `x` (8-bit, `[N, C, spatial...]`), `w` (constant 8-bit, the `Conv` weight
+/// layout), `bias` (optional constant `i32` `[C_out]` in units of `x.scale · w_scale[c]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QConv {
+    /// Geometry and groups.
+    pub conv: Conv,
+    /// The input's quantization.
+    pub x: Quant8,
+    /// Weight scales: one, or one per output channel.
+    pub w_scale: Vec<f32>,
+    /// Weight zero points, aligned with `w_scale`.
+    pub w_zero_point: Vec<i32>,
+    /// The output's quantization.
+    pub y: Quant8,
+    /// A 256-entry function applied to each requantized output byte (element-wise ops folded
+    /// in after the conv, e.g. an activation and its requantization).
+    pub lut: Option<Arc<[u8; 256]>>,
+}
+
+/// `Y = A · W (+ bias)` with constant 8-bit 2-D weights (`MatMul` `[K, N]`, or `Gemm` with
+/// `transB` `[N, K]`), `i32` accumulation, requantized. Inputs: `a` (8-bit, `[..., M, K]`),
+/// `w` (constant 8-bit), `bias` (optional constant `i32` `[N]` in units of `a.scale ·
+/// w_scale[n]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QMatMul {
+    /// `w` is stored `[N, K]`.
+    pub trans_b: bool,
+    /// The activation's quantization.
+    pub a: Quant8,
+    /// Weight scales: one, or one per output column.
+    pub w_scale: Vec<f32>,
+    /// Weight zero points, aligned with `w_scale`.
+    pub w_zero_point: Vec<i32>,
+    /// The output's quantization.
+    pub y: Quant8,
+    /// Applied to each requantized output byte, as in [`QConv::lut`].
+    pub lut: Option<Arc<[u8; 256]>>,
+}
+
+/// An element-wise function of one 8-bit input as a table of its 256 results: any unary float
+/// op (or binary op with a constant scalar) between a dequantize and a quantize, evaluated once
+/// per possible input when the model loads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lut {
+    /// Output type (`u8` or `i8`).
+    pub output: DType,
+    /// `table[input byte]` is the output byte.
+    pub table: Arc<[u8; 256]>,
+}
+
+/// `Y = Q(op(DQ(A), DQ(B)))` with numpy broadcasting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QBinary {
+    /// `Add`, `Sub`, `Mul` or `Div`.
+    pub op: Binary,
+    /// `A`'s quantization.
+    pub a: Quant8,
+    /// `B`'s quantization.
+    pub b: Quant8,
+    /// The output's quantization.
+    pub y: Quant8,
+}
+
+/// `GlobalAveragePool` of an 8-bit tensor: `i32` sums, one rounding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QGlobalAveragePool {
+    /// The input's quantization.
+    pub x: Quant8,
+    /// The output's quantization.
+    pub y: Quant8,
+}
