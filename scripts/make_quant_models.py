@@ -251,12 +251,18 @@ def preprocess(source: Source, work: str) -> str:
     upgraded = os.path.join(work, "upgraded.onnx")
     onnx.save(model, upgraded)
     pre = os.path.join(work, "pre.onnx")
+    # The symbolic shape inference writes sym_shape_infer_temp.onnx into the current
+    # directory; keep it out of the repository.
+    cwd = os.getcwd()
+    os.chdir(work)
     try:
         quant_pre_process(upgraded, pre)
     except Exception as e:  # noqa: BLE001  (symbolic shape inference raises many kinds)
         log(f"{source.case}: symbolic shape inference failed ({type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}); retrying with skip_symbolic_shape=True")
         quant_pre_process(upgraded, pre, skip_symbolic_shape=True)
+    finally:
+        os.chdir(cwd)
     return pre
 
 
