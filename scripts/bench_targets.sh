@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints issue #3's speed targets: SGEMM 1024³ vs the core's FMA peak, and each PP-OCR model and
-# the demo model against onnxruntime (1 and 2 threads) and tract, measured in one run.
+# the demo model against onnxruntime (1 and 2 threads) and tract, measured in one run; and issue
+# #4's: the INT8/FP16 variants against onnxruntime and Mote's FP32 (scripts/bench_quant.py).
 # The model comparison uses the team's peer harness (../shared/bench) when it is there.
 # Not a test: timings are noisy on a shared machine; compare only numbers from one run.
 set -euo pipefail
@@ -8,6 +9,14 @@ cd "$(dirname "$0")/.."
 cargo build --release -p mote-cli -p mote-benches --bins >/dev/null
 echo "== SGEMM"
 target/release/sgemm_peak
+# Issue #4: the INT8/FP16 variants (scripts/make_quant_models.py) against onnxruntime on the
+# same files and against Mote's FP32 latency.
+if [[ -f .cache/real-models/quant_index.json ]]; then
+    echo "== INT8 / FP16 variants"
+    "$(scripts/setup_venv.sh)" scripts/bench_quant.py --threads 1,2
+else
+    echo "== INT8 / FP16 variants: run scripts/make_quant_models.py first, skipped"
+fi
 harness=../shared/bench/run.sh
 if [[ ! -x $harness ]]; then
     echo "== models: $harness not found, skipped"

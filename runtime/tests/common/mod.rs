@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod real_case;
+
 use mote::{DType, Tensor};
 use std::path::PathBuf;
 
