@@ -7,6 +7,10 @@ use super::{body, validate, QDepthwise, QDepthwiseOut};
 use crate::cpu::{CpuFeatures, Isa};
 use crate::KernelError;
 
+/// Output rows this narrow run on 8-lane vectors even where 16 are available: a 16-lane
+/// vector would compute (and discard) at least half its lanes.
+const NARROW: usize = 8;
+
 /// [`super::QDepthwiseFn`] on AVX-512 BW.
 pub(crate) fn qdepthwise_avx512(
     q: &QDepthwise<'_>,
@@ -30,8 +34,15 @@ unsafe fn run_avx512(
     out_w: usize,
     y: QDepthwiseOut<'_>,
 ) -> Result<(), KernelError> {
-    // SAFETY: this function's features are `__m512i`'s ISA; the caller validated the call.
-    unsafe { body::qdepthwise::<__m512i>(q, out_h, out_w, y) }
+    // SAFETY: this function's features are `__m512i`'s and `__m256i`'s ISA; the caller
+    // validated the call.
+    unsafe {
+        if out_w <= NARROW {
+            body::qdepthwise::<__m256i>(q, out_h, out_w, y)
+        } else {
+            body::qdepthwise::<__m512i>(q, out_h, out_w, y)
+        }
+    }
 }
 
 /// [`super::QDepthwiseFn`] on AVX2.
@@ -80,6 +91,13 @@ unsafe fn run_avx512vnni(
     out_w: usize,
     y: QDepthwiseOut<'_>,
 ) -> Result<(), KernelError> {
-    // SAFETY: this function's features are `Vnni`'s ISA; the caller validated the call.
-    unsafe { body::qdepthwise::<Vnni>(q, out_h, out_w, y) }
+    // SAFETY: this function's features are `Vnni`'s and `__m256i`'s ISA; the caller validated
+    // the call.
+    unsafe {
+        if out_w <= NARROW {
+            body::qdepthwise::<__m256i>(q, out_h, out_w, y)
+        } else {
+            body::qdepthwise::<Vnni>(q, out_h, out_w, y)
+        }
+    }
 }
