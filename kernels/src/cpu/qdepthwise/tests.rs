@@ -443,8 +443,8 @@ fn bad_calls_are_errors() {
         )
         .collect::<Vec<_>>();
     for f in fns {
-        let mut y = vec![0u8; 32];
-        let mut yf = vec![0f32; 32];
+        let mut y = [0u8; 32];
+        let mut yf = [0f32; 32];
         assert!(f(&good, u8out(&mut y)).is_ok());
         let kind = |q: &QDepthwise<'_>, y: QDepthwiseOut<'_>| f(q, y).unwrap_err().kind();
         assert_eq!(
