@@ -331,6 +331,8 @@ static VARIANTS: &[Variant] = &[
     qdepthwise::AVX2,
     #[cfg(target_arch = "x86_64")]
     qdepthwise::AVX512,
+    #[cfg(target_arch = "x86_64")]
+    qdepthwise::AVX512_VNNI,
     #[cfg(target_arch = "aarch64")]
     qdepthwise::NEON,
     qgemm::REFERENCE,

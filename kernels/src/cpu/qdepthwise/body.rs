@@ -55,6 +55,7 @@ pub(crate) unsafe fn qdepthwise<L: QLanes>(
             needed[oy * p.stride_h + ky * dh] = true;
         }
     }
+    let all_needed = needed.iter().all(|&n| n);
     let (kh, kw) = (p.kernel_h, p.kernel_w);
     let (in_plane, taps, out_plane) = (p.in_h * p.in_w, kh * kw, out_h * out_w);
     // Pair taps: `(offset from the output row's base, weight pair)` for ky = 0, 2, 4, ...
@@ -68,12 +69,17 @@ pub(crate) unsafe fn qdepthwise<L: QLanes>(
     let mut y = y;
     for c in 0..p.channels {
         fill_rows(q, &layout, &q.x[c * in_plane..(c + 1) * in_plane], s_plane);
-        for (r, _) in needed.iter().enumerate().filter(|(_, &n)| n) {
-            let top = &s_plane[r * row_len..(r + 1) * row_len];
-            let bottom = &s_plane[(r + dh) * row_len..(r + dh + 1) * row_len];
-            let dst = &mut pair_plane[r * row_len..(r + 1) * row_len];
-            for ((d, &t), &b) in dst.iter_mut().zip(top).zip(bottom) {
-                *d = pair(t, b);
+        if all_needed {
+            // One long loop rather than one short loop per row (small planes).
+            pair_rows(s_plane, dh * row_len, pair_plane);
+        } else {
+            for (r, _) in needed.iter().enumerate().filter(|(_, &n)| n) {
+                let rows = &s_plane[r * row_len..(r + dh + 1) * row_len];
+                pair_rows(
+                    rows,
+                    dh * row_len,
+                    &mut pair_plane[r * row_len..(r + 1) * row_len],
+                );
             }
         }
         let w = &q.w[c * taps..(c + 1) * taps];
@@ -118,6 +124,16 @@ pub(crate) unsafe fn qdepthwise<L: QLanes>(
         }
     }
     Ok(())
+}
+
+/// `dst[i] = pair(s[i], s[i + distance])` for every `i` of `dst` (`s` holds at least
+/// `dst.len() + distance` elements): padded rows paired with the rows `dilation_h` below.
+#[inline(always)]
+fn pair_rows(s: &[i16], distance: usize, dst: &mut [u32]) {
+    let (top, bottom) = (&s[..dst.len()], &s[distance..distance + dst.len()]);
+    for ((d, &t), &b) in dst.iter_mut().zip(top).zip(bottom) {
+        *d = pair(t, b);
+    }
 }
 
 /// Two `i16` as one `u32`, `low` in the low half.

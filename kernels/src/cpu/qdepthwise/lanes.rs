@@ -121,6 +121,56 @@ unsafe impl QLanes for __m512i {
     }
 }
 
+/// AVX-512 F + BW + VNNI: [`__m512i`] with the multiply-add fused into one `vpdpwssd`.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Vnni(__m512i);
+
+#[cfg(target_arch = "x86_64")]
+unsafe impl QLanes for Vnni {
+    const LANES: usize = 16;
+    type W = __m512i;
+    type K = Consts<__m512i, __m512>;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: AVX-512 F per the trait contract.
+        unsafe { Vnni(<__m512i as QLanes>::zero()) }
+    }
+    #[inline(always)]
+    unsafe fn weights(pair: u32) -> __m512i {
+        // SAFETY: AVX-512 F per the trait contract.
+        unsafe { <__m512i as QLanes>::weights(pair) }
+    }
+    #[inline(always)]
+    unsafe fn madd(self, p: *const u32, w: __m512i) -> Self {
+        // SAFETY: AVX-512 VNNI per the trait contract; `p` is readable for 64 bytes.
+        // `vpdpwssd` adds both products to the accumulator modulo 2^32, as `vpmaddwd` +
+        // `vpaddd` do, so the results are the same bits.
+        unsafe { Vnni(_mm512_dpwssd_epi32(self.0, _mm512_loadu_si512(p.cast()), w)) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        // SAFETY: AVX-512 F per the trait contract.
+        unsafe { Vnni(_mm512_add_epi32(self.0, b.0)) }
+    }
+    #[inline(always)]
+    unsafe fn consts(bias: i32, scale: f32, zero_point: i32, lo: i32, hi: i32) -> Self::K {
+        // SAFETY: AVX-512 F per the trait contract.
+        unsafe { <__m512i as QLanes>::consts(bias, scale, zero_point, lo, hi) }
+    }
+    #[inline(always)]
+    unsafe fn store_q8(self, k: &Self::K, dst: *mut u8, n: usize) {
+        // SAFETY: forwarded contract.
+        unsafe { self.0.store_q8(k, dst, n) }
+    }
+    #[inline(always)]
+    unsafe fn store_f32(self, k: &Self::K, dst: *mut f32, n: usize) {
+        // SAFETY: forwarded contract.
+        unsafe { self.0.store_f32(k, dst, n) }
+    }
+}
+
 /// The first `n <= 16` lanes.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]

@@ -24,7 +24,7 @@
 //! each call the matching `y[range.start · out_plane .. range.end · out_plane]`.
 //!
 //! Variants: `reference.rs` (**the oracle**) and one vectorised body (`body.rs`, generic over
-//! [`lanes::QLanes`]) for AVX-512 BW, AVX2 and NEON; all bit-identical to the oracle. The body
+//! [`lanes::QLanes`]) for AVX-512 BW (with and without VNNI), AVX2 and NEON; all bit-identical to the oracle. The body
 //! builds a padded, stride-split plane of *row pairs* (`i16` `(x − zx)` of padded rows `r` and
 //! `r + dilation_h`, interleaved) so one `madd` (`vpmaddwd`; NEON: `vld2` + `vmlal`) applies two
 //! kernel rows to a vector of consecutive output columns.
@@ -355,6 +355,14 @@ pub(crate) const AVX512: Variant = variant(
     "qdepthwise_u8_avx512",
     false,
     x86::qdepthwise_avx512,
+);
+/// The AVX-512 BW + VNNI body's registry entry.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_VNNI: Variant = variant(
+    Isa::Avx512Vnni,
+    "qdepthwise_u8_avx512vnni",
+    false,
+    x86::qdepthwise_avx512vnni,
 );
 /// The NEON body's registry entry.
 #[cfg(target_arch = "aarch64")]

@@ -250,6 +250,52 @@ fn hot_shapes_match_reference() {
     }
 }
 
+/// Long, non-square rows (many full vectors plus a tail), asymmetric padding, both output kinds.
+#[test]
+fn long_rows_match_reference() {
+    for (k, s, pads) in [
+        (3, 1, [1, 0, 2, 1]),
+        (3, 2, [0, 1, 1, 2]),
+        (5, 1, [2, 2, 1, 0]),
+        (5, 2, [2, 1, 2, 2]),
+    ] {
+        let c = Case {
+            p: DepthwiseParams {
+                channels: 2,
+                in_h: 23,
+                in_w: 157,
+                kernel_h: k,
+                kernel_w: k,
+                stride_h: s,
+                stride_w: s,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: pads[0],
+                pad_left: pads[1],
+                pad_bottom: pads[2],
+                pad_right: pads[3],
+            },
+            x_signed: true,
+            x_zero_point: -17,
+            w_signed: false,
+            per_channel: false,
+            bias: true,
+            y_signed: false,
+            y_zero_point: 140,
+            clamp: (3, 9),
+            scale_exp: -3.0,
+            special_every: 0,
+            seed: 99 + s as u64,
+        };
+        let d = data(&c);
+        let (want8, wantf) = (run_u8(reference(), &c, &d), run_f32(reference(), &c, &d));
+        for (name, f) in supported_variants(Variant::qdepthwise) {
+            assert_eq!(run_u8(f, &c, &d), want8, "{name} k{k} s{s}");
+            assert_eq!(run_f32(f, &c, &d), wantf, "{name} k{k} s{s}");
+        }
+    }
+}
+
 /// A hand-computed case: 1 channel, 3×3 ones, pad 1; padding reads the zero point.
 #[test]
 fn known_values() {
@@ -397,8 +443,8 @@ fn bad_calls_are_errors() {
         )
         .collect::<Vec<_>>();
     for f in fns {
-        let mut y = vec![0u8; 32];
-        let mut yf = vec![0f32; 32];
+        let mut y = [0u8; 32];
+        let mut yf = [0f32; 32];
         assert!(f(&good, u8out(&mut y)).is_ok());
         let kind = |q: &QDepthwise<'_>, y: QDepthwiseOut<'_>| f(q, y).unwrap_err().kind();
         assert_eq!(

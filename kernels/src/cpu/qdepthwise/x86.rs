@@ -1,10 +1,15 @@
-//! The quantized depthwise body on AVX-512 BW (16 lanes) and AVX2 (8 lanes).
+//! The quantized depthwise body on AVX-512 BW (+ VNNI) (16 lanes) and AVX2 (8 lanes).
 
 use std::arch::x86_64::{__m256i, __m512i};
 
+use super::lanes::Vnni;
 use super::{body, validate, QDepthwise, QDepthwiseOut};
 use crate::cpu::{CpuFeatures, Isa};
 use crate::KernelError;
+
+/// Output rows this narrow run on 8-lane vectors even where 16 are available: a 16-lane
+/// vector would compute (and discard) at least half its lanes.
+const NARROW: usize = 8;
 
 /// [`super::QDepthwiseFn`] on AVX-512 BW.
 pub(crate) fn qdepthwise_avx512(
@@ -29,8 +34,15 @@ unsafe fn run_avx512(
     out_w: usize,
     y: QDepthwiseOut<'_>,
 ) -> Result<(), KernelError> {
-    // SAFETY: this function's features are `__m512i`'s ISA; the caller validated the call.
-    unsafe { body::qdepthwise::<__m512i>(q, out_h, out_w, y) }
+    // SAFETY: this function's features are `__m512i`'s and `__m256i`'s ISA; the caller
+    // validated the call.
+    unsafe {
+        if out_w <= NARROW {
+            body::qdepthwise::<__m256i>(q, out_h, out_w, y)
+        } else {
+            body::qdepthwise::<__m512i>(q, out_h, out_w, y)
+        }
+    }
 }
 
 /// [`super::QDepthwiseFn`] on AVX2.
@@ -54,4 +66,38 @@ unsafe fn run_avx2(
 ) -> Result<(), KernelError> {
     // SAFETY: this function's features are `__m256i`'s ISA; the caller validated the call.
     unsafe { body::qdepthwise::<__m256i>(q, out_h, out_w, y) }
+}
+
+/// [`super::QDepthwiseFn`] on AVX-512 BW + VNNI.
+pub(crate) fn qdepthwise_avx512vnni(
+    q: &QDepthwise<'_>,
+    y: QDepthwiseOut<'_>,
+) -> Result<(), KernelError> {
+    let (out_h, out_w) = validate(q, &y)?;
+    if !CpuFeatures::detect().supports(Isa::Avx512Vnni) {
+        return Err(KernelError::unsupported(
+            "qdepthwise_u8_avx512vnni: this CPU lacks Avx512Vnni",
+        ));
+    }
+    // SAFETY: the CPU supports Isa::Avx512Vnni (checked just above), and the call passed
+    // `validate`.
+    unsafe { run_avx512vnni(q, out_h, out_w, y) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+unsafe fn run_avx512vnni(
+    q: &QDepthwise<'_>,
+    out_h: usize,
+    out_w: usize,
+    y: QDepthwiseOut<'_>,
+) -> Result<(), KernelError> {
+    // SAFETY: this function's features are `Vnni`'s and `__m256i`'s ISA; the caller validated
+    // the call.
+    unsafe {
+        if out_w <= NARROW {
+            body::qdepthwise::<__m256i>(q, out_h, out_w, y)
+        } else {
+            body::qdepthwise::<Vnni>(q, out_h, out_w, y)
+        }
+    }
 }

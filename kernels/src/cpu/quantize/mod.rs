@@ -19,8 +19,11 @@
 //! Scales must be finite and positive (`Err` otherwise); zero points within their type's range.
 //!
 //! Variants: `reference.rs` (**the oracle**), one vectorised body (`body.rs`, generic over
-//! [`lanes::QVec`]) for AVX-512 BW, AVX2 and NEON; the table lookup has the reference and an
-//! AVX-512 VBMI variant (`vpermi2b` over the 256-byte table).
+//! [`lanes::QVec`]) for AVX-512 BW, AVX2 and NEON; the table lookup has the reference, an
+//! AVX-512 VBMI variant (`vpermi2b` over the 256-byte table) and NEON `tbl`. Where the lookup
+//! is fast (VBMI, NEON), requantize and binary ops with one repeated operand — functions of
+//! one byte — run on long slices as a table built by the variant's own body, then a lookup
+//! (see [`TABLE_FROM`]).
 
 pub(crate) mod body;
 pub(crate) mod lanes;
@@ -220,6 +223,72 @@ pub(crate) fn check_binary(
         }
     }
     Ok(())
+}
+
+/// Every byte value in order: the inputs that tabulate a function of one byte.
+const ALL_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// From this many elements on, a variant with a fast table lookup evaluates a function of one
+/// byte (requantize; a binary op with one repeated operand) by tabulating it on all 256 bytes
+/// with its own vector body, then looking the table up. The table holds exactly what the body
+/// would compute per element, so results stay bit-identical.
+pub(crate) const TABLE_FROM: usize = 1024;
+
+/// [`RequantizeFn`] through a table built with `requantize` and read with `lut8` (for
+/// `x.len() >= TABLE_FROM`; plain `requantize` below).
+pub(crate) fn requantize_by_table(
+    requantize: RequantizeFn,
+    lut8: Lut8Fn,
+    x: &[u8],
+    qx: QParams,
+    qy: QParams,
+    y: &mut [u8],
+) -> Result<(), KernelError> {
+    if x.len() < TABLE_FROM {
+        return requantize(x, qx, qy, y);
+    }
+    check_len("requantize y", y.len(), x.len())?;
+    let mut table = [0u8; 256];
+    requantize(&ALL_BYTES, qx, qy, &mut table)?;
+    lut8(x, &table, y)
+}
+
+/// [`QBinaryFn`] through a table when exactly one operand is repeated (for
+/// `y.len() >= TABLE_FROM`; plain `qbinary` otherwise).
+#[allow(clippy::too_many_arguments)] // The QBinaryFn arguments plus the two kernels.
+pub(crate) fn qbinary_by_table(
+    qbinary: QBinaryFn,
+    lut8: Lut8Fn,
+    op: QBinaryOp,
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &mut [u8],
+) -> Result<(), KernelError> {
+    check_binary(a, qa, b, qb, qy, y)?;
+    let mut table = [0u8; 256];
+    match (a.len() == 1, b.len() == 1) {
+        _ if y.len() < TABLE_FROM => qbinary(op, a, qa, b, qb, qy, y),
+        (false, true) => {
+            qbinary(op, &ALL_BYTES, qa, b, qb, qy, &mut table)?;
+            lut8(a, &table, y)
+        }
+        (true, false) => {
+            qbinary(op, a, qa, &ALL_BYTES, qb, qy, &mut table)?;
+            lut8(b, &table, y)
+        }
+        _ => qbinary(op, a, qa, b, qb, qy, y),
+    }
 }
 
 /// One entry of [`crate::cpu::variants`] for this family.

@@ -3,17 +3,34 @@
 use std::arch::aarch64::*;
 
 use super::{body, check_binary, check_len, check_params, QBinaryOp, QParams, QuantizeKernels};
+use super::{qbinary_by_table, requantize_by_table};
 use crate::cpu::{CpuFeatures, Isa};
 use crate::KernelError;
 
-/// The entry points.
+/// The entry points; the functions of one byte go through a `tbl` lookup on long slices.
 pub(crate) const KERNELS: QuantizeKernels = QuantizeKernels {
     quantize,
     dequantize,
-    qbinary,
-    requantize,
+    qbinary: qbinary_table,
+    requantize: requantize_table,
     lut8,
 };
+
+fn requantize_table(x: &[u8], qx: QParams, qy: QParams, y: &mut [u8]) -> Result<(), KernelError> {
+    requantize_by_table(requantize, lut8, x, qx, qy, y)
+}
+
+fn qbinary_table(
+    op: QBinaryOp,
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &mut [u8],
+) -> Result<(), KernelError> {
+    qbinary_by_table(qbinary, lut8, op, a, qa, b, qb, qy, y)
+}
 
 fn cpu() -> Result<(), KernelError> {
     if CpuFeatures::detect().supports(Isa::Neon) {

@@ -8,7 +8,10 @@ use super::{QBinaryOp, QParams, QuantizeKernels, REFERENCE_KERNELS};
 use crate::cpu::{supported_variants, Variant};
 use crate::KernelErrorKind;
 
-const LENGTHS: &[usize] = &[0, 1, 7, 15, 16, 17, 31, 63, 64, 65, 255, 1000];
+/// Around the vector widths, and past [`super::TABLE_FROM`] (the table paths).
+const LENGTHS: &[usize] = &[
+    0, 1, 7, 15, 16, 17, 31, 63, 64, 65, 255, 1000, 1024, 1100, 4099,
+];
 
 fn optimised() -> Vec<(&'static str, QuantizeKernels)> {
     supported_variants(Variant::quantize)

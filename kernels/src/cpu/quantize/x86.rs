@@ -5,6 +5,7 @@ use std::arch::x86_64::*;
 
 use super::QuantizeKernels;
 use super::{body, check_binary, check_len, check_params, reference, QBinaryOp, QParams};
+use super::{qbinary_by_table, requantize_by_table};
 use crate::cpu::{CpuFeatures, Isa};
 use crate::KernelError;
 
@@ -151,18 +152,41 @@ pub(crate) const AVX2: QuantizeKernels = QuantizeKernels {
 
 /// AVX-512 BW entry points (the table lookup is the reference's).
 pub(crate) const AVX512: QuantizeKernels = QuantizeKernels {
-    lut8: reference::lut8,
-    ..AVX512_VBMI
-};
-
-/// AVX-512 BW entry points with the VBMI table lookup.
-pub(crate) const AVX512_VBMI: QuantizeKernels = QuantizeKernels {
     quantize: avx512::quantize,
     dequantize: avx512::dequantize,
     qbinary: avx512::qbinary,
     requantize: avx512::requantize,
+    lut8: reference::lut8,
+};
+
+/// AVX-512 BW entry points with the VBMI table lookup (also for the functions of one byte on
+/// long slices).
+pub(crate) const AVX512_VBMI: QuantizeKernels = QuantizeKernels {
+    quantize: avx512::quantize,
+    dequantize: avx512::dequantize,
+    qbinary: qbinary_vbmi,
+    requantize: requantize_vbmi,
     lut8: lut8_vbmi,
 };
+
+/// [`super::RequantizeFn`]: AVX-512 body, through a VBMI lookup on long slices.
+fn requantize_vbmi(x: &[u8], qx: QParams, qy: QParams, y: &mut [u8]) -> Result<(), KernelError> {
+    requantize_by_table(avx512::requantize, lut8_vbmi, x, qx, qy, y)
+}
+
+/// [`super::QBinaryFn`]: AVX-512 body, through a VBMI lookup on long slices with one repeated
+/// operand.
+fn qbinary_vbmi(
+    op: QBinaryOp,
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &mut [u8],
+) -> Result<(), KernelError> {
+    qbinary_by_table(avx512::qbinary, lut8_vbmi, op, a, qa, b, qb, qy, y)
+}
 
 /// [`super::Lut8Fn`] with `vpermi2b`: each 64-byte block looks up both 128-byte halves of the
 /// table by the index's low 7 bits, and bit 7 picks the half.
