@@ -134,6 +134,19 @@ fn qgemm(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(name), |bench| {
             bench.iter(|| (table().sgemm)(&p, black_box(&fa), black_box(&fb), black_box(&mut fout)))
         });
+        // And the f32 AVX2 GEMM, the fair baseline of the 256-bit int8 variants.
+        let avx2 = variants()
+            .iter()
+            .find(|v| v.info.name == "matmul_f32_avx2_6x16" && v.is_supported());
+        if let Some(v) = avx2.filter(|v| v.info != table().sgemm_info) {
+            let sgemm = v.sgemm().map(|k| k.sgemm);
+            if let Some(sgemm) = sgemm {
+                let name = format!("f32_{}", v.info.name);
+                group.bench_function(BenchmarkId::from_parameter(name), |bench| {
+                    bench.iter(|| sgemm(&p, black_box(&fa), black_box(&fb), black_box(&mut fout)))
+                });
+            }
+        }
         group.finish();
     }
 }

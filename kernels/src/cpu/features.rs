@@ -28,6 +28,8 @@ pub struct CpuFeatures {
     pub avx512vnni: bool,
     /// x86_64 AVX-512 FP16 arithmetic.
     pub avx512fp16: bool,
+    /// x86_64 AVX-VNNI (the VEX-encoded, 256-bit int8 dot products of CPUs without AVX-512).
+    pub avxvnni: bool,
     /// aarch64 Advanced SIMD.
     pub neon: bool,
 }
@@ -47,6 +49,7 @@ impl CpuFeatures {
             f.avx512vl = std::arch::is_x86_feature_detected!("avx512vl");
             f.avx512vnni = std::arch::is_x86_feature_detected!("avx512vnni");
             f.avx512fp16 = std::arch::is_x86_feature_detected!("avx512fp16");
+            f.avxvnni = std::arch::is_x86_feature_detected!("avxvnni");
         }
         #[cfg(target_arch = "aarch64")]
         {
@@ -61,6 +64,7 @@ impl CpuFeatures {
         match isa {
             Isa::Generic => true,
             Isa::Avx2 => self.avx2 && self.fma,
+            Isa::AvxVnni => self.avx2 && self.fma && self.avxvnni,
             Isa::Avx512 => avx512,
             Isa::Avx512Vnni => avx512 && self.avx512vnni,
             Isa::Avx512Fp16 => avx512 && self.avx512fp16,
@@ -79,6 +83,8 @@ pub enum Isa {
     Generic,
     /// x86_64 AVX2 + FMA.
     Avx2,
+    /// [`Isa::Avx2`] + AVX-VNNI (256-bit int8 dot products without AVX-512).
+    AvxVnni,
     /// x86_64 AVX-512 F + BW + VL.
     Avx512,
     /// [`Isa::Avx512`] + VNNI.
@@ -95,6 +101,7 @@ impl Isa {
         match self {
             Isa::Generic => "generic",
             Isa::Avx2 => "avx2",
+            Isa::AvxVnni => "avxvnni",
             Isa::Avx512 => "avx512",
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Avx512Fp16 => "avx512fp16",
@@ -106,7 +113,7 @@ impl Isa {
     pub(crate) fn level(self) -> u8 {
         match self {
             Isa::Generic => 0,
-            Isa::Avx2 | Isa::Neon => 1,
+            Isa::Avx2 | Isa::AvxVnni | Isa::Neon => 1,
             Isa::Avx512 | Isa::Avx512Vnni | Isa::Avx512Fp16 => 2,
         }
     }

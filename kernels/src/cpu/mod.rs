@@ -302,6 +302,8 @@ static VARIANTS: &[Variant] = &[
     #[cfg(target_arch = "x86_64")]
     qgemm::AVX2,
     #[cfg(target_arch = "x86_64")]
+    qgemm::AVXVNNI,
+    #[cfg(target_arch = "x86_64")]
     qgemm::AVX512VNNI,
     #[cfg(target_arch = "aarch64")]
     qgemm::NEON,

@@ -12,6 +12,7 @@ fn all_features() -> CpuFeatures {
         avx512vl: true,
         avx512vnni: true,
         avx512fp16: true,
+        avxvnni: true,
         neon: true,
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! Every variant is bit-identical to `reference.rs` (**the oracle**: a triple loop over the
 //! unpacked math); they share the epilogue code (`output.rs`), whose float steps are exactly
-//! specified. Variants: AVX-512 VNNI (`vpdpbusd`, `u8 × s8` with zero-point corrections), AVX2
+//! specified. Variants: AVX-512 VNNI and AVX-VNNI (`vpdpbusd`, `u8 × s8` with zero-point
+//! corrections), AVX2
 //! (`vpmaddwd` on operands widened to `i16` with the zero points subtracted: exact, no
 //! saturation) and NEON (`vmlal` on the same `i16` operands), all run by `driver.rs`.
 //!
@@ -309,6 +310,10 @@ pub(crate) const REFERENCE: Variant =
 /// AVX2: `i16` operands, `vpmaddwd`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "qgemm_i8_avx2_6x16", false, x86::AVX2);
+/// AVX-VNNI: 256-bit `vpdpbusd` (CPUs without AVX-512).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVXVNNI: Variant =
+    variant(Isa::AvxVnni, "qgemm_i8_avxvnni_6x16", false, x86::AVXVNNI);
 /// AVX-512 VNNI: `vpdpbusd`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512VNNI: Variant = variant(

@@ -707,3 +707,41 @@ fn k_zero_stores_the_epilogue_of_zero() {
         assert_eq!(c, [8, 8, 8, 8, 8, 8], "{name}");
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_table_prefers_vnni_then_avx_vnni_then_avx2() {
+    use crate::cpu::{CpuFeatures, MaxIsa};
+    let avx2 = CpuFeatures {
+        avx2: true,
+        fma: true,
+        ..CpuFeatures::default()
+    };
+    let avxvnni = CpuFeatures {
+        avxvnni: true,
+        ..avx2
+    };
+    let avx512vnni = CpuFeatures {
+        avx512f: true,
+        avx512bw: true,
+        avx512vl: true,
+        avx512vnni: true,
+        ..avxvnni
+    };
+    let pick = |f: &CpuFeatures, cap| super::choose(f, cap).0.name;
+    assert_eq!(pick(&CpuFeatures::default(), None), "qgemm_i8_reference");
+    assert_eq!(pick(&avx2, None), "qgemm_i8_avx2_6x16");
+    assert_eq!(pick(&avxvnni, None), "qgemm_i8_avxvnni_6x16");
+    assert_eq!(pick(&avx512vnni, None), "qgemm_i8_avx512vnni_8x32");
+    assert_eq!(
+        pick(&avx512vnni, Some(MaxIsa::Avx2)),
+        "qgemm_i8_avxvnni_6x16"
+    );
+    assert_eq!(
+        pick(&avx512vnni, Some(MaxIsa::Scalar)),
+        "qgemm_i8_reference"
+    );
+    // The table's layout is its kernel's.
+    let (_, k) = super::choose(&avx512vnni, None);
+    assert_eq!(k.layout, super::x86::VNNI.layout);
+}
