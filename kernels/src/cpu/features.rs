@@ -32,6 +32,8 @@ pub struct CpuFeatures {
     pub avxvnni: bool,
     /// aarch64 Advanced SIMD.
     pub neon: bool,
+    /// aarch64 `SDOT`/`UDOT` (Armv8.2 dot product; optional before Armv8.4).
+    pub dotprod: bool,
 }
 
 impl CpuFeatures {
@@ -54,6 +56,7 @@ impl CpuFeatures {
         #[cfg(target_arch = "aarch64")]
         {
             f.neon = std::arch::is_aarch64_feature_detected!("neon");
+            f.dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
         }
         f
     }
@@ -69,6 +72,7 @@ impl CpuFeatures {
             Isa::Avx512Vnni => avx512 && self.avx512vnni,
             Isa::Avx512Fp16 => avx512 && self.avx512fp16,
             Isa::Neon => self.neon,
+            Isa::NeonDotprod => self.neon && self.dotprod,
         }
     }
 }
@@ -93,6 +97,8 @@ pub enum Isa {
     Avx512Fp16,
     /// aarch64 NEON intrinsics.
     Neon,
+    /// [`Isa::Neon`] + the dot-product extension (`SDOT`).
+    NeonDotprod,
 }
 
 impl Isa {
@@ -106,6 +112,7 @@ impl Isa {
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Avx512Fp16 => "avx512fp16",
             Isa::Neon => "neon",
+            Isa::NeonDotprod => "neondot",
         }
     }
 
@@ -113,7 +120,7 @@ impl Isa {
     pub(crate) fn level(self) -> u8 {
         match self {
             Isa::Generic => 0,
-            Isa::Avx2 | Isa::AvxVnni | Isa::Neon => 1,
+            Isa::Avx2 | Isa::AvxVnni | Isa::Neon | Isa::NeonDotprod => 1,
             Isa::Avx512 | Isa::Avx512Vnni | Isa::Avx512Fp16 => 2,
         }
     }

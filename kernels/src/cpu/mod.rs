@@ -307,6 +307,8 @@ static VARIANTS: &[Variant] = &[
     qgemm::AVX512VNNI,
     #[cfg(target_arch = "aarch64")]
     qgemm::NEON,
+    #[cfg(target_arch = "aarch64")]
+    qgemm::NEON_DOT,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).

@@ -14,6 +14,7 @@ fn all_features() -> CpuFeatures {
         avx512fp16: true,
         avxvnni: true,
         neon: true,
+        dotprod: true,
     }
 }
 

@@ -241,3 +241,52 @@ pub(crate) fn pack_group_generic<K: QMicroKernel>(
         }
     }
 }
+
+/// [`QMicroKernel::pack_group`] for the dot-product kernels (`kg = 4`, one byte per value):
+/// four rows to one `u32` per column, each byte `^ flip` (the encoding), written so that it
+/// vectorises. Column sums read the encoded bytes as `i8` when `SIGNED`, else as `u8`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_group_x4<const NR: usize, const SIGNED: bool>(
+    raw: &mut [u8],
+    wp: usize,
+    valid: usize,
+    flip: u8,
+    groups: usize,
+    gi: usize,
+    packed: &mut [u8],
+    col_sums: Option<&mut [i32]>,
+) {
+    // Depth padding must encode to 0: the raw byte `flip` does.
+    raw[valid * wp..4 * wp].fill(flip);
+    let (r0, rest) = raw.split_at(wp);
+    let (r1, rest) = rest.split_at(wp);
+    let (r2, r3) = rest.split_at(wp);
+    let mask = u32::from_ne_bytes([flip; 4]);
+    for q in 0..wp / NR {
+        let j = q * NR;
+        let dst = &mut packed[(q * groups + gi) * NR * 4..(q * groups + gi + 1) * NR * 4];
+        let (r0, r1, r2, r3) = (
+            &r0[j..j + NR],
+            &r1[j..j + NR],
+            &r2[j..j + NR],
+            &r3[j..j + NR],
+        );
+        for (jj, d) in dst.chunks_exact_mut(4).enumerate() {
+            let v = u32::from_le_bytes([r0[jj], r1[jj], r2[jj], r3[jj]]) ^ mask;
+            d.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    if let Some(sums) = col_sums {
+        let e = |x: u8| {
+            if SIGNED {
+                i32::from((x ^ flip) as i8)
+            } else {
+                i32::from(x ^ flip)
+            }
+        };
+        for ((((s, &a), &b), &c), &d) in sums.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+            *s += e(a) + e(b) + e(c) + e(d);
+        }
+    }
+}

@@ -14,7 +14,8 @@
 //! specified. Variants: AVX-512 VNNI and AVX-VNNI (`vpdpbusd`, `u8 × s8` with zero-point
 //! corrections), AVX2
 //! (`vpmaddwd` on operands widened to `i16` with the zero points subtracted: exact, no
-//! saturation) and NEON (`vmlal` on the same `i16` operands), all run by `driver.rs`.
+//! saturation), NEON (`vmlal` on the same `i16` operands) and NEON `SDOT` (`s8 × s8` with the
+//! corrections, where the CPU has the dot-product extension), all run by `driver.rs`.
 //!
 //! ## Threads
 //!
@@ -325,6 +326,14 @@ pub(crate) const AVX512VNNI: Variant = variant(
 /// NEON: `vmlal` on `i16` operands.
 #[cfg(target_arch = "aarch64")]
 pub(crate) const NEON: Variant = variant(Isa::Neon, "qgemm_i8_neon_8x8", false, neon::NEON);
+/// NEON + dot product: `SDOT`.
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_DOT: Variant = variant(
+    Isa::NeonDotprod,
+    "qgemm_i8_neondot_8x8",
+    false,
+    neon::NEON_DOT,
+);
 
 /// The [`crate::cpu::KernelTable`] choice for this family.
 pub(crate) fn choose(

@@ -3,7 +3,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::driver::{prepare, qgemm_with, run, QMicroKernel};
+use super::driver::{pack_group_x4, prepare, qgemm_with, run, QMicroKernel};
 use super::output::QColumnBlock;
 use super::pack::AEnc;
 use super::{PackedQWeights, QGemm, QGemmKernels, QLayout, QOutput};
@@ -72,51 +72,8 @@ impl QMicroKernel for Vnni8x32 {
         packed: &mut [u8],
         col_sums: Option<&mut [i32]>,
     ) {
-        pack_group_u8x4::<{ Self::NR }>(raw, wp, valid, signed, groups, gi, packed, col_sums)
-    }
-}
-
-/// [`QMicroKernel::pack_group`] for the `vpdpbusd` kernels (`kg = 4`, `u8` activations): four
-/// rows to one `u32` per column, with the `^ 0x80` of `i8` activations applied to all four
-/// bytes at once; written so that it vectorises.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn pack_group_u8x4<const NR: usize>(
-    raw: &mut [u8],
-    wp: usize,
-    valid: usize,
-    signed: bool,
-    groups: usize,
-    gi: usize,
-    packed: &mut [u8],
-    col_sums: Option<&mut [i32]>,
-) {
-    let flip = if signed { 0x80u8 } else { 0 };
-    // Depth padding must encode to 0: the raw byte `flip` does.
-    raw[valid * wp..4 * wp].fill(flip);
-    let (r0, rest) = raw.split_at(wp);
-    let (r1, rest) = rest.split_at(wp);
-    let (r2, r3) = rest.split_at(wp);
-    let mask = u32::from_ne_bytes([flip; 4]);
-    for q in 0..wp / NR {
-        let j = q * NR;
-        let dst = &mut packed[(q * groups + gi) * NR * 4..(q * groups + gi + 1) * NR * 4];
-        let (r0, r1, r2, r3) = (
-            &r0[j..j + NR],
-            &r1[j..j + NR],
-            &r2[j..j + NR],
-            &r3[j..j + NR],
-        );
-        for (jj, d) in dst.chunks_exact_mut(4).enumerate() {
-            let v = u32::from_le_bytes([r0[jj], r1[jj], r2[jj], r3[jj]]) ^ mask;
-            d.copy_from_slice(&v.to_le_bytes());
-        }
-    }
-    if let Some(sums) = col_sums {
-        let f = i32::from(flip);
-        for ((((s, &a), &b), &c), &d) in sums.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
-            *s += (i32::from(a) ^ f) + (i32::from(b) ^ f) + (i32::from(c) ^ f) + (i32::from(d) ^ f);
-        }
+        let flip = if signed { 0x80 } else { 0 };
+        pack_group_x4::<{ Self::NR }, false>(raw, wp, valid, flip, groups, gi, packed, col_sums)
     }
 }
 
@@ -199,7 +156,8 @@ impl QMicroKernel for AvxVnni6x16 {
         packed: &mut [u8],
         col_sums: Option<&mut [i32]>,
     ) {
-        pack_group_u8x4::<{ Self::NR }>(raw, wp, valid, signed, groups, gi, packed, col_sums)
+        let flip = if signed { 0x80 } else { 0 };
+        pack_group_x4::<{ Self::NR }, false>(raw, wp, valid, flip, groups, gi, packed, col_sums)
     }
 }
 
