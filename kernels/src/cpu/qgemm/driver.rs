@@ -122,7 +122,10 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
     let bytes_per_col = (groups * kg * std::mem::size_of::<K::B>()).max(1);
     let cols = c.columns();
     // No bigger than the block needs: small calls must not zero a large buffer.
-    let nc = ((512 << 10) / bytes_per_col / nr).clamp(1, 64).min(cols.len().div_ceil(nr)) * nr;
+    let nc = ((512 << 10) / bytes_per_col / nr)
+        .clamp(1, 64)
+        .min(cols.len().div_ceil(nr))
+        * nr;
     let mut packed = vec![K::B::default(); groups * kg * nc];
     let mut col_sums = vec![0i32; nc];
     let mut raw = vec![0u8; kg * nc];
