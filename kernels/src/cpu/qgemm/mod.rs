@@ -274,6 +274,12 @@ pub fn validate(g: &QGemm<'_>) -> Result<(), KernelError> {
             };
             reach(q.out_h, q.stride_h, q.kernel_h, q.dilation_h)?;
             reach(q.out_w, q.stride_w, q.kernel_w, q.dilation_w)?;
+            // ... and compared with `pad + in` (kept inside isize, as signed coordinates are).
+            for (pad, size) in [(q.pad_top, q.in_h), (q.pad_left, q.in_w)] {
+                pad.checked_add(size)
+                    .filter(|&x| isize::try_from(x).is_ok())
+                    .ok_or_else(overflow)?;
+            }
             if (rows, cols) != (g.k, g.n) {
                 return Err(KernelError::invalid(format!(
                     "qgemm: the im2col matrix of {q:?} is {rows}×{cols}, the call needs {}×{}",

@@ -616,6 +616,15 @@ fn bad_arguments_are_errors() {
             0..6
         )
         .is_err());
+        let q5 = QConvGeometry {
+            pad_left: usize::MAX,
+            ..q
+        };
+        let i32_out = |out: &mut Vec<i32>| {
+            let q = q5;
+            (k.qgemm)(&gi(img(q, &image)), QOutput::I32 { c: out, ldc: 6 }, 0..6)
+        };
+        assert!(i32_out(&mut out).is_err(), "{name}: pad_left overflows");
         let q4 = QConvGeometry {
             out_h: usize::MAX / 2,
             out_w: 1,
