@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mote_kernels::cpu::conv::{im2col, Im2ColParams};
-use mote_kernels::cpu::matmul::GemmParams;
+use mote_kernels::cpu::matmul::{AOperand, BOperand, Gemm, GemmParams, Im2ColB, Strided};
 use mote_kernels::cpu::qgemm::{PackedQWeights, QConvGeometry, QGemm, QOperandB, QOutput};
 use mote_kernels::cpu::{table, variants};
 
@@ -134,6 +134,51 @@ fn qgemm(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(name), |bench| {
             bench.iter(|| (table().sgemm)(&p, black_box(&fa), black_box(&fb), black_box(&mut fout)))
         });
+        // The f32 conv as the runtime runs it: `B` packed straight from the image.
+        if let Some(q) = geometry {
+            let image = floats(q.channels * q.in_h * q.in_w);
+            let ip = Im2ColParams {
+                channels: q.channels,
+                input_spatial: &[q.in_h, q.in_w],
+                kernel: &[3, 3],
+                strides: &[1, 1],
+                dilations: &[1, 1],
+                pads_begin: &[1, 1],
+                pads_end: &[1, 1],
+            };
+            let b = Im2ColB::new(&ip, &image).unwrap();
+            let g = Gemm {
+                m,
+                n,
+                k,
+                a: AOperand::Strided(Strided {
+                    data: &fa,
+                    row_stride: k as isize,
+                    col_stride: 1,
+                }),
+                b: BOperand::Im2Col(b),
+                c_row_stride: n as isize,
+                alpha: 1.0,
+                beta: 0.0,
+            };
+            let name = format!("f32_{}_im2col_packed", table().sgemm_info.name);
+            group.bench_function(BenchmarkId::from_parameter(name), |bench| {
+                bench.iter(|| (table().gemm)(black_box(&g), black_box(&mut fout), &[]))
+            });
+        }
+        // And the f32 AVX2 GEMM, the fair baseline of the 256-bit int8 variants.
+        let avx2 = variants()
+            .iter()
+            .find(|v| v.info.name == "matmul_f32_avx2_6x16" && v.is_supported());
+        if let Some(v) = avx2.filter(|v| v.info != table().sgemm_info) {
+            let sgemm = v.sgemm().map(|k| k.sgemm);
+            if let Some(sgemm) = sgemm {
+                let name = format!("f32_{}", v.info.name);
+                group.bench_function(BenchmarkId::from_parameter(name), |bench| {
+                    bench.iter(|| sgemm(&p, black_box(&fa), black_box(&fb), black_box(&mut fout)))
+                });
+            }
+        }
         group.finish();
     }
 }

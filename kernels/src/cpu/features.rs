@@ -30,8 +30,12 @@ pub struct CpuFeatures {
     pub avx512fp16: bool,
     /// x86_64 AVX-512 VBMI (byte permutes: `vpermi2b`).
     pub avx512vbmi: bool,
+    /// x86_64 AVX-VNNI (the VEX-encoded, 256-bit int8 dot products of CPUs without AVX-512).
+    pub avxvnni: bool,
     /// aarch64 Advanced SIMD.
     pub neon: bool,
+    /// aarch64 `SDOT`/`UDOT` (Armv8.2 dot product; optional before Armv8.4).
+    pub dotprod: bool,
 }
 
 impl CpuFeatures {
@@ -50,10 +54,12 @@ impl CpuFeatures {
             f.avx512vnni = std::arch::is_x86_feature_detected!("avx512vnni");
             f.avx512fp16 = std::arch::is_x86_feature_detected!("avx512fp16");
             f.avx512vbmi = std::arch::is_x86_feature_detected!("avx512vbmi");
+            f.avxvnni = std::arch::is_x86_feature_detected!("avxvnni");
         }
         #[cfg(target_arch = "aarch64")]
         {
             f.neon = std::arch::is_aarch64_feature_detected!("neon");
+            f.dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
         }
         f
     }
@@ -64,11 +70,13 @@ impl CpuFeatures {
         match isa {
             Isa::Generic => true,
             Isa::Avx2 => self.avx2 && self.fma,
+            Isa::AvxVnni => self.avx2 && self.fma && self.avxvnni,
             Isa::Avx512 => avx512,
             Isa::Avx512Vnni => avx512 && self.avx512vnni,
             Isa::Avx512Fp16 => avx512 && self.avx512fp16,
             Isa::Avx512Vbmi => avx512 && self.avx512vbmi,
             Isa::Neon => self.neon,
+            Isa::NeonDotprod => self.neon && self.dotprod,
         }
     }
 }
@@ -83,6 +91,8 @@ pub enum Isa {
     Generic,
     /// x86_64 AVX2 + FMA.
     Avx2,
+    /// [`Isa::Avx2`] + AVX-VNNI (256-bit int8 dot products without AVX-512).
+    AvxVnni,
     /// x86_64 AVX-512 F + BW + VL.
     Avx512,
     /// [`Isa::Avx512`] + VNNI.
@@ -93,6 +103,8 @@ pub enum Isa {
     Avx512Vbmi,
     /// aarch64 NEON intrinsics.
     Neon,
+    /// [`Isa::Neon`] + the dot-product extension (`SDOT`).
+    NeonDotprod,
 }
 
 impl Isa {
@@ -101,11 +113,13 @@ impl Isa {
         match self {
             Isa::Generic => "generic",
             Isa::Avx2 => "avx2",
+            Isa::AvxVnni => "avxvnni",
             Isa::Avx512 => "avx512",
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Avx512Fp16 => "avx512fp16",
             Isa::Avx512Vbmi => "avx512vbmi",
             Isa::Neon => "neon",
+            Isa::NeonDotprod => "neondot",
         }
     }
 
@@ -113,7 +127,7 @@ impl Isa {
     pub(crate) fn level(self) -> u8 {
         match self {
             Isa::Generic => 0,
-            Isa::Avx2 | Isa::Neon => 1,
+            Isa::Avx2 | Isa::AvxVnni | Isa::Neon | Isa::NeonDotprod => 1,
             Isa::Avx512 | Isa::Avx512Vnni | Isa::Avx512Fp16 | Isa::Avx512Vbmi => 2,
         }
     }

@@ -339,6 +339,8 @@ static VARIANTS: &[Variant] = &[
     #[cfg(target_arch = "x86_64")]
     qgemm::AVX2,
     #[cfg(target_arch = "x86_64")]
+    qgemm::AVXVNNI,
+    #[cfg(target_arch = "x86_64")]
     qgemm::AVX512VNNI,
     #[cfg(target_arch = "aarch64")]
     qgemm::NEON,
@@ -351,6 +353,8 @@ static VARIANTS: &[Variant] = &[
     quantize::AVX512_VBMI,
     #[cfg(target_arch = "aarch64")]
     quantize::NEON,
+    #[cfg(target_arch = "aarch64")]
+    qgemm::NEON_DOT,
 ];
 
 /// Every compiled variant (including ones this CPU cannot run: check [`Variant::is_supported`]).

@@ -13,7 +13,9 @@ fn all_features() -> CpuFeatures {
         avx512vnni: true,
         avx512fp16: true,
         avx512vbmi: true,
+        avxvnni: true,
         neon: true,
+        dotprod: true,
     }
 }
 

@@ -6,6 +6,7 @@
 //! The whole depth is done in one pass (no `kc` slicing): the `A` panel (`MR·k` bytes) stays in
 //! L1 while the `B` block (`k·NC`) sits in L2, and the `i32` accumulators never leave registers.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use super::output::{block, QColumnBlock};
@@ -25,7 +26,7 @@ pub(crate) trait QMicroKernel {
     /// A packed weight value.
     type A: Copy;
     /// A packed activation value.
-    type B: Copy + Default;
+    type B: bytemuck::Pod + Default;
     /// The packed weight panels.
     fn weights(a: &super::PackedQWeights) -> &[Self::A];
     /// The encoding of an activation byte; `0 → Self::B::default()` must be what contributes
@@ -91,7 +92,7 @@ pub(crate) fn prepare<K: QMicroKernel>(
 /// The CPU supports `K`'s instruction set.
 #[inline(always)]
 pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_>) {
-    let (mr, kg, nr) = (K::LAYOUT.mr, K::LAYOUT.kg, K::NR);
+    let (kg, nr) = (K::LAYOUT.kg, K::NR);
     if g.k == 0 {
         // Empty sums: every accumulator is 0.
         let zeros = [0i32; MAX_TILE];
@@ -104,8 +105,6 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
         return;
     }
     let groups = g.k.div_ceil(kg);
-    let a = K::weights(g.a);
-    let a_panel = groups * mr * kg;
     let za = g.a.enc_zero_points();
     let zb = K::enc_zero_point(g.b_signed, g.b_zero_point);
     // acc = Σa'b' − zb'·rowsum'[r] − za'[r]·colsum'[c] + k·za'[r]·zb' (wrapping, like the sums).
@@ -120,11 +119,84 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
     let need_col_sums = za.iter().any(|&z| z != 0);
     // `NC` columns of `B` per block: about 512 KiB packed, for L2.
     let bytes_per_col = (groups * kg * std::mem::size_of::<K::B>()).max(1);
-    let nc = ((512 << 10) / bytes_per_col / nr).clamp(1, 64) * nr;
     let cols = c.columns();
-    let mut packed = vec![K::B::default(); groups * kg * nc];
-    let mut col_sums = vec![0i32; nc];
-    let mut raw = vec![0u8; kg * nc];
+    // No bigger than the block needs: small calls must not zero a large buffer.
+    let nc = ((512 << 10) / bytes_per_col / nr)
+        .clamp(1, 64)
+        .min(cols.len().div_ceil(nr))
+        * nr;
+    let packed_len = groups * kg * nc;
+    let mut scratch = |s: &mut Scratch| {
+        // Every element the loop reads is packed first, so stale contents do not matter.
+        let words = (packed_len * std::mem::size_of::<K::B>()).div_ceil(8);
+        grow(&mut s.packed, words);
+        grow(&mut s.col_sums, nc);
+        grow(&mut s.raw, kg * nc);
+        let packed = &mut bytemuck::cast_slice_mut::<u64, K::B>(&mut s.packed)[..packed_len];
+        let (col_sums, raw) = (&mut s.col_sums[..nc], &mut s.raw[..kg * nc]);
+        // SAFETY: the CPU supports K (our caller's contract).
+        unsafe {
+            drive::<K>(
+                g,
+                c,
+                nc,
+                groups,
+                &row_term,
+                need_col_sums,
+                packed,
+                col_sums,
+                raw,
+            )
+        };
+    };
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => scratch(&mut s),
+        // Unreachable today (nothing inside re-enters qgemm); allocate rather than panic.
+        Err(_) => scratch(&mut Scratch::default()),
+    });
+}
+
+/// Packing buffers, reused across calls on one thread so a hot loop does not allocate.
+/// `packed` is `u64` so that it can be viewed as any [`QMicroKernel::B`].
+#[derive(Default)]
+struct Scratch {
+    packed: Vec<u64>,
+    col_sums: Vec<i32>,
+    raw: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn grow<T: Default + Clone>(v: &mut Vec<T>, len: usize) {
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
+}
+
+/// The column blocks of [`run`], with its buffers.
+///
+/// # Safety
+/// The CPU supports `K`'s instruction set.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn drive<K: QMicroKernel>(
+    g: &QGemm<'_>,
+    c: &mut QColumnBlock<'_>,
+    nc: usize,
+    groups: usize,
+    row_term: &[i32],
+    need_col_sums: bool,
+    packed: &mut [K::B],
+    col_sums: &mut [i32],
+    raw: &mut [u8],
+) {
+    let (mr, kg, nr) = (K::LAYOUT.mr, K::LAYOUT.kg, K::NR);
+    let a = K::weights(g.a);
+    let a_panel = groups * mr * kg;
+    let za = g.a.enc_zero_points();
+    let cols = c.columns();
     let mut tile = [0i32; MAX_TILE];
     let mut j0 = cols.start;
     while j0 < cols.end {
@@ -137,9 +209,9 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
             width,
             wp,
             groups,
-            &mut raw,
-            &mut packed,
-            &mut col_sums,
+            raw,
+            packed,
+            col_sums,
             need_col_sums,
         );
         for (p, a_p) in a.chunks_exact(a_panel).enumerate() {
@@ -147,7 +219,7 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
             let rows = mr.min(g.m - r0);
             for q in 0..panels {
                 let b_q = &packed[q * groups * nr * kg..(q + 1) * groups * nr * kg];
-                // SAFETY: the CPU supports K (our contract); the panels have the lengths `tile`
+                // SAFETY: the CPU supports K (our caller's contract); the panels have the lengths `tile`
                 // needs (`a_panel`, `groups·nr·kg`) and `tile` holds `mr·nr <= MAX_TILE`.
                 unsafe { K::tile(a_p, b_q, groups, &mut tile[..mr * nr]) };
                 let w = nr.min(width - q * nr);
@@ -238,6 +310,55 @@ pub(crate) fn pack_group_generic<K: QMicroKernel>(
             for (s, &x) in col_sums.iter_mut().zip(row) {
                 *s += K::widen(K::encode(x, signed, zb));
             }
+        }
+    }
+}
+
+/// [`QMicroKernel::pack_group`] for the dot-product kernels (`kg = 4`, one byte per value):
+/// four rows to one `u32` per column, each byte `^ flip` (the encoding), written so that it
+/// vectorises. Column sums read the encoded bytes as `i8` when `SIGNED`, else as `u8`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_group_x4<const NR: usize, const SIGNED: bool>(
+    raw: &mut [u8],
+    wp: usize,
+    valid: usize,
+    flip: u8,
+    groups: usize,
+    gi: usize,
+    packed: &mut [u8],
+    col_sums: Option<&mut [i32]>,
+) {
+    // Depth padding must encode to 0: the raw byte `flip` does.
+    raw[valid * wp..4 * wp].fill(flip);
+    let (r0, rest) = raw.split_at(wp);
+    let (r1, rest) = rest.split_at(wp);
+    let (r2, r3) = rest.split_at(wp);
+    let mask = u32::from_ne_bytes([flip; 4]);
+    for q in 0..wp / NR {
+        let j = q * NR;
+        let dst = &mut packed[(q * groups + gi) * NR * 4..(q * groups + gi + 1) * NR * 4];
+        let (r0, r1, r2, r3) = (
+            &r0[j..j + NR],
+            &r1[j..j + NR],
+            &r2[j..j + NR],
+            &r3[j..j + NR],
+        );
+        for (jj, d) in dst.chunks_exact_mut(4).enumerate() {
+            let v = u32::from_le_bytes([r0[jj], r1[jj], r2[jj], r3[jj]]) ^ mask;
+            d.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    if let Some(sums) = col_sums {
+        let e = |x: u8| {
+            if SIGNED {
+                i32::from((x ^ flip) as i8)
+            } else {
+                i32::from(x ^ flip)
+            }
+        };
+        for ((((s, &a), &b), &c), &d) in sums.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+            *s += e(a) + e(b) + e(c) + e(d);
         }
     }
 }

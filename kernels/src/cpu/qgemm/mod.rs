@@ -11,9 +11,11 @@
 //!
 //! Every variant is bit-identical to `reference.rs` (**the oracle**: a triple loop over the
 //! unpacked math); they share the epilogue code (`output.rs`), whose float steps are exactly
-//! specified. Variants: AVX-512 VNNI (`vpdpbusd`, `u8 × s8` with zero-point corrections), AVX2
+//! specified. Variants: AVX-512 VNNI and AVX-VNNI (`vpdpbusd`, `u8 × s8` with zero-point
+//! corrections), AVX2
 //! (`vpmaddwd` on operands widened to `i16` with the zero points subtracted: exact, no
-//! saturation) and NEON (`vmlal` on the same `i16` operands), all run by `driver.rs`.
+//! saturation), NEON (`vmlal` on the same `i16` operands) and NEON `SDOT` (`s8 × s8` with the
+//! corrections, where the CPU has the dot-product extension), all run by `driver.rs`.
 //!
 //! ## Threads
 //!
@@ -272,6 +274,12 @@ pub fn validate(g: &QGemm<'_>) -> Result<(), KernelError> {
             };
             reach(q.out_h, q.stride_h, q.kernel_h, q.dilation_h)?;
             reach(q.out_w, q.stride_w, q.kernel_w, q.dilation_w)?;
+            // ... and compared with `pad + in` (kept inside isize, as signed coordinates are).
+            for (pad, size) in [(q.pad_top, q.in_h), (q.pad_left, q.in_w)] {
+                pad.checked_add(size)
+                    .filter(|&x| isize::try_from(x).is_ok())
+                    .ok_or_else(overflow)?;
+            }
             if (rows, cols) != (g.k, g.n) {
                 return Err(KernelError::invalid(format!(
                     "qgemm: the im2col matrix of {q:?} is {rows}×{cols}, the call needs {}×{}",
@@ -309,6 +317,10 @@ pub(crate) const REFERENCE: Variant =
 /// AVX2: `i16` operands, `vpmaddwd`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "qgemm_i8_avx2_6x16", false, x86::AVX2);
+/// AVX-VNNI: 256-bit `vpdpbusd` (CPUs without AVX-512).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVXVNNI: Variant =
+    variant(Isa::AvxVnni, "qgemm_i8_avxvnni_6x16", false, x86::AVXVNNI);
 /// AVX-512 VNNI: `vpdpbusd`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512VNNI: Variant = variant(
@@ -320,6 +332,14 @@ pub(crate) const AVX512VNNI: Variant = variant(
 /// NEON: `vmlal` on `i16` operands.
 #[cfg(target_arch = "aarch64")]
 pub(crate) const NEON: Variant = variant(Isa::Neon, "qgemm_i8_neon_8x8", false, neon::NEON);
+/// NEON + dot product: `SDOT`.
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_DOT: Variant = variant(
+    Isa::NeonDotprod,
+    "qgemm_i8_neondot_8x8",
+    false,
+    neon::NEON_DOT,
+);
 
 /// The [`crate::cpu::KernelTable`] choice for this family.
 pub(crate) fn choose(

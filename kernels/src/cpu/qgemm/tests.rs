@@ -616,6 +616,15 @@ fn bad_arguments_are_errors() {
             0..6
         )
         .is_err());
+        let q5 = QConvGeometry {
+            pad_left: usize::MAX,
+            ..q
+        };
+        let i32_out = |out: &mut Vec<i32>| {
+            let q = q5;
+            (k.qgemm)(&gi(img(q, &image)), QOutput::I32 { c: out, ldc: 6 }, 0..6)
+        };
+        assert!(i32_out(&mut out).is_err(), "{name}: pad_left overflows");
         let q4 = QConvGeometry {
             out_h: usize::MAX / 2,
             out_w: 1,
@@ -706,4 +715,42 @@ fn k_zero_stores_the_epilogue_of_zero() {
         (k.qgemm)(&g, out, 0..3).unwrap();
         assert_eq!(c, [8, 8, 8, 8, 8, 8], "{name}");
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_table_prefers_vnni_then_avx_vnni_then_avx2() {
+    use crate::cpu::{CpuFeatures, MaxIsa};
+    let avx2 = CpuFeatures {
+        avx2: true,
+        fma: true,
+        ..CpuFeatures::default()
+    };
+    let avxvnni = CpuFeatures {
+        avxvnni: true,
+        ..avx2
+    };
+    let avx512vnni = CpuFeatures {
+        avx512f: true,
+        avx512bw: true,
+        avx512vl: true,
+        avx512vnni: true,
+        ..avxvnni
+    };
+    let pick = |f: &CpuFeatures, cap| super::choose(f, cap).0.name;
+    assert_eq!(pick(&CpuFeatures::default(), None), "qgemm_i8_reference");
+    assert_eq!(pick(&avx2, None), "qgemm_i8_avx2_6x16");
+    assert_eq!(pick(&avxvnni, None), "qgemm_i8_avxvnni_6x16");
+    assert_eq!(pick(&avx512vnni, None), "qgemm_i8_avx512vnni_8x32");
+    assert_eq!(
+        pick(&avx512vnni, Some(MaxIsa::Avx2)),
+        "qgemm_i8_avxvnni_6x16"
+    );
+    assert_eq!(
+        pick(&avx512vnni, Some(MaxIsa::Scalar)),
+        "qgemm_i8_reference"
+    );
+    // The table's layout is its kernel's.
+    let (_, k) = super::choose(&avx512vnni, None);
+    assert_eq!(k.layout, super::x86::VNNI.layout);
 }

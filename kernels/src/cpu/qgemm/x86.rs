@@ -1,9 +1,9 @@
-//! x86_64 micro-kernels: AVX-512 VNNI (`vpdpbusd`) and AVX2 (`vpmaddwd`).
+//! x86_64 micro-kernels: AVX-512 VNNI and AVX-VNNI (`vpdpbusd`), AVX2 (`vpmaddwd`).
 
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::driver::{prepare, qgemm_with, run, QMicroKernel};
+use super::driver::{pack_group_x4, prepare, qgemm_with, run, QMicroKernel};
 use super::output::QColumnBlock;
 use super::pack::AEnc;
 use super::{PackedQWeights, QGemm, QGemmKernels, QLayout, QOutput};
@@ -60,8 +60,6 @@ impl QMicroKernel for Vnni8x32 {
         unsafe { vnni_tile(a.as_ptr(), b.as_ptr(), groups, out.as_mut_ptr()) }
     }
 
-    /// Four rows to one `u32` per column, with the `^ 0x80` of `i8` activations applied to all
-    /// four bytes at once; written so that it vectorises.
     #[inline(always)]
     fn pack_group(
         raw: &mut [u8],
@@ -74,37 +72,8 @@ impl QMicroKernel for Vnni8x32 {
         packed: &mut [u8],
         col_sums: Option<&mut [i32]>,
     ) {
-        const NR: usize = 32;
-        let flip = if signed { 0x80u8 } else { 0 };
-        // Depth padding must encode to 0: the raw byte `flip` does.
-        raw[valid * wp..4 * wp].fill(flip);
-        let (r0, rest) = raw.split_at(wp);
-        let (r1, rest) = rest.split_at(wp);
-        let (r2, r3) = rest.split_at(wp);
-        let mask = u32::from_ne_bytes([flip; 4]);
-        for q in 0..wp / NR {
-            let j = q * NR;
-            let dst = &mut packed[(q * groups + gi) * NR * 4..(q * groups + gi + 1) * NR * 4];
-            let (r0, r1, r2, r3) = (
-                &r0[j..j + NR],
-                &r1[j..j + NR],
-                &r2[j..j + NR],
-                &r3[j..j + NR],
-            );
-            for (jj, d) in dst.chunks_exact_mut(4).enumerate() {
-                let v = u32::from_le_bytes([r0[jj], r1[jj], r2[jj], r3[jj]]) ^ mask;
-                d.copy_from_slice(&v.to_le_bytes());
-            }
-        }
-        if let Some(sums) = col_sums {
-            let f = i32::from(flip);
-            for ((((s, &a), &b), &c), &d) in sums.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
-                *s += (i32::from(a) ^ f)
-                    + (i32::from(b) ^ f)
-                    + (i32::from(c) ^ f)
-                    + (i32::from(d) ^ f);
-            }
-        }
+        let flip = if signed { 0x80 } else { 0 };
+        pack_group_x4::<{ Self::NR }, false>(raw, wp, valid, flip, groups, gi, packed, col_sums)
     }
 }
 
@@ -131,6 +100,90 @@ unsafe fn vnni_tile(a: *const i8, b: *const u8, groups: usize, out: *mut i32) {
         unsafe {
             _mm512_storeu_si512(out.add(r * 32).cast(), acc_r[0]);
             _mm512_storeu_si512(out.add(r * 32 + 16).cast(), acc_r[1]);
+        }
+    }
+}
+
+/// `6 × 16` tile of the 256-bit (VEX) `vpdpbusd` of AVX-VNNI, for CPUs without AVX-512: the
+/// same encoding and corrections as [`Vnni8x32`]; 12 accumulators, 2 loads of `B` and a
+/// broadcast fill the 16 `ymm` registers.
+pub(crate) struct AvxVnni6x16;
+
+impl QMicroKernel for AvxVnni6x16 {
+    const LAYOUT: QLayout = QLayout {
+        mr: 6,
+        kg: 4,
+        enc: AEnc::S8,
+    };
+    const NR: usize = 16;
+    type A = i8;
+    type B = u8;
+
+    fn weights(a: &PackedQWeights) -> &[i8] {
+        a.bytes()
+    }
+
+    #[inline(always)]
+    fn encode(raw: u8, signed: bool, zero_point: i32) -> u8 {
+        Vnni8x32::encode(raw, signed, zero_point)
+    }
+
+    #[inline(always)]
+    fn widen(b: u8) -> i32 {
+        i32::from(b)
+    }
+
+    fn enc_zero_point(signed: bool, zero_point: i32) -> i32 {
+        Vnni8x32::enc_zero_point(signed, zero_point)
+    }
+
+    #[inline(always)]
+    unsafe fn tile(a: &[i8], b: &[u8], groups: usize, out: &mut [i32]) {
+        debug_assert!(a.len() >= groups * 24 && b.len() >= groups * 64 && out.len() >= 96);
+        // SAFETY: lengths and CPU support are the caller's contract.
+        unsafe { avxvnni_tile(a.as_ptr(), b.as_ptr(), groups, out.as_mut_ptr()) }
+    }
+
+    #[inline(always)]
+    fn pack_group(
+        raw: &mut [u8],
+        wp: usize,
+        valid: usize,
+        signed: bool,
+        _zb: i32,
+        groups: usize,
+        gi: usize,
+        packed: &mut [u8],
+        col_sums: Option<&mut [i32]>,
+    ) {
+        let flip = if signed { 0x80 } else { 0 };
+        pack_group_x4::<{ Self::NR }, false>(raw, wp, valid, flip, groups, gi, packed, col_sums)
+    }
+}
+
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn avxvnni_tile(a: *const i8, b: *const u8, groups: usize, out: *mut i32) {
+    let mut acc = [[_mm256_setzero_si256(); 2]; 6];
+    for gi in 0..groups {
+        // SAFETY: `gi < groups`: `b + gi·64 .. + 64` and `a + gi·24 .. + 24` are inside the
+        // panels (caller's contract).
+        unsafe {
+            let bp = b.add(gi * 64);
+            let b0 = _mm256_loadu_si256(bp.cast());
+            let b1 = _mm256_loadu_si256(bp.add(32).cast());
+            let ap = a.add(gi * 24);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let av = _mm256_set1_epi32(ap.add(r * 4).cast::<i32>().read_unaligned());
+                acc_r[0] = _mm256_dpbusd_avx_epi32(acc_r[0], b0, av);
+                acc_r[1] = _mm256_dpbusd_avx_epi32(acc_r[1], b1, av);
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        // SAFETY: `out` holds 6·16 values (caller's contract).
+        unsafe {
+            _mm256_storeu_si256(out.add(r * 16).cast(), acc_r[0]);
+            _mm256_storeu_si256(out.add(r * 16 + 8).cast(), acc_r[1]);
         }
     }
 }
@@ -260,4 +313,31 @@ fn qgemm_block_avx2(g: &QGemm<'_>, mut c: QColumnBlock<'_>) -> Result<(), Kernel
 unsafe fn run_avx2(g: &QGemm<'_>, c: &mut QColumnBlock<'_>) {
     // SAFETY: the features are enabled here, and the caller checked the CPU.
     unsafe { run::<Avx2x6x16>(g, c) }
+}
+
+/// The AVX-VNNI variant's entry points.
+pub(crate) const AVXVNNI: QGemmKernels = QGemmKernels {
+    qgemm: qgemm_avxvnni,
+    qgemm_block: qgemm_block_avxvnni,
+    layout: AvxVnni6x16::LAYOUT,
+};
+
+fn qgemm_avxvnni(g: &QGemm<'_>, out: QOutput<'_>, cols: Range<usize>) -> Result<(), KernelError> {
+    qgemm_with(g, out, cols, qgemm_block_avxvnni)
+}
+
+fn qgemm_block_avxvnni(g: &QGemm<'_>, mut c: QColumnBlock<'_>) -> Result<(), KernelError> {
+    if prepare::<AvxVnni6x16>(g, &c)? {
+        debug_assert!(CpuFeatures::detect().supports(Isa::AvxVnni));
+        // SAFETY: reachable only through the kernel table and `variants()`, which check that
+        // `CpuFeatures` supports `Isa::AvxVnni` (AVX2 + FMA + AVX-VNNI) first.
+        unsafe { run_avxvnni(g, &mut c) };
+    }
+    Ok(())
+}
+
+#[target_feature(enable = "avx2,fma,avxvnni")]
+unsafe fn run_avxvnni(g: &QGemm<'_>, c: &mut QColumnBlock<'_>) {
+    // SAFETY: the features are enabled here, and the caller checked the CPU.
+    unsafe { run::<AvxVnni6x16>(g, c) }
 }
