@@ -2,7 +2,7 @@
 //! will run the node (the GEMM's panels, or the direct conv's channel blocks), so no run
 //! repacks them. Built once per session and shared by all its plans.
 
-use crate::backend::cpu::ops::quant::{QConvPrepared, QMatMulPrepared};
+use crate::backend::cpu::ops::quant::{QConvPrepared, QConvTransposePrepared, QMatMulPrepared};
 use crate::ir::ops::nn::{Conv, FusedConv};
 use crate::ir::ops::transformer::TransformerOp;
 use crate::ir::ops::{NnOp, QuantOp};
@@ -27,6 +27,8 @@ pub(crate) enum Prepared {
     QConv(QConvPrepared),
     /// An 8-bit product's packed weights and requantization.
     QMatMul(QMatMulPrepared),
+    /// An 8-bit transposed convolution's packed weights and requantization.
+    QConvTranspose(QConvTransposePrepared),
 }
 
 /// The prepared state of every node of `graph` (by node index), `None` where there is none.
@@ -60,6 +62,10 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
                 Op::Quant(QuantOp::QMatMul(q)) => {
                     let p = QMatMulPrepared::new(q, w.view(), bias())?;
                     return Ok(Some(Arc::new(Prepared::QMatMul(p))));
+                }
+                Op::Quant(QuantOp::QConvTranspose(q)) => {
+                    let p = QConvTransposePrepared::new(q, w.view(), bias())?;
+                    return Ok(Some(Arc::new(Prepared::QConvTranspose(p))));
                 }
                 _ => {}
             }

@@ -5,7 +5,9 @@ mod conv;
 mod int8;
 
 pub use conv::{AutoPad, ConvAttrs, ConvGeometry};
-pub use int8::{Lut, QBinary, QConv, QGlobalAveragePool, QMatMul, Quant8};
+pub use int8::{
+    ChannelLut, Lut, QBinary, QConv, QConvTranspose, QGlobalAveragePool, QMatMul, Quant8,
+};
 
 use super::infer_util::{dtype, shape};
 use crate::ir::Fact;
@@ -48,6 +50,10 @@ pub enum QuantOp {
     QBinary(QBinary),
     /// 8-bit global average pooling, made by QDQ folding.
     QGlobalAveragePool(QGlobalAveragePool),
+    /// 8-bit non-overlapping transposed convolution, made by QDQ folding.
+    QConvTranspose(Box<QConvTranspose>),
+    /// 8-bit per-channel element-wise function as tables, made by QDQ folding.
+    ChannelLut(ChannelLut),
 }
 
 /// Attributes of `Cast` / `CastLike`.
@@ -123,6 +129,8 @@ impl QuantOp {
             QuantOp::Lut(_) => "Lut",
             QuantOp::QBinary(_) => "QBinary",
             QuantOp::QGlobalAveragePool(_) => "QGlobalAveragePool",
+            QuantOp::QConvTranspose(_) => "QConvTranspose",
+            QuantOp::ChannelLut(_) => "ChannelLut",
         }
     }
 
@@ -199,6 +207,20 @@ impl QuantOp {
                 }]
             }
             QuantOp::Lut(l) => vec![same_shape(Some(l.output))],
+            QuantOp::ChannelLut(l) => vec![same_shape(Some(l.output))],
+            QuantOp::QConvTranspose(q) => {
+                let s = match (shape(inputs, 0), shape(inputs, 1)) {
+                    (Some(&[n, _, h, w]), Some(&[_, c, kh, kw])) => {
+                        Some(vec![n, c, h * kh, w * kw])
+                    }
+                    _ => None,
+                };
+                vec![Fact {
+                    dtype: Some(q.y.dtype()),
+                    shape: s,
+                    value: None,
+                }]
+            }
             QuantOp::QBinary(q) => {
                 let s = match (shape(inputs, 0), shape(inputs, 1)) {
                     (Some(a), Some(b)) => Some(crate::tensor::broadcast_shapes(&[a, b])?),

@@ -6,7 +6,8 @@
 
 use super::{add_constant, constant_f32, dequantize_constants, Site};
 use crate::ir::ops::nn::NnOp;
-use crate::ir::ops::quant::{QConv, QMatMul, Quant8, QuantOp};
+use crate::ir::ops::nn::{ConvTranspose, Padding};
+use crate::ir::ops::quant::{QConv, QConvTranspose, QMatMul, Quant8, QuantOp};
 use crate::ir::ops::TransformerOp;
 use crate::ir::{Graph, Op, ValueId};
 use crate::{DType, Result, Tensor};
@@ -42,6 +43,29 @@ pub(super) fn fold(graph: &mut Graph, site: &Site) -> Result<bool> {
             let channels = weights.shape[0];
             (
                 (Op::Quant(QuantOp::QConv(Box::new(op))), weights.id),
+                bias.map(|b| (b, 1.0)),
+                weights.scale,
+                channels,
+            )
+        }
+        Op::Nn(NnOp::ConvTranspose(ct)) => {
+            let Some(weights) = weights(graph, w, 1).filter(|w| w.shape.len() == 4) else {
+                return Ok(false);
+            };
+            if !is_patchify(ct, &weights.shape[2..]) {
+                return Ok(false);
+            }
+            let op = QConvTranspose {
+                x: xq,
+                w_scale: weights.scale.clone(),
+                w_zero_point: weights.zero_point.clone(),
+                y: site.y,
+                lut: None,
+            };
+            let bias = inputs.get(2).copied().flatten();
+            let channels = weights.shape[1];
+            (
+                (Op::Quant(QuantOp::QConvTranspose(Box::new(op))), weights.id),
                 bias.map(|b| (b, 1.0)),
                 weights.scale,
                 channels,
@@ -153,7 +177,7 @@ fn weights(graph: &Graph, w: ValueId, output_axis: usize) -> Option<Weights> {
 }
 
 /// `round(beta · b[c] / (x.scale · w_scale[c]))` per output channel, when `b` has one value per
-/// channel (shape `[C]` or `[1, C]`) and every result fits `i32`.
+/// channel (shape `[C]` or `[1, C]`), saturated to `i32`.
 fn quantize_bias(
     b: &Tensor,
     beta: f32,
@@ -171,7 +195,27 @@ fn quantize_bias(
         .map(|(c, &v)| {
             let ws = w_scale[if w_scale.len() == 1 { 0 } else { c }];
             let q = (beta as f64 * v as f64 / (x.scale as f64 * ws as f64)).round_ties_even();
-            (q.abs() < i32::MAX as f64 / 2.0).then_some(q as i32)
+            // Saturates (as onnxruntime's quantizer does for the degenerate channels whose
+            // weight scale underflows); NaN gives 0.
+            Some(q.clamp(i32::MIN as f64, i32::MAX as f64) as i32)
         })
         .collect()
+}
+
+/// A 2-D, one-group transposed convolution whose stride equals its kernel, without padding,
+/// dilation or output adjustments: each input pixel owns its output patch.
+fn is_patchify(ct: &ConvTranspose, kernel: &[usize]) -> bool {
+    let w = &ct.window;
+    let no_padding = match &w.padding {
+        Padding::Explicit { begin, end } => begin.iter().chain(end).all(|&p| p == 0),
+        _ => false,
+    };
+    ct.group == 1
+        && kernel.len() == 2
+        && (w.kernel_shape.is_empty() || w.kernel_shape == kernel)
+        && w.strides == kernel
+        && w.dilations.iter().all(|&d| d == 1)
+        && no_padding
+        && ct.output_padding.iter().all(|&p| p == 0)
+        && ct.output_shape.is_empty()
 }

@@ -88,6 +88,8 @@ pub fn report(graph: &Graph) -> Vec<QuantLine> {
                     | QuantOp::Lut(_)
                     | QuantOp::QBinary(_)
                     | QuantOp::QGlobalAveragePool(_)
+                    | QuantOp::QConvTranspose(_)
+                    | QuantOp::ChannelLut(_)
                     | QuantOp::QLinearConv(_)
                     | QuantOp::QLinearMatMul,
                 ) => (Precision::Int8, None),
@@ -139,7 +141,9 @@ fn why_float(graph: &Graph, readers: &Readers, index: usize) -> Option<String> {
         return Some("its inputs are float, not dequantized 8-bit values".into());
     }
     Some(match &node.op {
-        Op::Nn(NnOp::ConvTranspose(_)) => "no 8-bit ConvTranspose kernel yet".into(),
+        Op::Nn(NnOp::ConvTranspose(_)) => {
+            "only ConvTranspose with stride = kernel, no padding, one group runs in 8 bits".into()
+        }
         Op::Nn(NnOp::Conv(_)) | Op::Transformer(TransformerOp::MatMul | TransformerOp::Gemm(_)) => {
             "weights are not a per-tensor or per-output-channel 8-bit constant (or a Gemm with alpha ≠ 1 / transA)".into()
         }

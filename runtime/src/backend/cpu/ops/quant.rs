@@ -13,7 +13,7 @@ use super::{Inputs, Outputs};
 use crate::ir::ops::QuantOp;
 use crate::Result;
 
-pub(crate) use int8::{QConvPrepared, QMatMulPrepared};
+pub(crate) use int8::{QConvPrepared, QConvTransposePrepared, QMatMulPrepared};
 
 pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     match op {
@@ -32,5 +32,7 @@ pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
         QuantOp::Lut(l) => int8::lut(l, ins, out),
         QuantOp::QBinary(q) => int8::qbinary(q, ins, out),
         QuantOp::QGlobalAveragePool(q) => int8::qglobal_average_pool(q, ins, out),
+        QuantOp::QConvTranspose(q) => int8::qconv_transpose(q, ins, out),
+        QuantOp::ChannelLut(l) => int8::channel_lut(l, ins, out),
     }
 }

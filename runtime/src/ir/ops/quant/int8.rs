@@ -125,3 +125,33 @@ pub struct QGlobalAveragePool {
     /// The output's quantization.
     pub y: Quant8,
 }
+
+/// A transposed convolution whose stride equals its kernel, without padding or dilation
+/// (2-D, one group): every input pixel writes its own `kh × kw` output patch, so it is one 8-bit
+/// GEMM (`[C_out · kh · kw, C_in] · [C_in, H · W]`) and a scatter, no overlap to sum. Inputs:
+/// `x` (8-bit `[N, C_in, H, W]`), `w` (constant 8-bit `[C_in, C_out, kh, kw]`), `bias`
+/// (optional constant `i32` `[C_out]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QConvTranspose {
+    /// The input's quantization.
+    pub x: Quant8,
+    /// Weight scales: one, or one per output channel.
+    pub w_scale: Vec<f32>,
+    /// Weight zero points, aligned with `w_scale`.
+    pub w_zero_point: Vec<i32>,
+    /// The output's quantization.
+    pub y: Quant8,
+    /// Applied to each requantized output byte, as in [`QConv::lut`].
+    pub lut: Option<Arc<[u8; 256]>>,
+}
+
+/// One 256-entry table per channel (axis 1): an element-wise op whose constants vary along the
+/// channel axis only (`BatchNormalization`, a per-channel `Add`/`Mul`, `PRelu`), between a
+/// dequantize and a quantize.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelLut {
+    /// Output type (`u8` or `i8`).
+    pub output: DType,
+    /// `tables[c][input byte]` is the output byte of channel `c`.
+    pub tables: Arc<Vec<[u8; 256]>>,
+}

@@ -3,17 +3,20 @@
 
 mod binary;
 mod conv;
+mod conv_transpose;
 mod lut;
 mod matmul;
 mod pool;
 
 pub(super) use binary::qbinary;
 pub(super) use conv::qconv;
-pub(super) use lut::lut;
+pub(super) use conv_transpose::qconv_transpose;
+pub(super) use lut::{channel_lut, lut};
 pub(super) use matmul::qmatmul;
 pub(super) use pool::qglobal_average_pool;
 
 pub(crate) use conv::QConvPrepared;
+pub(crate) use conv_transpose::QConvTransposePrepared;
 pub(crate) use matmul::QMatMulPrepared;
 
 use crate::ir::ops::quant::Quant8;
