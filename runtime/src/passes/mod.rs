@@ -4,6 +4,7 @@
 mod dead_code;
 mod fold_constants;
 mod fuse;
+mod half;
 mod infer_types;
 mod quant;
 
@@ -30,6 +31,7 @@ pub fn portable() -> Vec<Box<dyn Pass>> {
         Box::new(fold_constants::FoldConstants),
         Box::new(dead_code::DeadCode),
         Box::new(infer_types::InferTypes),
+        Box::new(half::ComputeHalfInF32),
         Box::new(fuse::FoldIntoConv),
         Box::new(fuse::RecognizeHardSwish),
         Box::new(fuse::FuseConvEpilogue),
