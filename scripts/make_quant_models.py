@@ -73,7 +73,7 @@ REPO_ROOT = frm.REPO_ROOT
 DEFAULT_OUT = frm.DEFAULT_OUT
 ORT_VERSION = frm.ORT_VERSION
 # Bump when the recipe, calibration data or layout change, so cached cases are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CALIB_SEED = 20240401
 DET_CALIB_PAGES = 16
 LINE_CALIB_COUNT = 32
@@ -403,6 +403,18 @@ def write_case(out: str, source: Source, variant: str, model_path: str, src_sha:
     in_names = [i.name for i in sess.get_inputs()]
     out_names = [o.name for o in sess.get_outputs()]
     results = sess.run(out_names, feeds)
+    # The same file run by onnxruntime without graph optimizations: the QDQ nodes then run as
+    # the ONNX spec writes them, instead of fused into onnxruntime's integer kernels, which
+    # round differently. How far apart the two are is the spread of legitimate
+    # implementations of this file; the Rust test allows Mote that much (see
+    # runtime/tests/quantized_models.rs).
+    import onnxruntime as ort
+    unfused_opts = ort.SessionOptions()
+    unfused_opts.intra_op_num_threads = 1
+    unfused_opts.inter_op_num_threads = 1
+    unfused_opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    unfused = ort.InferenceSession(model_file, unfused_opts, providers=["CPUExecutionProvider"])
+    unfused_results = unfused.run(out_names, feeds)
     try:
         stats = source.check(feeds, results, model_file) if source.check else {}
     except SystemExit as e:  # a quantized model may lose accuracy: record, do not abort
@@ -442,6 +454,7 @@ def write_case(out: str, source: Source, variant: str, model_path: str, src_sha:
         "outputs": save("outputs", out_names, results),
         "op_histogram": op_histogram(model_file),
         "vs_fp32": {n: compare(r, f) for n, r, f in zip(out_names, results, fp32_outputs)},
+        "unfused_vs_fused": {n: compare(u, r) for n, u, r in zip(out_names, unfused_results, results)},
         "stats": stats,
         "files": files,
     }

@@ -2,7 +2,9 @@
 //! will run the node (the GEMM's panels, or the direct conv's channel blocks), so no run
 //! repacks them. Built once per session and shared by all its plans.
 
-use crate::backend::cpu::ops::quant::{QConvPrepared, QConvTransposePrepared, QMatMulPrepared};
+use crate::backend::cpu::ops::quant::{
+    pack_right_operand, right_zero_points, QConvPrepared, QConvTransposePrepared, QMatMulPrepared,
+};
 use crate::ir::ops::nn::{Conv, FusedConv};
 use crate::ir::ops::transformer::TransformerOp;
 use crate::ir::ops::{NnOp, QuantOp};
@@ -11,6 +13,7 @@ use crate::tensor::numel;
 use crate::{DType, Result};
 use mote_kernels::cpu::direct_conv::{DirectConvKernel, PackedConvWeights};
 use mote_kernels::cpu::matmul::{packing_tile, PackedA, PackedB, Strided};
+use mote_kernels::cpu::qgemm::PackedQWeights;
 use std::sync::Arc;
 
 /// What a node keeps from load time.
@@ -29,6 +32,8 @@ pub(crate) enum Prepared {
     QMatMul(QMatMulPrepared),
     /// An 8-bit transposed convolution's packed weights and requantization.
     QConvTranspose(QConvTransposePrepared),
+    /// `MatMulInteger`'s constant 2-D right operand, packed as the 8-bit GEMM's weights.
+    MatMulInteger(PackedQWeights),
 }
 
 /// The prepared state of every node of `graph` (by node index), `None` where there is none.
@@ -62,6 +67,24 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
                 Op::Quant(QuantOp::QMatMul(q)) => {
                     let p = QMatMulPrepared::new(q, w.view(), bias())?;
                     return Ok(Some(Arc::new(Prepared::QMatMul(p))));
+                }
+                Op::Quant(QuantOp::MatMulInteger) => {
+                    let zp = node
+                        .inputs
+                        .get(3)
+                        .copied()
+                        .flatten()
+                        .map(|id| graph.constant(id));
+                    let zero_points = match zp {
+                        None => right_zero_points(&w.view(), None),
+                        Some(Some(z)) => right_zero_points(&w.view(), Some(&z.view())),
+                        Some(None) => None, // A zero point computed at run time.
+                    };
+                    let Some(zero_points) = zero_points.filter(|_| w.shape().len() == 2) else {
+                        return Ok(None);
+                    };
+                    let p = pack_right_operand(w.view(), &zero_points)?;
+                    return Ok(Some(Arc::new(Prepared::MatMulInteger(p))));
                 }
                 Op::Quant(QuantOp::QConvTranspose(q)) => {
                     let p = QConvTransposePrepared::new(q, w.view(), bias())?;

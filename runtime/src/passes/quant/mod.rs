@@ -71,6 +71,10 @@ impl Pass for FoldQdq {
             }
         }
         changed |= lut::merge_into_producers(graph)?;
+        changed |= binary::fuse_unary(graph)? && {
+            lut::merge_into_producers(graph)?;
+            true
+        };
         Ok(changed)
     }
 }

@@ -13,7 +13,9 @@ use super::{Inputs, Outputs};
 use crate::ir::ops::QuantOp;
 use crate::Result;
 
-pub(crate) use int8::{QConvPrepared, QConvTransposePrepared, QMatMulPrepared};
+pub(crate) use int8::{
+    pack_right_operand, right_zero_points, QConvPrepared, QConvTransposePrepared, QMatMulPrepared,
+};
 
 pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     match op {

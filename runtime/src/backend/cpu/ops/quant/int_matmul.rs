@@ -14,6 +14,18 @@ use crate::{bail, DType, Error, Result};
 
 pub(super) fn matmul_integer(ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let (a, b) = (ins.get(0)?, ins.get(1)?);
+    // A 2-D right operand (the transformer case) runs on the 8-bit GEMM kernels.
+    if super::int8::matmul_integer(
+        a,
+        b,
+        ins.opt(2),
+        ins.opt(3),
+        ins.prepared(),
+        ins.threads(),
+        out,
+    )? {
+        return Ok(());
+    }
     check_8bit("MatMulInteger", &a)?;
     check_8bit("MatMulInteger", &b)?;
     let shape = MatMulShape::new(a.shape, b.shape)?;

@@ -172,3 +172,145 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
     }
     Ok(())
 }
+
+/// `MatMulInteger` with a 2-D right operand on the 8-bit GEMM (`i32` out), as `Yᵀ = Bᵀ · Aᵀ`:
+/// the dynamic-quantization path of transformers (`DynamicQuantizeLinear` then
+/// `MatMulInteger`). `Ok(false)` when the operands are outside that case (a 1-D or batched
+/// `B`, zero points that are not a scalar / `B`'s per-column vector); the general
+/// implementation then runs.
+pub(in crate::backend::cpu::ops::quant) fn matmul_integer(
+    a: TensorView<'_>,
+    b: TensorView<'_>,
+    a_zero_point: Option<TensorView<'_>>,
+    b_zero_point: Option<TensorView<'_>>,
+    prepared: Option<&Prepared>,
+    threads: usize,
+    out: &mut Outputs,
+) -> Result<bool> {
+    let signed = |d: DType| match d {
+        DType::I8 => Some(true),
+        DType::U8 => Some(false),
+        _ => None,
+    };
+    let (Some(a_signed), Some(_)) = (signed(a.dtype), signed(b.dtype)) else {
+        return Ok(false);
+    };
+    let (&[k, n], Some((&ka, lead))) = (b.shape, a.shape.split_last()) else {
+        return Ok(false);
+    };
+    if ka != k || lead.is_empty() {
+        return Ok(false);
+    }
+    let zero_point = |z: &TensorView<'_>, i: usize| -> i32 {
+        if z.dtype == DType::I8 {
+            z.bytes[i] as i8 as i32
+        } else {
+            z.bytes[i] as i32
+        }
+    };
+    let a_zp = match &a_zero_point {
+        None => 0,
+        Some(z) if z.len() == 1 && z.dtype == a.dtype => zero_point(z, 0),
+        Some(_) => return Ok(false),
+    };
+    let Some(b_zps) = right_zero_points(&b, b_zero_point.as_ref()) else {
+        return Ok(false);
+    };
+    let rows: usize = lead.iter().product();
+    let mut shape = lead.to_vec();
+    shape.push(n);
+    let y = out.alloc_typed::<i32>(0, &shape)?;
+    if y.is_empty() {
+        return Ok(true);
+    }
+    // Bᵀ `[N, K]` packed as the GEMM's left operand (once at load when `B` is a constant);
+    // Aᵀ `[K, rows]` its right one.
+    let fresh;
+    let packed = match prepared {
+        Some(Prepared::MatMulInteger(p)) if (p.rows(), p.depth()) == (n, k) => p,
+        _ => {
+            fresh = pack_right_operand(b, &b_zps)?;
+            &fresh
+        }
+    };
+    let mut at = vec![0u8; k * rows];
+    for (r, row) in a.bytes.chunks_exact(k.max(1)).enumerate() {
+        for (kk, &v) in row.iter().enumerate() {
+            at[kk * rows + r] = v;
+        }
+    }
+    let call = QGemm {
+        m: n,
+        n: rows,
+        k,
+        a: &packed,
+        b: QOperandB::Matrix {
+            data: &at,
+            ld: rows,
+        },
+        b_signed: a_signed,
+        b_zero_point: a_zp,
+    };
+    let mut yt = vec![0i32; n * rows];
+    let output = QOutput::I32 {
+        c: &mut yt,
+        ldc: rows,
+    };
+    let grains = rows.div_ceil(COLUMN_GRAIN);
+    let workers = parallel::worker_count(threads, grains, n * rows * k, MIN_MACS_PER_THREAD);
+    let cuts: Vec<usize> = (1..workers)
+        .map(|t| (grains * t / workers) * COLUMN_GRAIN)
+        .collect();
+    let parts =
+        split_output(output, n, rows, &cuts).map_err(|e| kernel_error("MatMulInteger", e))?;
+    parallel::for_each_part(parts, |part| {
+        qgemm_block(&call, part).map_err(|e| kernel_error("MatMulInteger", e))
+    })?;
+    for (j, col) in yt.chunks_exact(rows).enumerate() {
+        for (r, &v) in col.iter().enumerate() {
+            y[r * n + j] = v;
+        }
+    }
+    Ok(true)
+}
+
+/// `MatMulInteger`'s 2-D right operand `B` (`[K, N]`, zero points one or per column) as
+/// packed GEMM weights `Bᵀ`.
+pub(crate) fn pack_right_operand(b: TensorView<'_>, zero_points: &[i32]) -> Result<PackedQWeights> {
+    let &[k, n] = b.shape else {
+        bail!(shape, "MatMulInteger: B {:?} is not 2-D", b.shape);
+    };
+    let signed = b.dtype == DType::I8;
+    let mut bt = vec![0u8; n * k];
+    for (kk, row) in b.bytes.chunks_exact(n.max(1)).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            bt[j * k + kk] = v;
+        }
+    }
+    let layout = mote_kernels::cpu::table().qgemm_layout;
+    PackedQWeights::pack(layout, n, k, &bt, k, signed, zero_points)
+        .map_err(|e| kernel_error("MatMulInteger", e))
+}
+
+/// The zero points of `MatMulInteger`'s `B` as the packing wants them, when they are a scalar
+/// or one per column (`None` otherwise).
+pub(crate) fn right_zero_points(
+    b: &TensorView<'_>,
+    z: Option<&TensorView<'_>>,
+) -> Option<Vec<i32>> {
+    let n = *b.shape.get(1)?;
+    let value = |z: &TensorView<'_>, i: usize| {
+        if z.dtype == DType::I8 {
+            z.bytes[i] as i8 as i32
+        } else {
+            z.bytes[i] as i32
+        }
+    };
+    match z {
+        None => Some(vec![0]),
+        Some(z) if z.dtype == b.dtype && (z.len() == 1 || (z.rank() == 1 && z.len() == n)) => {
+            Some((0..z.len()).map(|i| value(z, i)).collect())
+        }
+        Some(_) => None,
+    }
+}

@@ -12,12 +12,12 @@ pub(super) use binary::qbinary;
 pub(super) use conv::qconv;
 pub(super) use conv_transpose::qconv_transpose;
 pub(super) use lut::{channel_lut, lut};
-pub(super) use matmul::qmatmul;
+pub(super) use matmul::{matmul_integer, qmatmul};
 pub(super) use pool::qglobal_average_pool;
 
 pub(crate) use conv::QConvPrepared;
 pub(crate) use conv_transpose::QConvTransposePrepared;
-pub(crate) use matmul::QMatMulPrepared;
+pub(crate) use matmul::{pack_right_operand, right_zero_points, QMatMulPrepared};
 
 use crate::ir::ops::quant::Quant8;
 use crate::tensor::TensorView;
