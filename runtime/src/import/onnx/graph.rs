@@ -1,7 +1,7 @@
 //! Translation of one `GraphProto` (the main graph or a control-flow body) into an IR graph.
 
 use super::node::NodeCx;
-use super::{is_default_domain, lower, pb, tensor_proto};
+use super::{contrib, is_default_domain, lower, pb, tensor_proto};
 use crate::ir::ops::ControlOp;
 use crate::ir::{Dim, Graph, Node, Op, ValueId, ValueInfo};
 use crate::{DType, Error, Result};
@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Model-wide import settings.
+#[derive(Clone, Copy)]
 pub(super) struct ImportCx<'a> {
     pub(super) opset: i64,
     pub(super) model_dir: Option<&'a Path>,
@@ -163,6 +164,9 @@ pub(super) fn translate(
 }
 
 fn translate_node(cx: &ImportCx<'_>, b: &mut Builder<'_>, np: &pb::NodeProto) -> Result<()> {
+    if np.domain == contrib::DOMAIN {
+        return translate_contrib(cx, b, np);
+    }
     if !is_default_domain(&np.domain) {
         if cx.functions.iter().any(|f| {
             f.domain.as_deref() == Some(np.domain.as_str())
@@ -176,8 +180,8 @@ fn translate_node(cx: &ImportCx<'_>, b: &mut Builder<'_>, np: &pb::NodeProto) ->
         return Err(Error::unsupported(
             &np.op_type,
             format!(
-                "node '{}' is in domain '{}'; only the default ai.onnx domain is supported",
-                np.name, np.domain
+                "node '{}' is in domain '{}'; Mote supports the default ai.onnx domain and some '{}' ops",
+                np.name, np.domain, contrib::DOMAIN
             ),
         ));
     }
@@ -231,6 +235,29 @@ fn translate_node(cx: &ImportCx<'_>, b: &mut Builder<'_>, np: &pb::NodeProto) ->
         inputs,
         outputs,
     });
+    Ok(())
+}
+
+/// Translates a `com.microsoft` node through its expansion into standard nodes, each at the
+/// opset it is written for.
+fn translate_contrib(cx: &ImportCx<'_>, b: &mut Builder<'_>, np: &pb::NodeProto) -> Result<()> {
+    let ncx = NodeCx {
+        proto: np,
+        opset: cx.opset,
+    };
+    let nodes = contrib::expand(&ncx).unwrap_or_else(|| Err(contrib::unsupported(np)))?;
+    for s in nodes {
+        let scx = ImportCx {
+            opset: s.opset,
+            ..*cx
+        };
+        translate_node(&scx, b, &s.proto).map_err(|e| {
+            e.context_with(format!(
+                "in the expansion of {}.{} node '{}'",
+                np.domain, np.op_type, np.name
+            ))
+        })?;
+    }
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 //! optimized graph is never used (it folds DequantizeLinear of weights into f32, and its ops
 //! are tract's kernels, not ours).
 
+mod contrib;
+mod expand;
 mod graph;
 pub(crate) mod lower;
 mod node;

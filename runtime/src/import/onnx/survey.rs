@@ -2,7 +2,7 @@
 //! it, without stopping at the first problem.
 
 use super::node::NodeCx;
-use super::{is_default_domain, lower, pb, tensor_proto};
+use super::{contrib, is_default_domain, lower, pb, tensor_proto};
 use crate::{Error, Result};
 use prost::Message;
 use std::collections::BTreeMap;
@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 pub struct Survey {
     /// The `ai.onnx` opset.
     pub opset: i64,
-    /// ONNX op type -> node count (control-flow bodies included).
+    /// ONNX op type (`domain.op` outside the default domain) -> node count (control-flow
+    /// bodies included).
     pub op_histogram: BTreeMap<String, usize>,
     /// One message per distinct unsupported op type (with the first node's reason).
     pub unsupported: BTreeMap<String, String>,
@@ -61,7 +62,14 @@ fn walk(g: &pb::GraphProto, s: &mut Survey) {
         count_tensor(t, s);
     }
     for np in &g.node {
-        *s.op_histogram.entry(np.op_type.clone()).or_default() += 1;
+        // Ops of other domains are listed as `domain.op` so that, e.g., the standard
+        // QLinearConv and com.microsoft's are told apart.
+        let key = if is_default_domain(&np.domain) {
+            np.op_type.clone()
+        } else {
+            format!("{}.{}", np.domain, np.op_type)
+        };
+        *s.op_histogram.entry(key.clone()).or_default() += 1;
         for a in &np.attribute {
             if let Some(sub) = &a.g {
                 walk(sub, s);
@@ -75,10 +83,12 @@ fn walk(g: &pb::GraphProto, s: &mut Survey) {
                 }
             }
         }
-        if s.unsupported.contains_key(&np.op_type) {
+        if s.unsupported.contains_key(&key) {
             continue;
         }
-        let reason = if !is_default_domain(&np.domain) {
+        let reason = if np.domain == contrib::DOMAIN {
+            contrib::check(np, s.opset)
+        } else if !is_default_domain(&np.domain) {
             Some(format!("domain '{}' is not supported", np.domain))
         } else if matches!(np.op_type.as_str(), "Constant" | "If" | "Loop" | "Scan") {
             None
@@ -91,7 +101,7 @@ fn walk(g: &pb::GraphProto, s: &mut Survey) {
             .map(|e| e.to_string())
         };
         if let Some(reason) = reason {
-            s.unsupported.insert(np.op_type.clone(), reason);
+            s.unsupported.insert(key, reason);
         }
     }
 }
