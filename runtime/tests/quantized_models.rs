@@ -26,7 +26,7 @@
 //!   case uses well under that (see the printed metrics with --nocapture).
 //!
 //! A variant with an op Mote cannot load yet fails (it is not skipped); such tests carry
-//! `#[ignore = "..."]` naming the missing ops, so `-- --ignored` runs them.
+//! `#[ignore = "..."]` giving the measured gap, so `-- --ignored` runs them.
 //! When the data is missing the tests are skipped, or fail under MOTE_REQUIRE_TEST_DATA.
 
 mod common;
@@ -171,14 +171,14 @@ macro_rules! cases {
 cases! {
     det_qdq_s8s8 => "ch_PP-OCRv4_det_infer@qdq_s8s8",
     det_qdq_u8s8 => "ch_PP-OCRv4_det_infer@qdq_u8s8",
-    #[ignore = "QOperator: Mote lacks the com.microsoft QLinear* ops (QLinearAdd, QLinearMul, QLinearConcat, QLinearGlobalAveragePool, QLinearSigmoid)"]
+    #[ignore = "QOperator det: Mote's 8-bit ops round a few ties unlike ORT's QLinear kernels; cosine 0.99917, max |diff| 0.85 of max (ORT's own fused-vs-unfused spread on this file: 0.49)"]
     det_qop_u8s8 => "ch_PP-OCRv4_det_infer@qop_u8s8",
     det_fp16 => "ch_PP-OCRv4_det_infer@fp16",
     det_fp16_weights => "ch_PP-OCRv4_det_infer@fp16_weights",
 
     rec_qdq_s8s8 => "ch_PP-OCRv4_rec_infer@qdq_s8s8",
     rec_qdq_u8s8 => "ch_PP-OCRv4_rec_infer@qdq_u8s8",
-    #[ignore = "QOperator: Mote lacks the com.microsoft QLinear* ops (QLinearAdd, QLinearMul, QLinearAveragePool, QLinearConcat, QLinearGlobalAveragePool, QLinearSigmoid, QLinearSoftmax)"]
+    #[ignore = "QOperator rec: Mote's 8-bit ops round a few ties unlike ORT's QLinear kernels; cosine 0.99824, max |diff| 0.18 of max (the issue asks 0.999 and 0.05)"]
     rec_qop_u8s8 => "ch_PP-OCRv4_rec_infer@qop_u8s8",
     rec_dynamic => "ch_PP-OCRv4_rec_infer@dynamic",
     rec_fp16 => "ch_PP-OCRv4_rec_infer@fp16",
@@ -186,7 +186,6 @@ cases! {
 
     cls_qdq_s8s8 => "ch_ppocr_mobile_v2.0_cls_infer@qdq_s8s8",
     cls_qdq_u8s8 => "ch_ppocr_mobile_v2.0_cls_infer@qdq_u8s8",
-    #[ignore = "QOperator: Mote lacks the com.microsoft QLinear* ops (QLinearAdd, QLinearMul, QGemm, QLinearGlobalAveragePool, QLinearSoftmax)"]
     cls_qop_u8s8 => "ch_ppocr_mobile_v2.0_cls_infer@qop_u8s8",
     cls_dynamic => "ch_ppocr_mobile_v2.0_cls_infer@dynamic",
     cls_fp16 => "ch_ppocr_mobile_v2.0_cls_infer@fp16",
@@ -194,7 +193,6 @@ cases! {
 
     demo_qdq_s8s8 => "digits_mlp@qdq_s8s8",
     demo_qdq_u8s8 => "digits_mlp@qdq_u8s8",
-    #[ignore = "QOperator: Mote lacks the com.microsoft QLinear* ops (QGemm, QLinearMul, QLinearSoftmax)"]
     demo_qop_u8s8 => "digits_mlp@qop_u8s8",
     demo_fp16 => "digits_mlp@fp16",
     demo_fp16_weights => "digits_mlp@fp16_weights",
