@@ -6,7 +6,7 @@
 //! The whole depth is done in one pass (no `kc` slicing): the `A` panel (`MR·k` bytes) stays in
 //! L1 while the `B` block (`k·NC`) sits in L2, and the `i32` accumulators never leave registers.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ops::Range;
 
 use super::output::{block, QColumnBlock};
@@ -126,12 +126,17 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
         .min(cols.len().div_ceil(nr))
         * nr;
     let packed_len = groups * kg * nc;
-    let mut scratch = |s: &mut Scratch| {
-        // Every element the loop reads is packed first, so stale contents do not matter.
-        let words = (packed_len * std::mem::size_of::<K::B>()).div_ceil(8);
-        grow(&mut s.packed, words);
-        grow(&mut s.col_sums, nc);
-        grow(&mut s.raw, kg * nc);
+    // The buffers are taken out of the thread-local and put back rather than used inside a
+    // `LocalKey::with` closure: a closure is compiled as its own function, without the
+    // caller's `#[target_feature]`s, and everything inlined into it (packing, epilogue) would
+    // run as baseline SSE2 code.
+    let mut s = SCRATCH.with(|cell| cell.take());
+    // Every element the loop reads is packed first, so stale contents do not matter.
+    let words = (packed_len * std::mem::size_of::<K::B>()).div_ceil(8);
+    grow(&mut s.packed, words);
+    grow(&mut s.col_sums, nc);
+    grow(&mut s.raw, kg * nc);
+    {
         let packed = &mut bytemuck::cast_slice_mut::<u64, K::B>(&mut s.packed)[..packed_len];
         let (col_sums, raw) = (&mut s.col_sums[..nc], &mut s.raw[..kg * nc]);
         // SAFETY: the CPU supports K (our caller's contract).
@@ -148,12 +153,8 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
                 raw,
             )
         };
-    };
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => scratch(&mut s),
-        // Unreachable today (nothing inside re-enters qgemm); allocate rather than panic.
-        Err(_) => scratch(&mut Scratch::default()),
-    });
+    }
+    SCRATCH.with(|cell| cell.replace(s));
 }
 
 /// Packing buffers, reused across calls on one thread so a hot loop does not allocate.
@@ -166,7 +167,7 @@ struct Scratch {
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
 }
 
 fn grow<T: Default + Clone>(v: &mut Vec<T>, len: usize) {
@@ -225,18 +226,9 @@ unsafe fn drive<K: QMicroKernel>(
                 let w = nr.min(width - q * nr);
                 for i in 0..rows {
                     let r = r0 + i;
-                    let t = &mut tile[i * nr..i * nr + w];
-                    if need_col_sums {
-                        let s = &col_sums[q * nr..q * nr + w];
-                        for (x, &cs) in t.iter_mut().zip(s) {
-                            *x = x
-                                .wrapping_add(row_term[r])
-                                .wrapping_sub(za[r].wrapping_mul(cs));
-                        }
-                    } else if row_term[r] != 0 {
-                        t.iter_mut().for_each(|x| *x = x.wrapping_add(row_term[r]));
-                    }
-                    c.store(r, j0 + q * nr, t);
+                    let t = &tile[i * nr..i * nr + w];
+                    let col = need_col_sums.then(|| (za[r], &col_sums[q * nr..q * nr + w]));
+                    c.store_corrected(r, j0 + q * nr, t, row_term[r], col);
                 }
             }
         }
