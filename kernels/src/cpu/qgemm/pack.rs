@@ -234,7 +234,7 @@ pub(crate) fn fill_row(b: &QOperandB<'_>, l: usize, j0: usize, out: &mut [u8]) {
 }
 
 /// [`fill_row`] of the im2col matrix: output row by output row, a contiguous copy of the
-/// valid part at stride 1 (the common case), tap by tap otherwise.
+/// valid part between two runs of padding (a strided copy at strides above 1).
 #[inline(always)]
 fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, out: &mut [u8]) {
     let taps = q.kernel_h * q.kernel_w;
@@ -256,24 +256,31 @@ fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, 
             continue;
         }
         let row = &plane[(iy - pt) * in_w..(iy - pt + 1) * in_w];
-        if q.stride_w == 1 {
-            // Valid where 0 <= ox + dx − pl < in_w.
-            let lo = pl.saturating_sub(dx).clamp(ox0, ox1);
-            let hi = (in_w + pl).saturating_sub(dx).clamp(lo, ox1);
-            seg[..lo - ox0].fill(pad);
-            if hi > lo {
-                seg[lo - ox0..hi - ox0].copy_from_slice(&row[lo + dx - pl..hi + dx - pl]);
-            }
-            seg[hi - ox0..].fill(pad);
-        } else {
-            for (i, s) in seg.iter_mut().enumerate() {
-                let ix = (ox0 + i) * q.stride_w + dx;
-                *s = if ix >= pl && ix - pl < in_w {
-                    row[ix - pl]
-                } else {
-                    pad
-                };
+        // Valid where 0 <= ox·s + dx − pl < in_w: from ⌈(pl − dx) / s⌉ to ⌈(in_w + pl − dx) / s⌉.
+        let sw = q.stride_w;
+        let lo = pl.saturating_sub(dx).div_ceil(sw).clamp(ox0, ox1);
+        let hi = (in_w + pl).saturating_sub(dx).div_ceil(sw).clamp(lo, ox1);
+        seg[..lo - ox0].fill(pad);
+        if hi > lo {
+            let first = lo * sw + dx - pl;
+            let dst = &mut seg[lo - ox0..hi - ox0];
+            match sw {
+                1 => dst.copy_from_slice(&row[first..first + dst.len()]),
+                // Pairs, so that the even bytes are picked by a vector shuffle (the common
+                // stride-2 downsampling conv); the last pair may be a single byte.
+                2 => {
+                    let src = &row[first..(first + 2 * dst.len()).min(in_w)];
+                    for (d, p) in dst.iter_mut().zip(src.chunks(2)) {
+                        *d = p[0];
+                    }
+                }
+                _ => {
+                    for (d, &x) in dst.iter_mut().zip(row[first..].iter().step_by(sw)) {
+                        *d = x;
+                    }
+                }
             }
         }
+        seg[hi - ox0..].fill(pad);
     }
 }
