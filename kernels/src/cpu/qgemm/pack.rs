@@ -243,10 +243,17 @@ fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, 
     let plane = &data[c * q.in_h * q.in_w..(c + 1) * q.in_h * q.in_w];
     let (dy, dx) = (ky * q.dilation_h, kx * q.dilation_w);
     let (pt, pl, in_w) = (q.pad_top, q.pad_left, q.in_w);
+    let sw = q.stride_w;
+    // The output columns that read inside the image (the same in every output row): where
+    // 0 <= ox·s + dx − pl < in_w, from ⌈(pl − dx) / s⌉ to ⌈(in_w + pl − dx) / s⌉.
+    let valid = pl.saturating_sub(dx).div_ceil(sw)..(in_w + pl).saturating_sub(dx).div_ceil(sw);
     let mut done = 0;
+    // The first segment may start inside an output row; the next ones start rows (no division
+    // per segment).
+    let (mut next_oy, mut next_ox) = (j0 / q.out_w, j0 % q.out_w);
     while done < out.len() {
-        let j = j0 + done;
-        let (oy, ox0) = (j / q.out_w, j % q.out_w);
+        let (oy, ox0) = (next_oy, next_ox);
+        (next_oy, next_ox) = (oy + 1, 0);
         let ox1 = q.out_w.min(ox0 + out.len() - done);
         let seg = &mut out[done..done + ox1 - ox0];
         done += ox1 - ox0;
@@ -256,11 +263,12 @@ fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, 
             continue;
         }
         let row = &plane[(iy - pt) * in_w..(iy - pt + 1) * in_w];
-        // Valid where 0 <= ox·s + dx − pl < in_w: from ⌈(pl − dx) / s⌉ to ⌈(in_w + pl − dx) / s⌉.
-        let sw = q.stride_w;
-        let lo = pl.saturating_sub(dx).div_ceil(sw).clamp(ox0, ox1);
-        let hi = (in_w + pl).saturating_sub(dx).div_ceil(sw).clamp(lo, ox1);
-        seg[..lo - ox0].fill(pad);
+        let lo = valid.start.clamp(ox0, ox1);
+        let hi = valid.end.clamp(lo, ox1);
+        // Most runs of padding are empty (or one tap at an edge): skip the `memset` call.
+        if lo > ox0 {
+            seg[..lo - ox0].fill(pad);
+        }
         if hi > lo {
             let first = lo * sw + dx - pl;
             let dst = &mut seg[lo - ox0..hi - ox0];
@@ -281,6 +289,8 @@ fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, 
                 }
             }
         }
-        seg[hi - ox0..].fill(pad);
+        if ox1 > hi {
+            seg[hi - ox0..].fill(pad);
+        }
     }
 }
