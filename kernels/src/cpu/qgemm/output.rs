@@ -253,7 +253,65 @@ fn chunked<T>(c: &mut [T], value: &impl Fn(usize) -> i32, f: impl Fn(i32) -> T) 
     }
 }
 
+/// One row segment of a requantising store, for kernels that requantise from registers: the
+/// destination of `w` bytes and the row's constants of [`requant`] (`bias` already holds the
+/// zero-point correction). Kernels must give the exact result of [`requant`] per element.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequantRow {
+    pub(crate) dst: *mut u8,
+    pub(crate) bias: i32,
+    pub(crate) scale: f32,
+}
+
+/// The per-call constants of [`requant`]: `zero_point`, `lo`, `hi`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequantParams {
+    pub(crate) zero_point: i32,
+    pub(crate) lo: i32,
+    pub(crate) hi: i32,
+}
+
 impl QColumnBlock<'_> {
+    /// The constants of a [`QOutput::Requant`] block (`None` for the other outputs).
+    pub(crate) fn requant_params(&self) -> Option<RequantParams> {
+        match (self.dst, self.epilogue) {
+            (
+                Dst::U8(_),
+                Epilogue::Requant {
+                    zero_point, lo, hi, ..
+                },
+            ) => Some(RequantParams { zero_point, lo, hi }),
+            _ => None,
+        }
+    }
+
+    /// Row `r`, columns `j .. j + w` of a [`QOutput::Requant`] block, with `add` joined to the
+    /// bias; `None` for another output or a segment outside the block. The pointer is valid
+    /// for `w` bytes that only this block writes, while `self` is borrowed mutably.
+    #[inline(always)]
+    pub(crate) fn requant_row(
+        &mut self,
+        r: usize,
+        j: usize,
+        w: usize,
+        add: i32,
+    ) -> Option<RequantRow> {
+        let inside = r < self.rows && j >= self.cols.start && j + w <= self.cols.end;
+        let start = r * self.ldc + j;
+        if !inside || start + w > self.len {
+            return None;
+        }
+        match (self.dst, self.epilogue) {
+            (Dst::U8(p), Epilogue::Requant { bias, scale, .. }) => Some(RequantRow {
+                // SAFETY: `start + w <= len`, inside the slice this block borrows.
+                dst: unsafe { p.add(start) },
+                bias: bias.get(r).copied().unwrap_or(0).wrapping_add(add),
+                scale: scale[r],
+            }),
+            _ => None,
+        }
+    }
+
     /// The columns this block owns.
     pub fn columns(&self) -> Range<usize> {
         self.cols.clone()
