@@ -274,12 +274,25 @@ fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, 
             let dst = &mut seg[lo - ox0..hi - ox0];
             match sw {
                 1 => dst.copy_from_slice(&row[first..first + dst.len()]),
-                // Pairs, so that the even bytes are picked by a vector shuffle (the common
-                // stride-2 downsampling conv); the last pair may be a single byte.
+                // The common stride-2 downsampling conv: 32 input bytes to 16 output bytes on
+                // fixed-size arrays (one vector shuffle), then byte by byte.
                 2 => {
-                    let src = &row[first..(first + 2 * dst.len()).min(in_w)];
-                    for (d, p) in dst.iter_mut().zip(src.chunks(2)) {
-                        *d = p[0];
+                    let src = &row[first..];
+                    let mut done = 0;
+                    for (d, p) in dst.chunks_exact_mut(16).zip(src.chunks_exact(32)) {
+                        let p: &[u8; 32] = p.try_into().expect("chunks of 32");
+                        let mut v = [0u8; 16];
+                        for (t, x) in v.iter_mut().enumerate() {
+                            *x = p[2 * t];
+                        }
+                        d.copy_from_slice(&v);
+                        done += 16;
+                    }
+                    for (d, &x) in dst[done..]
+                        .iter_mut()
+                        .zip(src[2 * done..].iter().step_by(2))
+                    {
+                        *d = x;
                     }
                 }
                 _ => {
