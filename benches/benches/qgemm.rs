@@ -183,6 +183,94 @@ fn qgemm(c: &mut Criterion) {
     }
 }
 
+/// The convolutions of PP-OCRv4 det that run as `qgemm` (`label, m = C_out, geometry`), as the
+/// runtime calls them: 1×1 stride-1 convs as a `[C_in, H·W]` matrix, the others as an implicit
+/// im2col; symmetric `i8` weights, `u8` activations. Throughput counts one element per MAC, so
+/// `Gelem/s` reads as GMAC/s.
+fn det_shapes() -> Vec<(&'static str, usize, QConvGeometry)> {
+    let conv = |channels, size, kernel, stride, out| QConvGeometry {
+        channels,
+        in_h: size,
+        in_w: size,
+        kernel_h: kernel,
+        kernel_w: kernel,
+        stride_h: stride,
+        stride_w: stride,
+        dilation_h: 1,
+        dilation_w: 1,
+        pad_top: kernel / 2,
+        pad_left: kernel / 2,
+        out_h: out,
+        out_w: out,
+    };
+    vec![
+        ("1x1_16to32_320", 32, conv(16, 320, 1, 1, 320)),
+        ("3x3s2_3to16_640", 16, conv(3, 640, 3, 2, 320)),
+        ("3x3_96to24_160", 24, conv(96, 160, 3, 1, 160)),
+        ("1x1_12to96_160", 96, conv(12, 160, 1, 1, 160)),
+        ("1x1_48to48_160", 48, conv(48, 160, 1, 1, 160)),
+    ]
+}
+
+fn det(c: &mut Criterion) {
+    for (label, m, q) in det_shapes() {
+        let k = q.channels * q.kernel_h * q.kernel_w;
+        let n = q.out_h * q.out_w;
+        let mut group = c.benchmark_group(format!("det_shapes/{label}"));
+        group.throughput(Throughput::Elements((m * n * k) as u64));
+        group
+            .sample_size(20)
+            .warm_up_time(Duration::from_millis(300));
+        group.measurement_time(Duration::from_secs(2));
+        let a = bytes(m * k, 1);
+        let b = bytes(q.channels * q.in_h * q.in_w, 2);
+        let scale = vec![0.0007f32; m];
+        let bias: Vec<i32> = (0..m as i32).map(|i| i * 13 - 100).collect();
+        let mut out = vec![0u8; m * n];
+        for v in variants() {
+            let Some(kern) = v.qgemm() else { continue };
+            if v.info.reference || !v.is_supported() {
+                continue;
+            }
+            let packed = PackedQWeights::pack(kern.layout, m, k, &a, k, true, &[0]).unwrap();
+            let operand = if q.kernel_h == 1 && q.kernel_w == 1 && q.stride_h == 1 {
+                QOperandB::Matrix { data: &b, ld: n }
+            } else {
+                QOperandB::Image {
+                    data: &b,
+                    geometry: q,
+                    pad: 128,
+                }
+            };
+            let g = QGemm {
+                m,
+                n,
+                k,
+                a: &packed,
+                b: operand,
+                b_signed: false,
+                b_zero_point: 128,
+            };
+            group.bench_function(BenchmarkId::from_parameter(v.info.name), |bench| {
+                bench.iter(|| {
+                    let out = QOutput::Requant {
+                        c: black_box(&mut out),
+                        ldc: n,
+                        signed: false,
+                        bias: &bias,
+                        scale: &scale,
+                        zero_point: 3,
+                        lo: 0,
+                        hi: 255,
+                    };
+                    (kern.qgemm)(black_box(&g), out, 0..n).unwrap()
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
 /// Reports go to `target/tmp/criterion`, not to a `target/` inside this package.
 fn config() -> Criterion {
     Criterion::default().output_directory(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("criterion"))
@@ -191,6 +279,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = qgemm
+    targets = qgemm, det
 }
 criterion_main!(benches);

@@ -6,16 +6,18 @@
 //! The whole depth is done in one pass (no `kc` slicing): the `A` panel (`MR·k` bytes) stays in
 //! L1 while the `B` block (`k·NC`) sits in L2, and the `i32` accumulators never leave registers.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ops::Range;
 
-use super::output::{block, QColumnBlock};
+use super::output::{block, QColumnBlock, RequantParams, RequantRow};
 use super::pack::fill_row;
 use super::{check_call, QGemm, QLayout, QOutput};
 use crate::KernelError;
 
 /// Largest `MR·NR` of any micro-kernel (the tile buffer is on the stack).
 pub(crate) const MAX_TILE: usize = 8 * 32;
+/// Largest `MR` of any micro-kernel.
+const MAX_MR: usize = 8;
 
 /// A register-tile micro-kernel and its packing.
 pub(crate) trait QMicroKernel {
@@ -42,6 +44,24 @@ pub(crate) trait QMicroKernel {
     /// The CPU supports the variant's instruction set; `a` holds `groups·MR·kg` values and `b`
     /// `groups·NR·kg`, `out` `MR·NR`.
     unsafe fn tile(a: &[Self::A], b: &[Self::B], groups: usize, out: &mut [i32]);
+
+    /// A full `MR × NR` tile requantised straight from the accumulators (no round trip through
+    /// memory): row `i` of the tile goes to `rows[i]` (with its zero-point correction in the
+    /// bias), exactly as [`super::output::requant`] would store it. `false` when the kernel
+    /// has no such path: the driver then uses [`Self::tile`] and the shared epilogue.
+    ///
+    /// # Safety
+    /// As [`Self::tile`]; `rows` holds `MR` rows, each valid for `NR` bytes.
+    #[inline(always)]
+    unsafe fn tile_requant(
+        _a: &[Self::A],
+        _b: &[Self::B],
+        _groups: usize,
+        _rows: &[RequantRow],
+        _params: RequantParams,
+    ) -> bool {
+        false
+    }
 
     /// Encodes depth group `gi` of the `B` block (row `t < valid` of the group is
     /// `raw[t·wp .. (t + 1)·wp]`; rows past `valid` are depth padding) into its place in every
@@ -126,12 +146,17 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
         .min(cols.len().div_ceil(nr))
         * nr;
     let packed_len = groups * kg * nc;
-    let mut scratch = |s: &mut Scratch| {
-        // Every element the loop reads is packed first, so stale contents do not matter.
-        let words = (packed_len * std::mem::size_of::<K::B>()).div_ceil(8);
-        grow(&mut s.packed, words);
-        grow(&mut s.col_sums, nc);
-        grow(&mut s.raw, kg * nc);
+    // The buffers are taken out of the thread-local and put back rather than used inside a
+    // `LocalKey::with` closure: a closure is compiled as its own function, without the
+    // caller's `#[target_feature]`s, and everything inlined into it (packing, epilogue) would
+    // run as baseline SSE2 code.
+    let mut s = SCRATCH.with(|cell| cell.take());
+    // Every element the loop reads is packed first, so stale contents do not matter.
+    let words = (packed_len * std::mem::size_of::<K::B>()).div_ceil(8);
+    grow(&mut s.packed, words);
+    grow(&mut s.col_sums, nc);
+    grow(&mut s.raw, kg * nc);
+    {
         let packed = &mut bytemuck::cast_slice_mut::<u64, K::B>(&mut s.packed)[..packed_len];
         let (col_sums, raw) = (&mut s.col_sums[..nc], &mut s.raw[..kg * nc]);
         // SAFETY: the CPU supports K (our caller's contract).
@@ -148,12 +173,8 @@ pub(crate) unsafe fn run<K: QMicroKernel>(g: &QGemm<'_>, c: &mut QColumnBlock<'_
                 raw,
             )
         };
-    };
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => scratch(&mut s),
-        // Unreachable today (nothing inside re-enters qgemm); allocate rather than panic.
-        Err(_) => scratch(&mut Scratch::default()),
-    });
+    }
+    SCRATCH.with(|cell| cell.replace(s));
 }
 
 /// Packing buffers, reused across calls on one thread so a hot loop does not allocate.
@@ -166,7 +187,7 @@ struct Scratch {
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
 }
 
 fn grow<T: Default + Clone>(v: &mut Vec<T>, len: usize) {
@@ -198,6 +219,13 @@ unsafe fn drive<K: QMicroKernel>(
     let za = g.a.enc_zero_points();
     let cols = c.columns();
     let mut tile = [0i32; MAX_TILE];
+    // Full tiles of a requantised output without column-sum corrections may be stored from
+    // registers by the kernel.
+    let requant = if need_col_sums {
+        None
+    } else {
+        c.requant_params()
+    };
     let mut j0 = cols.start;
     while j0 < cols.end {
         let width = nc.min(cols.end - j0);
@@ -219,24 +247,35 @@ unsafe fn drive<K: QMicroKernel>(
             let rows = mr.min(g.m - r0);
             for q in 0..panels {
                 let b_q = &packed[q * groups * nr * kg..(q + 1) * groups * nr * kg];
+                if let Some(params) = requant.filter(|_| rows == mr && (q + 1) * nr <= width) {
+                    let j = j0 + q * nr;
+                    let mut rr = [RequantRow {
+                        dst: std::ptr::null_mut(),
+                        bias: 0,
+                        scale: 0.0,
+                    }; MAX_MR];
+                    let mut all = true;
+                    for (i, x) in rr[..mr].iter_mut().enumerate() {
+                        match c.requant_row(r0 + i, j, nr, row_term[r0 + i]) {
+                            Some(row) => *x = row,
+                            None => all = false,
+                        }
+                    }
+                    // SAFETY: the CPU supports K (our caller's contract); the panels are as
+                    // for `tile` below, and every row is valid for `nr` bytes (`requant_row`).
+                    if all && unsafe { K::tile_requant(a_p, b_q, groups, &rr[..mr], params) } {
+                        continue;
+                    }
+                }
                 // SAFETY: the CPU supports K (our caller's contract); the panels have the lengths `tile`
                 // needs (`a_panel`, `groups·nr·kg`) and `tile` holds `mr·nr <= MAX_TILE`.
                 unsafe { K::tile(a_p, b_q, groups, &mut tile[..mr * nr]) };
                 let w = nr.min(width - q * nr);
                 for i in 0..rows {
                     let r = r0 + i;
-                    let t = &mut tile[i * nr..i * nr + w];
-                    if need_col_sums {
-                        let s = &col_sums[q * nr..q * nr + w];
-                        for (x, &cs) in t.iter_mut().zip(s) {
-                            *x = x
-                                .wrapping_add(row_term[r])
-                                .wrapping_sub(za[r].wrapping_mul(cs));
-                        }
-                    } else if row_term[r] != 0 {
-                        t.iter_mut().for_each(|x| *x = x.wrapping_add(row_term[r]));
-                    }
-                    c.store(r, j0 + q * nr, t);
+                    let t = &tile[i * nr..i * nr + w];
+                    let col = need_col_sums.then(|| (za[r], &col_sums[q * nr..q * nr + w]));
+                    c.store_corrected(r, j0 + q * nr, t, row_term[r], col);
                 }
             }
         }

@@ -230,7 +230,88 @@ pub(crate) fn requant(acc: i32, bias: i32, scale: f32, zero_point: i32, lo: i32,
     (q + zero_point).clamp(lo, hi) as u8
 }
 
+/// `c[i] = f(value(i))` in fixed chunks of 16 (then one by one): a fixed-length body
+/// vectorises at any width, where a loop over a runtime length may be vectorised with an
+/// unroll wider than the tile's row and then run only its scalar remainder.
+#[inline(always)]
+fn chunked<T>(c: &mut [T], value: &impl Fn(usize) -> i32, f: impl Fn(i32) -> T) {
+    const W: usize = 16;
+    let mut chunks = c.chunks_exact_mut(W);
+    let mut i = 0;
+    for d in &mut chunks {
+        let mut v = [0i32; W];
+        for (t, x) in v.iter_mut().enumerate() {
+            *x = value(i + t);
+        }
+        for (d, &x) in d.iter_mut().zip(&v) {
+            *d = f(x);
+        }
+        i += W;
+    }
+    for (t, d) in chunks.into_remainder().iter_mut().enumerate() {
+        *d = f(value(i + t));
+    }
+}
+
+/// One row segment of a requantising store, for kernels that requantise from registers: the
+/// destination of `w` bytes and the row's constants of [`requant`] (`bias` already holds the
+/// zero-point correction). Kernels must give the exact result of [`requant`] per element.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequantRow {
+    pub(crate) dst: *mut u8,
+    pub(crate) bias: i32,
+    pub(crate) scale: f32,
+}
+
+/// The per-call constants of [`requant`]: `zero_point`, `lo`, `hi`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequantParams {
+    pub(crate) zero_point: i32,
+    pub(crate) lo: i32,
+    pub(crate) hi: i32,
+}
+
 impl QColumnBlock<'_> {
+    /// The constants of a [`QOutput::Requant`] block (`None` for the other outputs).
+    pub(crate) fn requant_params(&self) -> Option<RequantParams> {
+        match (self.dst, self.epilogue) {
+            (
+                Dst::U8(_),
+                Epilogue::Requant {
+                    zero_point, lo, hi, ..
+                },
+            ) => Some(RequantParams { zero_point, lo, hi }),
+            _ => None,
+        }
+    }
+
+    /// Row `r`, columns `j .. j + w` of a [`QOutput::Requant`] block, with `add` joined to the
+    /// bias; `None` for another output or a segment outside the block. The pointer is valid
+    /// for `w` bytes that only this block writes, while `self` is borrowed mutably.
+    #[inline(always)]
+    pub(crate) fn requant_row(
+        &mut self,
+        r: usize,
+        j: usize,
+        w: usize,
+        add: i32,
+    ) -> Option<RequantRow> {
+        let inside = r < self.rows && j >= self.cols.start && j + w <= self.cols.end;
+        let start = r * self.ldc + j;
+        if !inside || start + w > self.len {
+            return None;
+        }
+        match (self.dst, self.epilogue) {
+            (Dst::U8(p), Epilogue::Requant { bias, scale, .. }) => Some(RequantRow {
+                // SAFETY: `start + w <= len`, inside the slice this block borrows.
+                dst: unsafe { p.add(start) },
+                bias: bias.get(r).copied().unwrap_or(0).wrapping_add(add),
+                scale: scale[r],
+            }),
+            _ => None,
+        }
+    }
+
     /// The columns this block owns.
     pub fn columns(&self) -> Range<usize> {
         self.cols.clone()
@@ -245,7 +326,39 @@ impl QColumnBlock<'_> {
     /// epilogue. Does nothing if the segment is not inside the block (callers stay inside).
     #[inline(always)]
     pub(crate) fn store(&mut self, r: usize, j: usize, acc: &[i32]) {
-        let w = acc.len();
+        self.store_corrected(r, j, acc, 0, None)
+    }
+
+    /// [`Self::store`] of `acc[i] + add − z·sums[i]` (wrapping; `col = Some((z, sums))`,
+    /// `sums` at least as long as `acc`), the zero-point corrections of the dot-product
+    /// kernels, applied in the same pass as the epilogue: a separate pass over the tile costs
+    /// a store and a reload per vector (and a store-forwarding stall where the two passes
+    /// vectorise at different widths).
+    #[inline(always)]
+    pub(crate) fn store_corrected(
+        &mut self,
+        r: usize,
+        j: usize,
+        acc: &[i32],
+        add: i32,
+        col: Option<(i32, &[i32])>,
+    ) {
+        match col {
+            // Wrapping addition is associative: `add` joins the bias (or stands alone).
+            None => self.emit(r, j, acc.len(), add, |i| acc[i]),
+            Some((z, sums)) => {
+                let sums = &sums[..acc.len()];
+                self.emit(r, j, acc.len(), add, |i| {
+                    acc[i].wrapping_sub(z.wrapping_mul(sums[i]))
+                })
+            }
+        }
+    }
+
+    /// Stores `value(i) + add` (wrapping) at column `j + i` of row `r` for `i < w` through the
+    /// epilogue; nothing if the segment is not inside the block.
+    #[inline(always)]
+    fn emit(&mut self, r: usize, j: usize, w: usize, add: i32, value: impl Fn(usize) -> i32) {
         let inside = r < self.rows && j >= self.cols.start && j + w <= self.cols.end;
         let start = r * self.ldc + j;
         if !inside || start + w > self.len {
@@ -258,7 +371,7 @@ impl QColumnBlock<'_> {
         match (self.dst, self.epilogue) {
             (Dst::I32(p), _) => {
                 let c = unsafe { std::slice::from_raw_parts_mut(p.add(start), w) };
-                c.copy_from_slice(acc);
+                chunked(c, &value, |x| x.wrapping_add(add));
             }
             (
                 Dst::U8(p),
@@ -271,17 +384,15 @@ impl QColumnBlock<'_> {
                 },
             ) => {
                 let c = unsafe { std::slice::from_raw_parts_mut(p.add(start), w) };
-                let (b, s) = (bias.get(r).copied().unwrap_or(0), scale[r]);
-                for (d, &a) in c.iter_mut().zip(acc) {
-                    *d = requant(a, b, s, zero_point, lo, hi);
-                }
+                let b = bias.get(r).copied().unwrap_or(0).wrapping_add(add);
+                let s = scale[r];
+                chunked(c, &value, |x| requant(x, b, s, zero_point, lo, hi));
             }
             (Dst::F32(p), Epilogue::F32 { bias, scale }) => {
                 let c = unsafe { std::slice::from_raw_parts_mut(p.add(start), w) };
-                let (b, s) = (bias.get(r).copied().unwrap_or(0), scale[r]);
-                for (d, &a) in c.iter_mut().zip(acc) {
-                    *d = (a.wrapping_add(b) as f32) * s;
-                }
+                let b = bias.get(r).copied().unwrap_or(0).wrapping_add(add);
+                let s = scale[r];
+                chunked(c, &value, |x| (x.wrapping_add(b) as f32) * s);
             }
             // `check` pairs each pointer with its epilogue.
             _ => debug_assert!(false, "qgemm: mismatched output"),

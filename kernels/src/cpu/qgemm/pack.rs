@@ -234,7 +234,7 @@ pub(crate) fn fill_row(b: &QOperandB<'_>, l: usize, j0: usize, out: &mut [u8]) {
 }
 
 /// [`fill_row`] of the im2col matrix: output row by output row, a contiguous copy of the
-/// valid part at stride 1 (the common case), tap by tap otherwise.
+/// valid part between two runs of padding (a strided copy at strides above 1).
 #[inline(always)]
 fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, out: &mut [u8]) {
     let taps = q.kernel_h * q.kernel_w;
@@ -243,10 +243,17 @@ fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, 
     let plane = &data[c * q.in_h * q.in_w..(c + 1) * q.in_h * q.in_w];
     let (dy, dx) = (ky * q.dilation_h, kx * q.dilation_w);
     let (pt, pl, in_w) = (q.pad_top, q.pad_left, q.in_w);
+    let sw = q.stride_w;
+    // The output columns that read inside the image (the same in every output row): where
+    // 0 <= ox·s + dx − pl < in_w, from ⌈(pl − dx) / s⌉ to ⌈(in_w + pl − dx) / s⌉.
+    let valid = pl.saturating_sub(dx).div_ceil(sw)..(in_w + pl).saturating_sub(dx).div_ceil(sw);
     let mut done = 0;
+    // The first segment may start inside an output row; the next ones start rows (no division
+    // per segment).
+    let (mut next_oy, mut next_ox) = (j0 / q.out_w, j0 % q.out_w);
     while done < out.len() {
-        let j = j0 + done;
-        let (oy, ox0) = (j / q.out_w, j % q.out_w);
+        let (oy, ox0) = (next_oy, next_ox);
+        (next_oy, next_ox) = (oy + 1, 0);
         let ox1 = q.out_w.min(ox0 + out.len() - done);
         let seg = &mut out[done..done + ox1 - ox0];
         done += ox1 - ox0;
@@ -256,24 +263,47 @@ fn fill_image_row(data: &[u8], q: &QConvGeometry, pad: u8, l: usize, j0: usize, 
             continue;
         }
         let row = &plane[(iy - pt) * in_w..(iy - pt + 1) * in_w];
-        if q.stride_w == 1 {
-            // Valid where 0 <= ox + dx − pl < in_w.
-            let lo = pl.saturating_sub(dx).clamp(ox0, ox1);
-            let hi = (in_w + pl).saturating_sub(dx).clamp(lo, ox1);
+        let lo = valid.start.clamp(ox0, ox1);
+        let hi = valid.end.clamp(lo, ox1);
+        // Most runs of padding are empty (or one tap at an edge): skip the `memset` call.
+        if lo > ox0 {
             seg[..lo - ox0].fill(pad);
-            if hi > lo {
-                seg[lo - ox0..hi - ox0].copy_from_slice(&row[lo + dx - pl..hi + dx - pl]);
+        }
+        if hi > lo {
+            let first = lo * sw + dx - pl;
+            let dst = &mut seg[lo - ox0..hi - ox0];
+            match sw {
+                1 => dst.copy_from_slice(&row[first..first + dst.len()]),
+                // The common stride-2 downsampling conv: 32 input bytes to 16 output bytes on
+                // fixed-size arrays (one vector shuffle), then byte by byte.
+                2 => {
+                    let src = &row[first..];
+                    let mut done = 0;
+                    for (d, p) in dst.chunks_exact_mut(16).zip(src.chunks_exact(32)) {
+                        let p: &[u8; 32] = p.try_into().expect("chunks of 32");
+                        let mut v = [0u8; 16];
+                        for (t, x) in v.iter_mut().enumerate() {
+                            *x = p[2 * t];
+                        }
+                        d.copy_from_slice(&v);
+                        done += 16;
+                    }
+                    for (d, &x) in dst[done..]
+                        .iter_mut()
+                        .zip(src[2 * done..].iter().step_by(2))
+                    {
+                        *d = x;
+                    }
+                }
+                _ => {
+                    for (d, &x) in dst.iter_mut().zip(row[first..].iter().step_by(sw)) {
+                        *d = x;
+                    }
+                }
             }
+        }
+        if ox1 > hi {
             seg[hi - ox0..].fill(pad);
-        } else {
-            for (i, s) in seg.iter_mut().enumerate() {
-                let ix = (ox0 + i) * q.stride_w + dx;
-                *s = if ix >= pl && ix - pl < in_w {
-                    row[ix - pl]
-                } else {
-                    pad
-                };
-            }
         }
     }
 }

@@ -356,6 +356,96 @@ fn extreme_values_and_large_depth_match() {
 }
 
 #[test]
+fn symmetric_weights_requantised_from_registers_match() {
+    // Weight zero point 0 and a requantised output: the VNNI kernel stores full tiles straight
+    // from its registers (the rest through the shared epilogue). Scales from tiny to large
+    // reach both clamps and the ±65536 clamp; scale 0.5 makes ties; the bias is per row.
+    for (m, n, k, signed, scale) in [
+        (24, 100, 12, false, 0.01f32),
+        (16, 70, 27, true, 0.5),
+        (9, 64, 48, false, 1.0),
+        (32, 33, 3, true, 3e-4),
+        (8, 96, 255, false, 40.0),
+    ] {
+        let mut c = simple(m, n, k);
+        c.a_zp = vec![0];
+        c.out = if signed {
+            OutKind::Requant {
+                signed,
+                zero_point: -5,
+                lo: -128,
+                hi: 127,
+            }
+        } else {
+            OutKind::Requant {
+                signed,
+                zero_point: 7,
+                lo: 0,
+                hi: 255,
+            }
+        };
+        c.scale = (0..m).map(|r| scale * (r % 5 + 1) as f32).collect();
+        c.bias = (0..m as i32).map(|r| r * 1000 - 7000).collect();
+        let want = c.run(&reference::KERNELS, false);
+        for (name, kern) in supported() {
+            for threads in [false, true] {
+                assert_eq!(c.run(&kern, threads), want, "{name} on {m}×{n}×{k}");
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_strided_images_match() {
+    // Rows wider than the proptest's images: the im2col copies at stride 1, 2 (by chunks of
+    // 16 outputs) and 3, with padding on either side, odd widths and a block that starts
+    // inside an output row.
+    for (stride, kernel, in_w, pad) in [(2, 3, 75, 1), (2, 3, 100, 0), (1, 3, 70, 1), (3, 5, 97, 2)]
+    {
+        let (in_h, channels) = (7, 2);
+        let out_w = (in_w + 2 * pad - kernel) / stride + 1;
+        let out_h = (in_h + 2 * pad - kernel) / stride + 1;
+        let q = QConvGeometry {
+            channels,
+            in_h,
+            in_w,
+            kernel_h: kernel,
+            kernel_w: kernel,
+            stride_h: stride,
+            stride_w: stride,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: pad,
+            pad_left: pad,
+            out_h,
+            out_w,
+        };
+        let (m, n, k) = (16, out_h * out_w, channels * kernel * kernel);
+        let mut c = simple(m, n, k);
+        c.a_zp = vec![0];
+        c.b = (0..channels * in_h * in_w)
+            .map(|i| (i * 53 % 256) as u8)
+            .collect();
+        c.geometry = Some(q);
+        c.pad = 77;
+        c.out = OutKind::Requant {
+            signed: false,
+            zero_point: 3,
+            lo: 0,
+            hi: 255,
+        };
+        for cols in [0..n, 5..n - 3] {
+            let mut c = c.clone();
+            c.cols = cols;
+            let want = c.run(&reference::KERNELS, false);
+            for (name, kern) in supported() {
+                assert_eq!(c.run(&kern, false), want, "{name} on {q:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn layout_mismatch_is_rejected() {
     let c = simple(4, 4, 4);
     let a = PackedQWeights::pack(QLayout::RAW, 4, 4, &c.a, 4, true, &[0]).unwrap();

@@ -4,7 +4,7 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::driver::{pack_group_x4, prepare, qgemm_with, run, QMicroKernel};
-use super::output::QColumnBlock;
+use super::output::{QColumnBlock, RequantParams, RequantRow};
 use super::pack::AEnc;
 use super::{PackedQWeights, QGemm, QGemmKernels, QLayout, QOutput};
 use crate::cpu::{CpuFeatures, Isa};
@@ -61,6 +61,20 @@ impl QMicroKernel for Vnni8x32 {
     }
 
     #[inline(always)]
+    unsafe fn tile_requant(
+        a: &[i8],
+        b: &[u8],
+        groups: usize,
+        rows: &[RequantRow],
+        params: RequantParams,
+    ) -> bool {
+        debug_assert!(a.len() >= groups * 32 && b.len() >= groups * 128 && rows.len() == 8);
+        // SAFETY: lengths, destinations and CPU support are the caller's contract.
+        unsafe { vnni_tile_requant(a.as_ptr(), b.as_ptr(), groups, rows.as_ptr(), params) };
+        true
+    }
+
+    #[inline(always)]
     fn pack_group(
         raw: &mut [u8],
         wp: usize,
@@ -77,8 +91,13 @@ impl QMicroKernel for Vnni8x32 {
     }
 }
 
+/// The accumulators of one `8 × 32` tile: `acc[r][h]` holds columns `16h .. 16h + 16` of row `r`.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VNNI; `a` holds `groups·32` values, `b` `groups·128`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn vnni_tile(a: *const i8, b: *const u8, groups: usize, out: *mut i32) {
+#[inline]
+unsafe fn vnni_acc(a: *const i8, b: *const u8, groups: usize) -> [[__m512i; 2]; 8] {
     let mut acc = [[_mm512_setzero_si512(); 2]; 8];
     for gi in 0..groups {
         // SAFETY: `gi < groups`: `b + gi·128 .. + 128` and `a + gi·32 .. + 32` are inside the
@@ -95,11 +114,55 @@ unsafe fn vnni_tile(a: *const i8, b: *const u8, groups: usize, out: *mut i32) {
             }
         }
     }
+    acc
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn vnni_tile(a: *const i8, b: *const u8, groups: usize, out: *mut i32) {
+    // SAFETY: the features are enabled here; lengths are the caller's contract.
+    let acc = unsafe { vnni_acc(a, b, groups) };
     for (r, acc_r) in acc.iter().enumerate() {
         // SAFETY: `out` holds 8·32 values (caller's contract).
         unsafe {
             _mm512_storeu_si512(out.add(r * 32).cast(), acc_r[0]);
             _mm512_storeu_si512(out.add(r * 32 + 16).cast(), acc_r[1]);
+        }
+    }
+}
+
+/// [`vnni_tile`] requantised from the registers into `rows` (8 rows of 32 bytes), step by step
+/// as `output::requant`: `i32` add (wrapping), conversion and product rounded to nearest even
+/// (explicitly, whatever MXCSR says; `requant` assumes the default mode), clamp to ±65536,
+/// rounding to nearest even, zero point, clamp to `[lo, hi]`, low byte.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn vnni_tile_requant(
+    a: *const i8,
+    b: *const u8,
+    groups: usize,
+    rows: *const RequantRow,
+    p: RequantParams,
+) {
+    const RN: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    // SAFETY: the features are enabled here; lengths are the caller's contract.
+    let acc = unsafe { vnni_acc(a, b, groups) };
+    let (zp, lo, hi) = (
+        _mm512_set1_epi32(p.zero_point),
+        _mm512_set1_epi32(p.lo),
+        _mm512_set1_epi32(p.hi),
+    );
+    let (min, max) = (_mm512_set1_ps(-65536.0), _mm512_set1_ps(65536.0));
+    for (r, acc_r) in acc.iter().enumerate() {
+        // SAFETY: `rows` holds 8 rows (caller's contract).
+        let row = unsafe { rows.add(r).read() };
+        let (bias, scale) = (_mm512_set1_epi32(row.bias), _mm512_set1_ps(row.scale));
+        for (h, &x) in acc_r.iter().enumerate() {
+            let v = _mm512_cvt_roundepi32_ps::<RN>(_mm512_add_epi32(x, bias));
+            let v = _mm512_mul_round_ps::<RN>(v, scale);
+            let v = _mm512_min_ps(_mm512_max_ps(v, min), max);
+            let q = _mm512_add_epi32(_mm512_cvt_roundps_epi32::<RN>(v), zp);
+            let q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+            // SAFETY: each row is valid for 32 bytes (caller's contract).
+            unsafe { _mm_storeu_si128(row.dst.add(16 * h).cast(), _mm512_cvtepi32_epi8(q)) };
         }
     }
 }
