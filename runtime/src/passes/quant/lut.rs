@@ -148,10 +148,7 @@ fn rank_of(graph: &Graph, id: ValueId) -> Option<usize> {
     if let Some(shape) = &graph.value(id).shape {
         return Some(shape.len());
     }
-    let node = graph
-        .nodes
-        .iter()
-        .find(|n| n.outputs.first().copied().flatten() == Some(id))?;
+    let node = super::producer_node(graph, id)?;
     let first = |i: usize| node.inputs.get(i).copied().flatten();
     match &node.op {
         Op::Quant(QuantOp::QConv(_) | QuantOp::QConvTranspose(_)) => {

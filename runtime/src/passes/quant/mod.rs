@@ -241,10 +241,7 @@ pub(super) fn constant_f32(graph: &Graph, id: ValueId) -> Option<Tensor> {
     if let Some(t) = graph.constant(id) {
         return (t.dtype() == DType::F32).then(|| (**t).clone());
     }
-    let n = graph
-        .nodes
-        .iter()
-        .find(|n| n.outputs.first().copied().flatten() == Some(id))?;
+    let n = producer_node(graph, id)?;
     if !matches!(n.op, Op::Quant(QuantOp::DequantizeLinear(_))) {
         return None;
     }
@@ -276,10 +273,7 @@ pub(super) struct ConstantDequantize {
 
 /// The DequantizeLinear node producing `id`, when all its inputs are constants.
 pub(super) fn dequantize_constants(graph: &Graph, id: ValueId) -> Option<ConstantDequantize> {
-    let n = graph
-        .nodes
-        .iter()
-        .find(|n| n.outputs.first().copied().flatten() == Some(id))?;
+    let n = producer_node(graph, id)?;
     let Op::Quant(QuantOp::DequantizeLinear(attrs)) = &n.op else {
         return None;
     };
@@ -300,6 +294,15 @@ pub(super) fn dequantize_constants(graph: &Graph, id: ValueId) -> Option<Constan
         zero_point: get(2),
         axis: attrs.axis,
     })
+}
+
+/// The node whose first output is `id` (a scan: for the few constant operands a fold looks
+/// at, where building [`Readers`] would cost more).
+pub(super) fn producer_node(graph: &Graph, id: ValueId) -> Option<&crate::ir::Node> {
+    graph
+        .nodes
+        .iter()
+        .find(|n| n.outputs.first().copied().flatten() == Some(id))
 }
 
 /// Adds a constant value and returns its id.

@@ -2,7 +2,7 @@
 //! depthwise kernel, both requantizing in their epilogue; a folded `Lut` runs on the bytes after.
 
 use super::super::super::{Inputs, Outputs};
-use super::{bytes_of, kernel_error};
+use super::{bytes_of, gemm, kernel_error};
 use crate::backend::cpu::parallel;
 use crate::backend::cpu::prepare::Prepared;
 use crate::ir::ops::nn::conv_shape;
@@ -13,15 +13,8 @@ use mote_kernels::cpu::depthwise::DepthwiseParams;
 use mote_kernels::cpu::qdepthwise::{
     qdepthwise, PackedQDepthwiseWeights, QDepthwise, QDepthwiseOut,
 };
-use mote_kernels::cpu::qgemm::{
-    qgemm_block, split_output, PackedQWeights, QConvGeometry, QGemm, QOperandB, QOutput,
-};
+use mote_kernels::cpu::qgemm::{PackedQWeights, QConvGeometry, QGemm, QOperandB, QOutput};
 use std::sync::Arc;
-
-/// Output columns per thread grain, as the `f32` conv cuts them.
-const COLUMN_GRAIN: usize = 64;
-/// Multiply-adds below which one more thread does not pay.
-const MIN_MACS_PER_THREAD: usize = 1 << 18;
 
 /// What a `QConv` keeps from load time: weights packed for its kernel, and the requantization
 /// of each output channel.
@@ -215,7 +208,8 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
                     scale: &prepared.scale,
                 };
                 let work = c_out * out_plane * kh * kw;
-                let workers = parallel::worker_count(threads, c_out, work, MIN_MACS_PER_THREAD);
+                let workers =
+                    parallel::worker_count(threads, c_out, work, gemm::MIN_MACS_PER_THREAD);
                 let per = c_out.div_ceil(workers);
                 let parts: Vec<(usize, &mut [u8])> =
                     yb.chunks_mut(per * out_plane).enumerate().collect();
@@ -291,22 +285,10 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
                     lo,
                     hi,
                 };
-                let grains = n.div_ceil(COLUMN_GRAIN);
-                let workers =
-                    parallel::worker_count(threads, grains, cg_out * n * k, MIN_MACS_PER_THREAD);
-                let cuts: Vec<usize> = (1..workers)
-                    .map(|t| (grains * t / workers) * COLUMN_GRAIN)
-                    .collect();
-                let parts =
-                    split_output(output, cg_out, n, &cuts).map_err(|e| kernel_error("QConv", e))?;
-                parallel::for_each_part(parts, |part| {
-                    qgemm_block(&call, part).map_err(|e| kernel_error("QConv", e))
-                })?;
+                gemm::run("QConv", &call, output, threads)?;
             }
         }
     }
-    if let Some(table) = &q.lut {
-        y.bytes.iter_mut().for_each(|b| *b = table[*b as usize]);
-    }
+    gemm::apply_table(y.bytes, q.lut.as_deref());
     Ok(())
 }

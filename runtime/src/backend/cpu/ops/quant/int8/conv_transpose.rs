@@ -3,19 +3,13 @@
 //! `(c, ky, kx)` scattered to the output pixels `(oy · kh + ky, ox · kw + kx)`.
 
 use super::super::super::{Inputs, Outputs};
-use super::{bytes_of, kernel_error};
-use crate::backend::cpu::parallel;
+use super::{bytes_of, gemm, kernel_error};
 use crate::backend::cpu::prepare::Prepared;
 use crate::ir::ops::quant::QConvTranspose;
 use crate::tensor::TensorView;
 use crate::{bail, DType, Result};
-use mote_kernels::cpu::qgemm::{
-    qgemm_block, split_output, PackedQWeights, QGemm, QOperandB, QOutput,
-};
+use mote_kernels::cpu::qgemm::{PackedQWeights, QGemm, QOperandB, QOutput};
 use std::sync::Arc;
-
-const COLUMN_GRAIN: usize = 64;
-const MIN_MACS_PER_THREAD: usize = 1 << 18;
 
 /// What a `QConvTranspose` keeps from load time: the weights as GEMM rows `(c, ky, kx)`, and the
 /// requantization of each row.
@@ -159,17 +153,7 @@ pub(in crate::backend::cpu::ops::quant) fn qconv_transpose(
             lo,
             hi,
         };
-        let grains = n.div_ceil(COLUMN_GRAIN);
-        let workers =
-            parallel::worker_count(ins.threads(), grains, rows * n * c_in, MIN_MACS_PER_THREAD);
-        let cuts: Vec<usize> = (1..workers)
-            .map(|t| (grains * t / workers) * COLUMN_GRAIN)
-            .collect();
-        let parts =
-            split_output(output, rows, n, &cuts).map_err(|e| kernel_error("QConvTranspose", e))?;
-        parallel::for_each_part(parts, |part| {
-            qgemm_block(&call, part).map_err(|e| kernel_error("QConvTranspose", e))
-        })?;
+        gemm::run("QConvTranspose", &call, output, ins.threads())?;
         // Scatter: row (c, ky, kx), pixel (oy, ox) → output (c, oy·kh + ky, ox·kw + kx).
         let out_w = wd * kw;
         for (r, row) in rows_out.chunks_exact(n).enumerate() {
@@ -183,8 +167,6 @@ pub(in crate::backend::cpu::ops::quant) fn qconv_transpose(
             }
         }
     }
-    if let Some(table) = &q.lut {
-        y.bytes.iter_mut().for_each(|b| *b = table[*b as usize]);
-    }
+    gemm::apply_table(y.bytes, q.lut.as_deref());
     Ok(())
 }

@@ -3,19 +3,13 @@
 //! transposed in, and the result transposed out.
 
 use super::super::super::{Inputs, Outputs};
-use super::{bytes_of, kernel_error};
-use crate::backend::cpu::parallel;
+use super::{bytes_of, gemm, kernel_error};
 use crate::backend::cpu::prepare::Prepared;
 use crate::ir::ops::quant::QMatMul;
 use crate::tensor::TensorView;
 use crate::{bail, DType, Result};
-use mote_kernels::cpu::qgemm::{
-    qgemm_block, split_output, PackedQWeights, QGemm, QOperandB, QOutput,
-};
+use mote_kernels::cpu::qgemm::{PackedQWeights, QGemm, QOperandB, QOutput};
 use std::sync::Arc;
-
-const COLUMN_GRAIN: usize = 64;
-const MIN_MACS_PER_THREAD: usize = 1 << 18;
 
 /// What a `QMatMul` keeps from load time.
 #[derive(Debug)]
@@ -51,13 +45,7 @@ impl QMatMulPrepared {
         let wt: Vec<u8> = if q.trans_b {
             w.bytes.to_vec()
         } else {
-            let mut t = vec![0u8; n * k];
-            for (kk, row) in w.bytes.chunks_exact(n.max(1)).enumerate() {
-                for (j, &v) in row.iter().enumerate() {
-                    t[j * k + kk] = v;
-                }
-            }
-            t
+            gemm::transposed(w.bytes, k, n)
         };
         let expand = |len: usize| -> Result<()> {
             if len != 1 && len != n {
@@ -124,13 +112,7 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
     if y.bytes.is_empty() {
         return Ok(());
     }
-    // Aᵀ: `[K, rows]`.
-    let mut at = vec![0u8; k * rows];
-    for (r, row) in ab.chunks_exact(k.max(1)).enumerate() {
-        for (kk, &v) in row.iter().enumerate() {
-            at[kk * rows + r] = v;
-        }
-    }
+    let at = gemm::transposed(ab, rows, k); // Aᵀ: `[K, rows]`.
     let call = QGemm {
         m: n,
         n: rows,
@@ -155,21 +137,9 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
         lo,
         hi,
     };
-    let grains = rows.div_ceil(COLUMN_GRAIN);
-    let workers = parallel::worker_count(ins.threads(), grains, n * rows * k, MIN_MACS_PER_THREAD);
-    let cuts: Vec<usize> = (1..workers)
-        .map(|t| (grains * t / workers) * COLUMN_GRAIN)
-        .collect();
-    let parts = split_output(output, n, rows, &cuts).map_err(|e| kernel_error("QMatMul", e))?;
-    parallel::for_each_part(parts, |part| {
-        qgemm_block(&call, part).map_err(|e| kernel_error("QMatMul", e))
-    })?;
-    let table = q.lut.as_deref();
-    for (j, col) in yt.chunks_exact(rows).enumerate() {
-        for (r, &v) in col.iter().enumerate() {
-            y.bytes[r * n + j] = table.map_or(v, |t| t[v as usize]);
-        }
-    }
+    gemm::run("QMatMul", &call, output, ins.threads())?;
+    y.bytes.copy_from_slice(&gemm::transposed(&yt, n, rows));
+    gemm::apply_table(y.bytes, q.lut.as_deref());
     Ok(())
 }
 
@@ -201,16 +171,9 @@ pub(in crate::backend::cpu::ops::quant) fn matmul_integer(
     if ka != k || lead.is_empty() {
         return Ok(false);
     }
-    let zero_point = |z: &TensorView<'_>, i: usize| -> i32 {
-        if z.dtype == DType::I8 {
-            z.bytes[i] as i8 as i32
-        } else {
-            z.bytes[i] as i32
-        }
-    };
     let a_zp = match &a_zero_point {
         None => 0,
-        Some(z) if z.len() == 1 && z.dtype == a.dtype => zero_point(z, 0),
+        Some(z) if z.len() == 1 && z.dtype == a.dtype => zero_point_at(z, 0),
         Some(_) => return Ok(false),
     };
     let Some(b_zps) = right_zero_points(&b, b_zero_point.as_ref()) else {
@@ -233,12 +196,7 @@ pub(in crate::backend::cpu::ops::quant) fn matmul_integer(
             &fresh
         }
     };
-    let mut at = vec![0u8; k * rows];
-    for (r, row) in a.bytes.chunks_exact(k.max(1)).enumerate() {
-        for (kk, &v) in row.iter().enumerate() {
-            at[kk * rows + r] = v;
-        }
-    }
+    let at = gemm::transposed(a.bytes, rows, k);
     let call = QGemm {
         m: n,
         n: rows,
@@ -256,21 +214,8 @@ pub(in crate::backend::cpu::ops::quant) fn matmul_integer(
         c: &mut yt,
         ldc: rows,
     };
-    let grains = rows.div_ceil(COLUMN_GRAIN);
-    let workers = parallel::worker_count(threads, grains, n * rows * k, MIN_MACS_PER_THREAD);
-    let cuts: Vec<usize> = (1..workers)
-        .map(|t| (grains * t / workers) * COLUMN_GRAIN)
-        .collect();
-    let parts =
-        split_output(output, n, rows, &cuts).map_err(|e| kernel_error("MatMulInteger", e))?;
-    parallel::for_each_part(parts, |part| {
-        qgemm_block(&call, part).map_err(|e| kernel_error("MatMulInteger", e))
-    })?;
-    for (j, col) in yt.chunks_exact(rows).enumerate() {
-        for (r, &v) in col.iter().enumerate() {
-            y[r * n + j] = v;
-        }
-    }
+    gemm::run("MatMulInteger", &call, output, threads)?;
+    y.copy_from_slice(&gemm::transposed(&yt, n, rows));
     Ok(true)
 }
 
@@ -281,12 +226,7 @@ pub(crate) fn pack_right_operand(b: TensorView<'_>, zero_points: &[i32]) -> Resu
         bail!(shape, "MatMulInteger: B {:?} is not 2-D", b.shape);
     };
     let signed = b.dtype == DType::I8;
-    let mut bt = vec![0u8; n * k];
-    for (kk, row) in b.bytes.chunks_exact(n.max(1)).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            bt[j * k + kk] = v;
-        }
-    }
+    let bt = gemm::transposed(b.bytes, k, n);
     let layout = mote_kernels::cpu::table().qgemm_layout;
     PackedQWeights::pack(layout, n, k, &bt, k, signed, zero_points)
         .map_err(|e| kernel_error("MatMulInteger", e))
@@ -299,18 +239,20 @@ pub(crate) fn right_zero_points(
     z: Option<&TensorView<'_>>,
 ) -> Option<Vec<i32>> {
     let n = *b.shape.get(1)?;
-    let value = |z: &TensorView<'_>, i: usize| {
-        if z.dtype == DType::I8 {
-            z.bytes[i] as i8 as i32
-        } else {
-            z.bytes[i] as i32
-        }
-    };
     match z {
         None => Some(vec![0]),
         Some(z) if z.dtype == b.dtype && (z.len() == 1 || (z.rank() == 1 && z.len() == n)) => {
-            Some((0..z.len()).map(|i| value(z, i)).collect())
+            Some((0..z.len()).map(|i| zero_point_at(z, i)).collect())
         }
         Some(_) => None,
+    }
+}
+
+/// Element `i` of an 8-bit zero-point tensor as an integer.
+fn zero_point_at(z: &TensorView<'_>, i: usize) -> i32 {
+    if z.dtype == DType::I8 {
+        z.bytes[i] as i8 as i32
+    } else {
+        z.bytes[i] as i32
     }
 }

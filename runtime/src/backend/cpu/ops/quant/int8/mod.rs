@@ -4,6 +4,7 @@
 mod binary;
 mod conv;
 mod conv_transpose;
+mod gemm;
 mod lut;
 mod matmul;
 mod pool;

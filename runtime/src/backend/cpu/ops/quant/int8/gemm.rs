@@ -1,0 +1,45 @@
+//! What every 8-bit op built on the GEMM shares: running one call over threads (the output cut
+//! into column blocks), the transposes that turn `A · W` into `Wᵀ · Aᵀ` (the GEMM packs its
+//! left operand, and the constant is `W`), and the folded table applied to the result.
+
+use super::kernel_error;
+use crate::backend::cpu::parallel;
+use crate::Result;
+use mote_kernels::cpu::qgemm::{qgemm_block, split_output, QGemm, QOutput};
+
+/// Output columns per thread grain, as the `f32` conv cuts them.
+const COLUMN_GRAIN: usize = 64;
+/// Multiply-adds below which one more thread does not pay.
+pub(super) const MIN_MACS_PER_THREAD: usize = 1 << 18;
+
+/// Runs `call` into `output`, its columns split over as many of `threads` as the work is worth.
+pub(super) fn run(op: &str, call: &QGemm<'_>, output: QOutput<'_>, threads: usize) -> Result<()> {
+    let grains = call.n.div_ceil(COLUMN_GRAIN);
+    let work = call.m * call.n * call.k;
+    let workers = parallel::worker_count(threads, grains, work, MIN_MACS_PER_THREAD);
+    let cuts: Vec<usize> = (1..workers)
+        .map(|t| (grains * t / workers) * COLUMN_GRAIN)
+        .collect();
+    let parts = split_output(output, call.m, call.n, &cuts).map_err(|e| kernel_error(op, e))?;
+    parallel::for_each_part(parts, |part| {
+        qgemm_block(call, part).map_err(|e| kernel_error(op, e))
+    })
+}
+
+/// The `[cols, rows]` transpose of the row-major `[rows, cols]` matrix `src`.
+pub(super) fn transposed<T: Copy + Default>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::default(); rows * cols];
+    for (r, row) in src.chunks_exact(cols.max(1)).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
+}
+
+/// `bytes[i] = table[bytes[i]]` for a table folded into the op that produced them.
+pub(super) fn apply_table(bytes: &mut [u8], table: Option<&[u8; 256]>) {
+    if let Some(table) = table {
+        bytes.iter_mut().for_each(|b| *b = table[*b as usize]);
+    }
+}
