@@ -171,14 +171,12 @@ macro_rules! cases {
 cases! {
     det_qdq_s8s8 => "ch_PP-OCRv4_det_infer@qdq_s8s8",
     det_qdq_u8s8 => "ch_PP-OCRv4_det_infer@qdq_u8s8",
-    #[ignore = "QOperator det: Mote's 8-bit ops round a few ties unlike ORT's QLinear kernels; cosine 0.99917, max |diff| 0.85 of max (ORT's own fused-vs-unfused spread on this file: 0.49)"]
     det_qop_u8s8 => "ch_PP-OCRv4_det_infer@qop_u8s8",
     det_fp16 => "ch_PP-OCRv4_det_infer@fp16",
     det_fp16_weights => "ch_PP-OCRv4_det_infer@fp16_weights",
 
     rec_qdq_s8s8 => "ch_PP-OCRv4_rec_infer@qdq_s8s8",
     rec_qdq_u8s8 => "ch_PP-OCRv4_rec_infer@qdq_u8s8",
-    #[ignore = "QOperator rec: Mote's 8-bit ops round a few ties unlike ORT's QLinear kernels; cosine 0.99824, max |diff| 0.18 of max (the issue asks 0.999 and 0.05)"]
     rec_qop_u8s8 => "ch_PP-OCRv4_rec_infer@qop_u8s8",
     rec_dynamic => "ch_PP-OCRv4_rec_infer@dynamic",
     rec_fp16 => "ch_PP-OCRv4_rec_infer@fp16",

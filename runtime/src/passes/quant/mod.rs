@@ -19,6 +19,9 @@
 //!   `Resize`, `Concat`...) run on the 8-bit values; when the scales differ a `Lut`
 //!   requantizes. `GlobalAveragePool` → `QGlobalAveragePool`.
 //!
+//! * [`qoperator`]: `QLinearConv` and `QLinearMatMul` with constant parameters → `QConv` /
+//!   `QMatMul` (the same computation, with the fast kernels' packed weights).
+//!
 //! Everything else stays in float between its dequantize and quantize nodes; `mote inspect
 //! --quant` lists those with the reason.
 //!
@@ -29,6 +32,7 @@ mod binary;
 mod conv;
 mod lut;
 mod movement;
+mod qoperator;
 mod report;
 
 pub use report::{report, Precision, QuantLine};
@@ -50,7 +54,8 @@ impl Pass for FoldQdq {
     }
 
     fn run(&self, graph: &mut Graph) -> Result<bool> {
-        let mut changed = false;
+        // QOperator nodes first, so that the tables folded below can merge into them.
+        let mut changed = qoperator::fold(graph);
         let mut index = 0;
         while index < graph.nodes.len() {
             let readers = Readers::of(graph);

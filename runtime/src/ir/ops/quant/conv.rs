@@ -185,3 +185,36 @@ mod tests {
         assert!(attrs.resolve(&[1, 3, 4, 4], &[2, 1, 1, 1]).is_err());
     }
 }
+
+impl ConvAttrs {
+    /// The same convolution as a float `Conv`'s attributes (what `QConv` carries), or `None`
+    /// when `pads` has an odd length (the op then fails at run time with its own message).
+    pub fn to_conv(&self) -> Option<crate::ir::ops::nn::Conv> {
+        use crate::ir::ops::nn::{Conv, Padding, Window};
+        let padding = match self.auto_pad {
+            AutoPad::NotSet => {
+                let pads = self.pads.clone().unwrap_or_default();
+                if pads.len() % 2 != 0 {
+                    return None;
+                }
+                let (begin, end) = pads.split_at(pads.len() / 2);
+                Padding::Explicit {
+                    begin: begin.to_vec(),
+                    end: end.to_vec(),
+                }
+            }
+            AutoPad::SameUpper => Padding::SameUpper,
+            AutoPad::SameLower => Padding::SameLower,
+            AutoPad::Valid => Padding::Valid,
+        };
+        Some(Conv {
+            window: Window {
+                kernel_shape: self.kernel_shape.clone().unwrap_or_default(),
+                strides: self.strides.clone().unwrap_or_default(),
+                dilations: self.dilations.clone().unwrap_or_default(),
+                padding,
+            },
+            group: self.group,
+        })
+    }
+}
