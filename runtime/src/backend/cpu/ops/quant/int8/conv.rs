@@ -289,6 +289,6 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
             }
         }
     }
-    gemm::apply_table(y.bytes, q.lut.as_deref());
+    gemm::apply_table(y.bytes, q.lut.as_deref())?;
     Ok(())
 }

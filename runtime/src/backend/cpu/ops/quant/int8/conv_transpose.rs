@@ -167,6 +167,6 @@ pub(in crate::backend::cpu::ops::quant) fn qconv_transpose(
             }
         }
     }
-    gemm::apply_table(y.bytes, q.lut.as_deref());
+    gemm::apply_table(y.bytes, q.lut.as_deref())?;
     Ok(())
 }

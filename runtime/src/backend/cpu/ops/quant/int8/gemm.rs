@@ -38,8 +38,20 @@ pub(super) fn transposed<T: Copy + Default>(src: &[T], rows: usize, cols: usize)
 }
 
 /// `bytes[i] = table[bytes[i]]` for a table folded into the op that produced them.
-pub(super) fn apply_table(bytes: &mut [u8], table: Option<&[u8; 256]>) {
-    if let Some(table) = table {
-        bytes.iter_mut().for_each(|b| *b = table[*b as usize]);
+///
+/// Through the `lut8` kernel (a few instructions per 64 bytes with VBMI, where a byte-by-byte
+/// lookup cost a fifth of a small model's run), a stack-sized block at a time since the kernel
+/// reads one slice and writes another.
+pub(super) fn apply_table(bytes: &mut [u8], table: Option<&[u8; 256]>) -> Result<()> {
+    let Some(table) = table else {
+        return Ok(());
+    };
+    let lut8 = mote_kernels::cpu::table().lut8;
+    let mut block = [0u8; 4096];
+    for chunk in bytes.chunks_mut(block.len()) {
+        let source = &mut block[..chunk.len()];
+        source.copy_from_slice(chunk);
+        lut8(source, table, chunk).map_err(|e| kernel_error("table", e))?;
     }
+    Ok(())
 }

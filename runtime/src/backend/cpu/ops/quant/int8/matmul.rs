@@ -139,7 +139,7 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
     };
     gemm::run("QMatMul", &call, output, ins.threads())?;
     y.bytes.copy_from_slice(&gemm::transposed(&yt, n, rows));
-    gemm::apply_table(y.bytes, q.lut.as_deref());
+    gemm::apply_table(y.bytes, q.lut.as_deref())?;
     Ok(())
 }
 

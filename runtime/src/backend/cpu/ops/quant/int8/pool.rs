@@ -31,14 +31,48 @@ pub(in crate::backend::cpu::ops::quant) fn qglobal_average_pool(
         );
     }
     for (o, p) in y.bytes.iter_mut().zip(bytes.chunks_exact(plane)) {
-        let sum: i64 = if q.x.signed {
-            p.iter().map(|&b| b as i8 as i64).sum()
+        // `i8` values are their bits with the sign flipped, minus 128.
+        let sum = if q.x.signed {
+            byte_sum(p, 0x80) - 128 * plane as i64
         } else {
-            p.iter().map(|&b| b as i64).sum()
+            byte_sum(p, 0)
         };
         let centered = sum - plane as i64 * q.x.zero_point as i64;
         let mean = (centered as f64 * q.x.scale as f64 / plane as f64) as f32;
         *o = quantize(mean, q.y);
     }
     Ok(())
+}
+
+/// `Σ (b ^ flip)` over `bytes`, in `u32` lanes (which the compiler vectorizes, where an `i64`
+/// sum is four times narrower) over chunks short enough never to overflow them.
+fn byte_sum(bytes: &[u8], flip: u8) -> i64 {
+    const CHUNK: usize = 1 << 16; // 2¹⁶ · 255 < 2³²
+    bytes
+        .chunks(CHUNK)
+        .map(|c| c.iter().map(|&b| u32::from(b ^ flip)).sum::<u32>() as i64)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_sum;
+
+    #[test]
+    fn byte_sums_match_wide_sums_past_a_chunk() {
+        for len in [0, 1, 17, 255, (1 << 16) + 3, 3 << 16] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 255) as u8).collect();
+            let unsigned: i64 = bytes.iter().map(|&b| b as i64).sum();
+            let signed: i64 = bytes.iter().map(|&b| b as i8 as i64).sum();
+            assert_eq!(byte_sum(&bytes, 0), unsigned, "len {len}");
+            assert_eq!(
+                byte_sum(&bytes, 0x80) - 128 * len as i64,
+                signed,
+                "len {len}"
+            );
+        }
+        // All 255: the largest chunk sum.
+        let full = vec![255u8; 1 << 17];
+        assert_eq!(byte_sum(&full, 0), 255 << 17);
+    }
 }
