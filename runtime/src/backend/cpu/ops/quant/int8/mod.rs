@@ -35,13 +35,3 @@ fn bytes_of<'a>(op: &str, x: &TensorView<'a>, q: Quant8) -> Result<&'a [u8]> {
     }
     Ok(x.bytes)
 }
-
-/// `saturate(round_half_even(v / scale) + zero_point)` as a raw byte (ONNX `QuantizeLinear`
-/// with an `f32` division).
-#[inline]
-fn quantize(v: f32, q: Quant8) -> u8 {
-    let (lo, hi) = q.range();
-    let r = (v / q.scale).round_ties_even();
-    // `as` saturates (NaN → 0), as the reference QuantizeLinear's cast does.
-    (r as i32).saturating_add(q.zero_point).clamp(lo, hi) as u8
-}
