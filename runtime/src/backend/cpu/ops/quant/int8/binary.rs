@@ -37,6 +37,20 @@ pub(in crate::backend::cpu::ops::quant) fn qbinary(
     let (qa, qb, qy) = (params(q.a), params(q.b), params(q.y));
     let run_len = runs.len;
     let rows = y.bytes.len() / run_len;
+    if run_len < SHORT_RUN && rows > 1 {
+        // Many short runs (a squeeze-excite `x · s[c]` over small planes): one kernel call per
+        // run cost more than the arithmetic. Spell the repeated operands out instead and make
+        // one call per thread over the whole tensor.
+        let a_full = spelled_out(&runs, ab, runs.a_whole, Side::A, a.shape == &shape[..]);
+        let b_full = spelled_out(&runs, bb, runs.b_whole, Side::B, b.shape == &shape[..]);
+        let total = y.bytes.len();
+        let workers = parallel::worker_count(ins.threads(), rows, total, MIN_ELEMENTS_PER_THREAD);
+        return parallel::for_each_chunk_mut(y.bytes, run_len, workers, |first_run, chunk| {
+            let at = first_run * run_len;
+            let (a_part, b_part) = (&a_full[at..at + chunk.len()], &b_full[at..at + chunk.len()]);
+            kernel(op, a_part, qa, b_part, qb, qy, chunk).map_err(|e| kernel_error("QBinary", e))
+        });
+    }
     let workers =
         parallel::worker_count(ins.threads(), rows, y.bytes.len(), MIN_ELEMENTS_PER_THREAD);
     parallel::for_each_chunk_mut(y.bytes, run_len, workers, |first_run, chunk| {
@@ -56,6 +70,41 @@ pub(in crate::backend::cpu::ops::quant) fn qbinary(
         }
         Ok(())
     })
+}
+
+/// Runs shorter than this are spelled out (see [`qbinary`]).
+const SHORT_RUN: usize = 256;
+
+/// Which operand of a [`Runs`].
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    A,
+    B,
+}
+
+/// The operand laid out as the whole output (`as_is` when it already is: then borrowed).
+fn spelled_out<'a>(
+    runs: &Runs,
+    src: &'a [u8],
+    whole: bool,
+    side: Side,
+    as_is: bool,
+) -> std::borrow::Cow<'a, [u8]> {
+    if as_is {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let rows: usize = runs.outer.iter().product();
+    let mut out = Vec::with_capacity(rows * runs.len);
+    for r in 0..rows {
+        let (oa, ob) = runs.offsets(r);
+        let o = if side == Side::A { oa } else { ob };
+        if whole {
+            out.extend_from_slice(&src[o..o + runs.len]);
+        } else {
+            out.extend(std::iter::repeat_n(src[o], runs.len));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The output as `rows × len` runs, with each operand's offset per run.
