@@ -13,12 +13,15 @@ use mote_kernels::cpu::depthwise::DepthwiseParams;
 use mote_kernels::cpu::qdepthwise::{PackedQDepthwiseWeights, QDepthwise, QDepthwiseOut};
 use mote_kernels::cpu::{table, variants};
 
-/// `(label, channels, h·w, kernel, stride)` with "same" padding.
-const LAYERS: &[(&str, usize, usize, usize, usize)] = &[
-    ("3x3s1_96x160x160", 96, 160, 3, 1),
-    ("3x3s2_96x160x160", 96, 160, 3, 2),
-    ("5x5s2_240x40x40", 240, 40, 5, 2),
-    ("5x5s1_480x20x20", 480, 20, 5, 1),
+/// `(label, channels, h, w, kernel, stride)` with "same" padding.
+const LAYERS: &[(&str, usize, usize, usize, usize, usize)] = &[
+    ("3x3s1_96x160x160", 96, 160, 160, 3, 1),
+    ("3x3s2_96x160x160", 96, 160, 160, 3, 2),
+    ("5x5s2_240x40x40", 240, 40, 40, 5, 2),
+    ("5x5s1_480x20x20", 480, 20, 20, 5, 1),
+    // The text-line classifier's late layers: many channels, planes two or three rows high.
+    ("5x5s1_200x2x96", 200, 2, 96, 5, 1),
+    ("3x3s1_88x3x96", 88, 3, 96, 3, 1),
 ];
 
 fn bytes(len: usize) -> Vec<u8> {
@@ -26,11 +29,11 @@ fn bytes(len: usize) -> Vec<u8> {
 }
 
 fn qdepthwise(c: &mut Criterion) {
-    for &(label, channels, hw, k, s) in LAYERS {
+    for &(label, channels, h, w, k, s) in LAYERS {
         let p = DepthwiseParams {
             channels,
-            in_h: hw,
-            in_w: hw,
+            in_h: h,
+            in_w: w,
             kernel_h: k,
             kernel_w: k,
             stride_h: s,
@@ -49,7 +52,7 @@ fn qdepthwise(c: &mut Criterion) {
             .sample_size(10)
             .warm_up_time(Duration::from_millis(300))
             .measurement_time(Duration::from_secs(1));
-        let x = bytes(channels * hw * hw);
+        let x = bytes(channels * h * w);
         let w =
             PackedQDepthwiseWeights::pack(&bytes(channels * k * k), true, &[0], channels, k * k)
                 .expect("valid weights");

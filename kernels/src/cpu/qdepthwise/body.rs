@@ -83,14 +83,17 @@ pub(crate) unsafe fn qdepthwise<L: QLanes>(
             }
         }
         let w = &q.w[c * taps..(c + 1) * taps];
-        for (i, slot) in pairs.iter_mut().enumerate() {
-            let (ky, kx) = (2 * (i / kw), i % kw);
-            let below = if ky + 1 < kh {
-                w[(ky + 1) * kw + kx]
-            } else {
-                0
-            };
-            *slot = pair(w[ky * kw + kx], below);
+        // Row by row, not by dividing a flat index: a division per tap per channel cost a
+        // sixth of the time on small planes.
+        let mut slots = pairs.iter_mut();
+        for ky in (0..kh).step_by(2) {
+            let (row, below) = (
+                &w[ky * kw..(ky + 1) * kw],
+                w.get((ky + 1) * kw..(ky + 2) * kw),
+            );
+            for (kx, slot) in slots.by_ref().take(kw).enumerate() {
+                *slot = pair(row[kx], below.map_or(0, |b| b[kx]));
+            }
         }
         let (bias, scale) = (q.bias.get(c).copied().unwrap_or(0), q.scale[c]);
         let range = c * out_plane..(c + 1) * out_plane;
