@@ -27,6 +27,7 @@
 
 mod binary;
 mod conv;
+mod dynamic;
 mod lut;
 mod movement;
 mod report;
@@ -50,7 +51,7 @@ impl Pass for FoldQdq {
     }
 
     fn run(&self, graph: &mut Graph) -> Result<bool> {
-        let mut changed = false;
+        let mut changed = dynamic::fold(graph)?;
         let mut index = 0;
         while index < graph.nodes.len() {
             let readers = Readers::of(graph);
