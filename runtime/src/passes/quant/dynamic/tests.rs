@@ -394,3 +394,13 @@ fn a_bias_that_is_not_an_n_vector_stays_a_separate_add() {
     let got = eval_op_by_op(&g, x, input).remove(0);
     assert_same_bits(&got, &want, "bias [2, 6]");
 }
+
+#[test]
+fn the_folded_node_reports_as_int8() {
+    let (mut g, _) = chain(&[2], 3, 6, &weight_cases(6)[0], true, false);
+    assert!(run_pass(&mut g));
+    let lines = crate::passes::quant::report(&g);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].op, "DynamicQMatMul");
+    assert_eq!(lines[0].precision, crate::passes::quant::Precision::Int8);
+}
