@@ -261,14 +261,17 @@ fn inputs(x_shape: &[usize]) -> Vec<Tensor> {
 
 #[test]
 fn folded_chains_give_the_unfused_bits() {
-    // (leading dims, K, N): one row, odd sizes, a batch, rows beyond one thread's grain.
-    let shapes: [(&[usize], usize, usize); 6] = [
+    // (leading dims, K, N): one row, odd sizes, a batch, rows beyond one thread's grain,
+    // columns over several blocks of packed weights (run on threads, or one after another).
+    let shapes: [(&[usize], usize, usize); 8] = [
         (&[1], 7, 17),
         (&[1, 1], 7, 17),
         (&[2, 5], 7, 17),
         (&[3], 1, 1),
         (&[40], 120, 33),
         (&[1, 200], 64, 48),
+        (&[40], 24, 600),
+        (&[1], 7, 600),
     ];
     for (lead, k, n) in shapes {
         for (wi, w) in weight_cases(n).iter().enumerate() {
