@@ -3,7 +3,8 @@
 //! repacks them. Built once per session and shared by all its plans.
 
 use crate::backend::cpu::ops::quant::{
-    pack_right_operand, right_zero_points, QConvPrepared, QConvTransposePrepared, QMatMulPrepared,
+    pack_right_operand, right_zero_points, DynamicQMatMulPrepared, QConvPrepared,
+    QConvTransposePrepared, QMatMulPrepared,
 };
 use crate::ir::ops::nn::{Conv, FusedConv};
 use crate::ir::ops::transformer::TransformerOp;
@@ -34,6 +35,8 @@ pub(crate) enum Prepared {
     QConvTranspose(QConvTransposePrepared),
     /// `MatMulInteger`'s constant 2-D right operand, packed as the 8-bit GEMM's weights.
     MatMulInteger(PackedQWeights),
+    /// A dynamically quantized product's packed weights, scales and bias.
+    DynamicQMatMul(DynamicQMatMulPrepared),
 }
 
 /// The prepared state of every node of `graph` (by node index), `None` where there is none.
@@ -85,6 +88,10 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
                     };
                     let p = pack_right_operand(w.view(), &zero_points)?;
                     return Ok(Some(Arc::new(Prepared::MatMulInteger(p))));
+                }
+                Op::Quant(QuantOp::DynamicQMatMul(q)) => {
+                    let p = DynamicQMatMulPrepared::new(q, w.view(), bias())?;
+                    return Ok(Some(Arc::new(Prepared::DynamicQMatMul(p))));
                 }
                 Op::Quant(QuantOp::QConvTranspose(q)) => {
                     let p = QConvTransposePrepared::new(q, w.view(), bias())?;

@@ -6,7 +6,8 @@ mod int8;
 
 pub use conv::{AutoPad, ConvAttrs, ConvGeometry};
 pub use int8::{
-    ChannelLut, Lut, QBinary, QConv, QConvTranspose, QGlobalAveragePool, QMatMul, Quant8,
+    ChannelLut, DynamicQMatMul, Lut, QBinary, QConv, QConvTranspose, QGlobalAveragePool, QMatMul,
+    Quant8,
 };
 
 use super::infer_util::{dtype, shape};
@@ -54,6 +55,9 @@ pub enum QuantOp {
     QConvTranspose(Box<QConvTranspose>),
     /// 8-bit per-channel element-wise function as tables, made by QDQ folding.
     ChannelLut(ChannelLut),
+    /// `f32` product through dynamically quantized 8-bit activations and constant 8-bit
+    /// weights, made by folding the `DynamicQuantizeLinear → MatMulInteger` chain.
+    DynamicQMatMul(Box<DynamicQMatMul>),
 }
 
 /// Attributes of `Cast` / `CastLike`.
@@ -131,6 +135,7 @@ impl QuantOp {
             QuantOp::QGlobalAveragePool(_) => "QGlobalAveragePool",
             QuantOp::QConvTranspose(_) => "QConvTranspose",
             QuantOp::ChannelLut(_) => "ChannelLut",
+            QuantOp::DynamicQMatMul(_) => "DynamicQMatMul",
         }
     }
 
@@ -206,6 +211,11 @@ impl QuantOp {
                     value: None,
                 }]
             }
+            QuantOp::DynamicQMatMul(_) => vec![Fact {
+                dtype: Some(DType::F32),
+                shape: matmul_shape(shape(inputs, 0), shape(inputs, 1))?,
+                value: None,
+            }],
             QuantOp::Lut(l) => vec![same_shape(Some(l.output))],
             QuantOp::ChannelLut(l) => vec![same_shape(Some(l.output))],
             QuantOp::QConvTranspose(q) => {

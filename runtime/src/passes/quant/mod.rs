@@ -30,6 +30,7 @@
 
 mod binary;
 mod conv;
+mod dynamic;
 mod lut;
 mod movement;
 mod qoperator;
@@ -56,6 +57,7 @@ impl Pass for FoldQdq {
     fn run(&self, graph: &mut Graph) -> Result<bool> {
         // QOperator nodes first, so that the tables folded below can merge into them.
         let mut changed = qoperator::fold(graph);
+        changed |= dynamic::fold(graph)?;
         let mut index = 0;
         while index < graph.nodes.len() {
             let readers = Readers::of(graph);

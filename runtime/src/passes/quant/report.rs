@@ -90,6 +90,7 @@ pub fn report(graph: &Graph) -> Vec<QuantLine> {
                     | QuantOp::QGlobalAveragePool(_)
                     | QuantOp::QConvTranspose(_)
                     | QuantOp::ChannelLut(_)
+                    | QuantOp::DynamicQMatMul(_)
                     | QuantOp::QLinearConv(_)
                     | QuantOp::QLinearMatMul,
                 ) => (Precision::Int8, None),

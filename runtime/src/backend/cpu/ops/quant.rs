@@ -14,7 +14,8 @@ use crate::ir::ops::QuantOp;
 use crate::Result;
 
 pub(crate) use int8::{
-    pack_right_operand, right_zero_points, QConvPrepared, QConvTransposePrepared, QMatMulPrepared,
+    pack_right_operand, right_zero_points, DynamicQMatMulPrepared, QConvPrepared,
+    QConvTransposePrepared, QMatMulPrepared,
 };
 
 pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
@@ -36,5 +37,6 @@ pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
         QuantOp::QGlobalAveragePool(q) => int8::qglobal_average_pool(q, ins, out),
         QuantOp::QConvTranspose(q) => int8::qconv_transpose(q, ins, out),
         QuantOp::ChannelLut(l) => int8::channel_lut(l, ins, out),
+        QuantOp::DynamicQMatMul(q) => int8::dynamic_qmatmul(q, ins, out),
     }
 }

@@ -93,6 +93,23 @@ pub struct QMatMul {
     pub lut: Option<Arc<[u8; 256]>>,
 }
 
+/// `Y = DynamicQuantizeLinear(X) · W` dequantized, `+ bias`: the dynamic-quantization product
+/// (onnxruntime's `quantize_dynamic`), made by folding `DynamicQuantizeLinear → MatMulInteger
+/// → Cast(f32) → Mul(x_scale · w_scale) (→ Add bias)`. Inputs: `x` (`f32`, `[..., M, K]`), `w`
+/// (constant 8-bit `[K, N]`), `bias` (optional constant `f32` `[N]`).
+///
+/// Defined as the chain computes it: `x` is quantized to `u8` with the scale and zero point
+/// ONNX `DynamicQuantizeLinear` derives from its range, `acc = Σ_k (xq − x_zp)·(w − w_zp[n])`
+/// exactly in `i32`, then `y = (acc as f32) · (x_scale · w_scale[n])` (one `f32` product of
+/// the two scales, one of the result) and `y + bias[n]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicQMatMul {
+    /// Weight scales: one, or one per output column.
+    pub w_scale: Vec<f32>,
+    /// Weight zero points (in the weights' type), one or one per output column.
+    pub w_zero_point: Vec<i32>,
+}
+
 /// An element-wise function of one 8-bit input as a table of its 256 results: any unary float
 /// op (or binary op with a constant scalar) between a dequantize and a quantize, evaluated once
 /// per possible input when the model loads.

@@ -161,22 +161,83 @@ pub(super) fn dynamic_quantize(ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
         ));
     }
     let xs = x.as_slice::<f32>()?;
-    // The range always includes 0 so that 0 quantizes exactly.
-    let max = xs.iter().fold(0f32, |m, &v| m.max(v));
-    let min = xs.iter().fold(0f32, |m, &v| m.min(v));
-    let scale = if max == min { 1.0 } else { max - min } / 255.0;
-    let zero_point = (0.0 - min / scale).clamp(0.0, 255.0).round_ties_even();
     let y = out.alloc_typed::<u8>(0, x.shape)?;
-    for (d, &v) in y.iter_mut().zip(xs) {
-        *d = ((v / scale).round_ties_even() + zero_point).clamp(0.0, 255.0) as u8;
-    }
+    let (scale, zero_point) = dynamic_quantize_u8(xs, y)?;
     if out.len() > 1 {
         out.alloc_typed::<f32>(1, &[])?.fill(scale);
     }
     if out.len() > 2 {
-        out.alloc_typed::<u8>(2, &[])?.fill(zero_point as u8);
+        out.alloc_typed::<u8>(2, &[])?.fill(zero_point);
     }
     Ok(())
+}
+
+/// ONNX `DynamicQuantizeLinear` of `xs` into `y` (same length): returns the scale and zero
+/// point, `y` the quantized values; exactly [`dynamic_quantize_scalar`]'s results.
+///
+/// The range comes from the exact max/min `reduce` kernels and the values from the quantize
+/// kernel, whose `Q` equals the scalar formula for every non-NaN input (an integer-valued
+/// float plus a zero point in `0..=255` is exact below 2²⁴, and saturates to the same end
+/// beyond). NaN inputs (which the scalar range ignores, and which the scalar quantizes to 0
+/// where the kernel gives the zero point) and non-finite or zero scales take the scalar path.
+pub(in crate::backend::cpu::ops::quant) fn dynamic_quantize_u8(
+    xs: &[f32],
+    y: &mut [u8],
+) -> Result<(f32, u8)> {
+    use mote_kernels::cpu::reduce::{reduce, ReduceOp, ReduceParams};
+    if y.len() != xs.len() {
+        bail!(
+            shape,
+            "DynamicQuantizeLinear: {} outputs for {} inputs",
+            y.len(),
+            xs.len()
+        );
+    }
+    let all = ReduceParams {
+        outer: 1,
+        len: xs.len(),
+        inner: 1,
+    };
+    let kernel =
+        |e: mote_kernels::KernelError| Error::internal(format!("DynamicQuantizeLinear: {e}"));
+    let (mut max, mut min) = ([0f32], [0f32]);
+    reduce(ReduceOp::Max, &all, xs, &mut max).map_err(kernel)?;
+    reduce(ReduceOp::Min, &all, xs, &mut min).map_err(kernel)?;
+    if max[0].is_nan() || min[0].is_nan() {
+        return Ok(dynamic_quantize_scalar(xs, y));
+    }
+    let (scale, zero_point) = dynamic_params(max[0].max(0.0), min[0].min(0.0));
+    if !(scale.is_finite() && scale > 0.0) {
+        return Ok(dynamic_quantize_scalar(xs, y));
+    }
+    mote_kernels::cpu::quantize::quantize(xs, scale, zero_point as i32, false, y)
+        .map_err(kernel)?;
+    Ok((scale, zero_point as u8))
+}
+
+/// `(scale, zero point)` of `DynamicQuantizeLinear` for the range `[min, max]` (which
+/// includes 0): `(max − min) / 255` (1/255 for an empty range), and `0 − min / scale` rounded
+/// and clamped to `0..=255`, as an `f32` integer.
+fn dynamic_params(max: f32, min: f32) -> (f32, f32) {
+    let scale = if max == min { 1.0 } else { max - min } / 255.0;
+    let zero_point = (0.0 - min / scale).clamp(0.0, 255.0).round_ties_even();
+    (scale, zero_point)
+}
+
+/// The definition (the ONNX reference's arithmetic, element by element): the range always
+/// includes 0 so that 0 quantizes exactly, NaNs are left out of it (`f32::max`/`min`), and
+/// `y = clamp(round_half_even(x / scale) + zero_point, 0, 255)` in `f32` (NaN gives 0).
+pub(in crate::backend::cpu::ops::quant) fn dynamic_quantize_scalar(
+    xs: &[f32],
+    y: &mut [u8],
+) -> (f32, u8) {
+    let max = xs.iter().fold(0f32, |m, &v| m.max(v));
+    let min = xs.iter().fold(0f32, |m, &v| m.min(v));
+    let (scale, zero_point) = dynamic_params(max, min);
+    for (d, &v) in y.iter_mut().zip(xs) {
+        *d = ((v / scale).round_ties_even() + zero_point).clamp(0.0, 255.0) as u8;
+    }
+    (scale, zero_point as u8)
 }
 
 /// `(scale, zero point, signed)` when a (de)quantization is per tensor between `f32` (`x`'s type
@@ -212,3 +273,6 @@ fn per_tensor_8bit(
     };
     Ok(Some((s, zero_point, signed)))
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 mod binary;
 mod conv;
 mod conv_transpose;
+mod dynamic;
 mod gemm;
 mod lut;
 mod matmul;
@@ -12,12 +13,14 @@ mod pool;
 pub(super) use binary::qbinary;
 pub(super) use conv::qconv;
 pub(super) use conv_transpose::qconv_transpose;
+pub(super) use dynamic::dynamic_qmatmul;
 pub(super) use lut::{channel_lut, lut};
 pub(super) use matmul::{matmul_integer, qmatmul};
 pub(super) use pool::qglobal_average_pool;
 
 pub(crate) use conv::QConvPrepared;
 pub(crate) use conv_transpose::QConvTransposePrepared;
+pub(crate) use dynamic::DynamicQMatMulPrepared;
 pub(crate) use matmul::{pack_right_operand, right_zero_points, QMatMulPrepared};
 
 use crate::ir::ops::quant::Quant8;
