@@ -17,7 +17,7 @@ use std::sync::{Mutex, TryLockError};
 pub struct MoteSession {
     /// The lock turns concurrent misuse into SESSION_BUSY instead of a data race; it is
     /// uncontended in correct use, so it costs one atomic operation per run.
-    inner: Mutex<mote::Session>,
+    pub(crate) inner: Mutex<mote::Session>,
     outputs: usize,
 }
 

@@ -43,7 +43,7 @@ pub enum MoteStatus {
 
 impl MoteStatus {
     /// Every status, in numeric order (so `from_code` cannot miss one).
-    const ALL: [MoteStatus; 16] = [
+    pub(crate) const ALL: [MoteStatus; 16] = [
         MoteStatus::Ok,
         MoteStatus::NullPointer,
         MoteStatus::InvalidArgument,
