@@ -338,7 +338,7 @@ typedef struct MoteSessionOptions {
    */
   uint32_t abi_version;
   /*
-   Worker threads for kernels that split work, at least 1 (1 = the calling thread only).
+   Worker threads for kernels that split work, 1 to 1024 (1 = the calling thread only).
    Default 1.
    */
   uint32_t threads;

@@ -117,12 +117,24 @@ pub(crate) mod test_hooks {
     }
 
     pub(crate) fn panic_next_call() {
+        // Keep the forced panics out of the test log; every other panic still prints.
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        QUIET.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if info.payload().downcast_ref::<&str>() != Some(&FORCED) {
+                    default(info);
+                }
+            }));
+        });
         PANIC_NEXT.with(|p| p.set(true));
     }
 
+    const FORCED: &str = "forced by a test";
+
     pub(super) fn maybe_panic() {
         if PANIC_NEXT.with(|p| p.replace(false)) {
-            panic!("forced by a test");
+            std::panic::panic_any(FORCED);
         }
     }
 }

@@ -7,6 +7,10 @@ use crate::status::MoteStatus;
 use crate::version::MOTE_ABI_VERSION;
 use std::ffi::{c_char, CStr};
 
+/// The most worker threads a session may ask for: far above any core count, and low enough
+/// that a garbage value cannot make the runtime try to allocate billions of thread slots.
+const MAX_THREADS: u32 = 1024;
+
 /// How a session runs. Initialise with `MOTE_SESSION_OPTIONS_INIT(&opts)` (or
 /// `mote_session_options_init`), then change fields; the struct may grow in later versions.
 #[repr(C)]
@@ -16,7 +20,7 @@ pub struct MoteSessionOptions {
     /// `MOTE_ABI_VERSION` as the caller was compiled (set by the init call; checked by
     /// `mote_session_new`).
     pub abi_version: u32,
-    /// Worker threads for kernels that split work, at least 1 (1 = the calling thread only).
+    /// Worker threads for kernels that split work, 1 to 1024 (1 = the calling thread only).
     /// Default 1.
     pub threads: u32,
     /// Backend name: NULL or "cpu" (default NULL = "cpu"). "wgpu" and "cuda" are named but not
@@ -109,8 +113,11 @@ pub(crate) unsafe fn to_runtime(
             .map_err(|_| invalid("options->backend is not UTF-8"))?;
         name.parse::<mote::BackendKind>().map_err(from_error)?
     };
-    if o.threads == 0 {
-        return Err(invalid("options->threads must be at least 1"));
+    if o.threads == 0 || o.threads > MAX_THREADS {
+        return Err(invalid(format!(
+            "options->threads is {}: it must be between 1 and {MAX_THREADS}",
+            o.threads
+        )));
     }
     Ok(mote::SessionOptions {
         backend,

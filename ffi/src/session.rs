@@ -21,6 +21,17 @@ pub struct MoteSession {
     outputs: usize,
 }
 
+// What the header promises rests on these: a session may move between threads (and its
+// lock may be taken from any thread), a model may be shared by threads.
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn send_sync<T: Send + Sync>() {}
+    send::<mote::Session>();
+    send_sync::<mote::Model>();
+    send_sync::<Mutex<mote::Session>>();
+    send_sync::<mote::Tensor>();
+};
+
 /// Creates a session over `model` in `*out`. `options` may be NULL for the defaults (one
 /// thread, CPU). The session does not borrow the model: the model may be freed first.
 ///

@@ -5,6 +5,10 @@
 use crate::boundary::{null, Failure};
 use crate::status::MoteStatus;
 
+/// Larger than any version of these structs will be; a bigger `struct_size` is garbage (an
+/// uninitialised struct), and trusting it would read or step past the caller's memory.
+const MAX_STRUCT_SIZE: usize = 4096;
+
 /// Reads the leading `struct_size` field of a caller's struct and checks that it holds at
 /// least every field of this ABI version's `T` (there is no older layout yet).
 ///
@@ -24,6 +28,15 @@ pub(crate) unsafe fn struct_size_of<T>(ptr: *const T, name: &str) -> Result<usiz
     // guarantees readable.
     let given = unsafe { ptr.cast::<usize>().read() };
     let ours = size_of::<T>();
+    if given > MAX_STRUCT_SIZE {
+        return Err((
+            MoteStatus::AbiMismatch,
+            format!(
+                "{name}->struct_size is {given}, not a plausible struct size (uninitialised?): \
+                 set it to sizeof of the struct"
+            ),
+        ));
+    }
     if given < ours {
         return Err((
             MoteStatus::AbiMismatch,

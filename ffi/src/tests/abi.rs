@@ -95,9 +95,22 @@ fn session_new_checks_struct_size_version_and_unknown_fields() {
     o.memory_limit_bytes = 1 << 20;
     assert_eq!(try_new(&o), MoteStatus::Unsupported);
     assert!(last_error().contains("memory limit"), "{}", last_error());
+    for threads in [0, 1025, u32::MAX] {
+        let mut o = default_options();
+        o.threads = threads;
+        assert_eq!(
+            try_new(&o),
+            MoteStatus::InvalidArgument,
+            "threads {threads}"
+        );
+    }
     let mut o = default_options();
-    o.threads = 0;
-    assert_eq!(try_new(&o), MoteStatus::InvalidArgument);
+    o.struct_size = usize::MAX;
+    assert_eq!(
+        try_new(&o),
+        MoteStatus::AbiMismatch,
+        "a garbage size is not trusted"
+    );
     for (backend, expected) in [
         (c"cpu", MoteStatus::Ok),
         (c"cuda", MoteStatus::BackendUnavailable),

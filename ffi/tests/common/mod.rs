@@ -55,11 +55,13 @@ pub(crate) fn run(cmd: &mut Command) -> Output {
 /// The folder with `libmote.so` and `libmote.a` for the profile this test runs in, built
 /// first when missing or older than the sources.
 ///
-/// Integration tests cannot link a cdylib/staticlib crate, so cargo builds the library for a
-/// whole-package or workspace `cargo test` (as `scripts/test.sh` runs) but not for
-/// `cargo test --test X`. Then the test asks cargo to build it, so the C side never tests a
-/// missing or stale library. (Only then: a `-p mote-ffi` build can resolve other features
-/// than the workspace's and rebuild the runtime.) The test binary lives in
+/// Integration tests cannot link a cdylib/staticlib crate, so `cargo test` does not build the
+/// library; `scripts/test.sh` builds it first (`cargo build --workspace --all-targets`). When
+/// it is missing or stale anyway (a single test run by hand), the test asks cargo to build it,
+/// so the C side never tests a missing or stale library. That `-p mote-ffi` build resolves
+/// some dependency features differently from a workspace build and may rebuild part of the
+/// dependency tree once. (The check is by time only: a library built with other features,
+/// e.g. `--no-default-features`, counts as fresh.) The test binary lives in
 /// `<target>/<profile>/deps/`, which gives both the target folder and the profile.
 pub(crate) fn lib_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
