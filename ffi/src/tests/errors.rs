@@ -32,7 +32,7 @@ fn null_arguments_are_reported_by_every_function() {
         ..super::loading::blank_info()
     };
     let bytes = [0u8; 4];
-    // SAFETY (whole block): every pointer is NULL, live, or valid for writes; NULL is the point.
+    // SAFETY: every pointer is NULL, live, or valid for writes; NULL is the point.
     unsafe {
         is_null_error(mote_model_load_file(null(), &mut m), "path");
         assert!(m.is_null(), "out cleared");
