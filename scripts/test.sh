@@ -13,6 +13,30 @@ PY="$(scripts/setup_venv.sh)"
 "$PY" scripts/fetch_real_models.py >&2
 "$PY" scripts/make_quant_models.py >&2
 
+# The C ABI tests (ffi/tests/) compile the header and the C example with gcc/g++, link them
+# through pkg-config and run the example under valgrind. Install what is missing (as root or
+# through passwordless sudo; no failure if neither works), then make those tests fail
+# instead of skipping only when every tool is there.
+c_tools=(gcc g++ valgrind pkg-config readelf nm)
+if ! command -v valgrind >/dev/null || ! command -v pkg-config >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo -n); fi
+  { ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq valgrind pkg-config \
+      || { ${sudo[@]+"${sudo[@]}"} apt-get update -qq && ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq valgrind pkg-config; }
+  } >&2 || echo "test.sh: could not install valgrind/pkg-config; the C ABI tests skip those parts" >&2
+fi
+missing=()
+for t in "${c_tools[@]}"; do command -v "$t" >/dev/null || missing+=("$t"); done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  export MOTE_REQUIRE_TOOLS=1
+else
+  echo "test.sh: missing ${missing[*]}: the C ABI tests skip what needs them" >&2
+fi
+
+# The C ABI tests link target/release/libmote.{so,a}, which `cargo test` does not build (a
+# cdylib is no test dependency). Build them first with the feature set `cargo test` uses
+# (--all-targets, as .ci/run's build step, after which this is a no-op).
+cargo build --release --workspace --all-targets
+
 # The data-driven tests fail (instead of skipping) when their data is missing.
 export MOTE_REQUIRE_TEST_DATA=1
 # --nocapture shows the measured numbers (conformance counts, real-model cosines).

@@ -1,7 +1,7 @@
 //! Status codes and the thread-local last error.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, c_int, CString};
 
 /// Result of every fallible C function. Numbers are stable across releases.
 #[repr(C)]
@@ -33,6 +33,39 @@ pub enum MoteStatus {
     Internal = 11,
     /// A panic was caught at the boundary (a bug inside Mote).
     Panic = 12,
+    /// A caller-provided buffer is too small; the needed size was reported.
+    BufferTooSmall = 13,
+    /// The session is running a call on another thread (sessions run one call at a time).
+    SessionBusy = 14,
+    /// The caller was compiled against another ABI version or a struct of an unknown size.
+    AbiMismatch = 15,
+}
+
+impl MoteStatus {
+    /// Every status, in numeric order (so `from_code` cannot miss one).
+    pub(crate) const ALL: [MoteStatus; 16] = [
+        MoteStatus::Ok,
+        MoteStatus::NullPointer,
+        MoteStatus::InvalidArgument,
+        MoteStatus::InvalidModel,
+        MoteStatus::Unsupported,
+        MoteStatus::ShapeMismatch,
+        MoteStatus::DtypeMismatch,
+        MoteStatus::Io,
+        MoteStatus::BackendUnavailable,
+        MoteStatus::OutOfMemory,
+        MoteStatus::CorruptFile,
+        MoteStatus::Internal,
+        MoteStatus::Panic,
+        MoteStatus::BufferTooSmall,
+        MoteStatus::SessionBusy,
+        MoteStatus::AbiMismatch,
+    ];
+
+    fn from_code(code: c_int) -> Option<MoteStatus> {
+        let index = usize::try_from(code).ok()?;
+        Self::ALL.get(index).copied()
+    }
 }
 
 impl From<&mote::ErrorKind> for MoteStatus {
@@ -70,9 +103,15 @@ pub extern "C" fn mote_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
-/// A static, human-readable name for a status ("ok", "null pointer"...). Never NULL.
+/// A static, human-readable name for a status ("ok", "null pointer"...), "unknown status" for
+/// a number that is not a `MoteStatus`. Never NULL.
+// Takes an `int`, not the enum: a C caller can pass any number, and an out-of-range value
+// in a Rust enum would be undefined behaviour.
 #[no_mangle]
-pub extern "C" fn mote_status_str(status: MoteStatus) -> *const c_char {
+pub extern "C" fn mote_status_str(status: c_int) -> *const c_char {
+    let Some(status) = MoteStatus::from_code(status) else {
+        return c"unknown status".as_ptr();
+    };
     let s: &'static [u8] = match status {
         MoteStatus::Ok => b"ok\0",
         MoteStatus::NullPointer => b"null pointer\0",
@@ -87,6 +126,9 @@ pub extern "C" fn mote_status_str(status: MoteStatus) -> *const c_char {
         MoteStatus::CorruptFile => b"corrupt file\0",
         MoteStatus::Internal => b"internal error\0",
         MoteStatus::Panic => b"panic\0",
+        MoteStatus::BufferTooSmall => b"buffer too small\0",
+        MoteStatus::SessionBusy => b"session busy\0",
+        MoteStatus::AbiMismatch => b"abi mismatch\0",
     };
     s.as_ptr().cast()
 }
