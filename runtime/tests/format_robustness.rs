@@ -74,6 +74,33 @@ fn load_and_maybe_run(bytes: &[u8]) -> Result<(), mote::Error> {
     Ok(())
 }
 
+/// Silero VAD as `.mote` with its case inputs: a graph with `If` bodies, LSTM and more op
+/// kinds than the demo. `None` (skipped) when the real-model data is missing.
+fn silero() -> Option<&'static (Vec<u8>, Vec<(String, Tensor)>)> {
+    type Case = (Vec<u8>, Vec<(String, Tensor)>);
+    static CASE: OnceLock<Option<Case>> = OnceLock::new();
+    CASE.get_or_init(|| {
+        let root = common::generated_data(".cache/real-models", "scripts/fetch_real_models.py")?;
+        let dir = root.join("silero_vad");
+        let case = common::real_case::read_case(&dir);
+        let inputs = case
+            .inputs
+            .iter()
+            .map(|(n, f)| (n.clone(), mote::npy::read(dir.join(f)).unwrap()))
+            .collect();
+        let model = Model::load(dir.join("model.onnx")).unwrap();
+        Some((model.to_mote_bytes().unwrap(), inputs))
+    })
+    .as_ref()
+}
+
+fn load_and_maybe_run_with(bytes: &[u8], inputs: &[(String, Tensor)]) -> Result<(), mote::Error> {
+    let model = Model::from_mote_bytes(bytes)?;
+    let refs: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    model.session(SessionOptions::default())?.run(&refs)?;
+    Ok(())
+}
+
 #[test]
 fn intact_file_loads_and_runs() {
     load_and_maybe_run(demo_mote()).unwrap();
@@ -239,6 +266,19 @@ proptest! {
             apply(&mut meta, m);
         }
         let _ = load_and_maybe_run(&with_metadata(file, &meta));
+    }
+
+    /// The same on a graph with control-flow bodies.
+    #[test]
+    fn mutated_silero_metadata_never_panics(mutations in prop::collection::vec(mutation(), 1..6)) {
+        if let Some((file, inputs)) = silero() {
+            let (meta_off, meta_len) = sections(file)[0];
+            let mut meta = file[meta_off..meta_off + meta_len].to_vec();
+            for m in &mutations {
+                apply(&mut meta, m);
+            }
+            let _ = load_and_maybe_run_with(&with_metadata(file, &meta), inputs);
+        }
     }
 
     /// Raw random byte changes anywhere (checksums not fixed): always an error.
