@@ -52,7 +52,7 @@ pub(crate) struct BlobSource {
 
 /// Deepest nesting of control-flow bodies a file may have (a guard against stack exhaustion on
 /// crafted files; real models nest a few levels).
-pub(crate) const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };

@@ -77,3 +77,6 @@ pub fn file_is_mote(path: impl AsRef<Path>) -> Result<bool> {
         })?;
     Ok(is_mote(&head))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,7 @@
 //! Graph -> `.mote` bytes: metadata through serde + postcard, constants laid out 64-byte
 //! aligned in the blob section, checksums, then the header.
 
-use super::blobs::{self};
+use super::blobs;
 use super::header::{self, align_up, Section, SectionKind};
 use super::Metadata;
 use crate::ir::Graph;
@@ -10,6 +10,22 @@ use crate::{Error, Result};
 /// Encodes `graph` (normally the graph after the portable passes, as [`crate::Model`] holds it)
 /// as a `.mote` file.
 pub fn write(graph: &Graph) -> Result<Vec<u8>> {
+    // Refuse what no reader would accept rather than write a file that cannot be loaded.
+    let depth = nesting_depth(graph);
+    if depth > blobs::MAX_DEPTH {
+        return Err(Error::unsupported(
+            ".mote",
+            format!(
+                "control-flow bodies nested {depth} deep (the format allows {})",
+                blobs::MAX_DEPTH
+            ),
+        ));
+    }
+    write_unchecked(graph)
+}
+
+/// [`write`] without the nesting check (tests use it to make files the reader must refuse).
+pub(super) fn write_unchecked(graph: &Graph) -> Result<Vec<u8>> {
     let meta = Metadata {
         producer: format!("mote {}", env!("CARGO_PKG_VERSION")),
         graph,
@@ -46,4 +62,15 @@ pub fn write(graph: &Graph) -> Result<Vec<u8>> {
     let head = header::encode(&sections);
     file[..head.len()].copy_from_slice(&head);
     Ok(file)
+}
+
+/// Levels of graphs, counting `graph` itself.
+fn nesting_depth(graph: &Graph) -> usize {
+    1 + graph
+        .nodes
+        .iter()
+        .flat_map(|n| n.op.subgraphs())
+        .map(nesting_depth)
+        .max()
+        .unwrap_or(0)
 }
