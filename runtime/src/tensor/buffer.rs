@@ -14,7 +14,9 @@ use std::sync::Arc;
 #[repr(C, align(64))]
 struct Line([u8; 64]);
 
-/// A read-only buffer that tensors may borrow ranges of (a file mapping, a loaded file).
+/// A read-only buffer that tensors may borrow ranges of (a file mapping, a loaded file). Its
+/// `as_ref()` must return the same bytes on every call (true of `memmap2::Mmap`, `Vec<u8>` and
+/// [`AlignedBytes`]).
 pub type SharedBuffer = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
 /// Growable, zero-initialised, 64-byte aligned bytes.
