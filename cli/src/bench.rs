@@ -25,18 +25,24 @@ pub(crate) fn run(o: &Options) -> Result<()> {
         return Err(Error::argument("--runs must be at least 1"));
     }
     let backend: BackendKind = o.backend.parse()?;
+    let rss_before = resident_kib();
     let start = Instant::now();
     let model = Model::load(&o.model)?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
+    let rss_after = resident_kib();
     let inputs = complete_inputs(
         &model,
         read_npy_inputs(&o.inputs)?,
         &parse_shapes(&o.shapes)?,
     )?;
+    let start = Instant::now();
     let mut session = model.session(SessionOptions {
         backend,
         threads: o.threads,
     })?;
+    // Session creation prepares every node once (weights packed for the kernels): with the
+    // load, the time before a first run can start.
+    let session_ms = start.elapsed().as_secs_f64() * 1e3;
     let signature: Vec<_> = inputs
         .iter()
         .map(|(_, t)| (t.dtype(), t.shape().to_vec()))
@@ -60,7 +66,16 @@ pub(crate) fn run(o: &Options) -> Result<()> {
         println!("input      {name}: {} {:?}", t.dtype(), t.shape());
     }
     println!("threads    {}", o.threads);
-    println!("load       {load_ms:.2} ms");
+    println!("load       {load_ms:.2} ms (+ {session_ms:.2} ms session creation)");
+    if let (Some(before), Some(after)) = (rss_before, rss_after) {
+        // A mapped `.mote` file's weights show up as file-backed pages (the page cache's own,
+        // shared), not as an anonymous copy.
+        println!(
+            "memory     load added {} KiB anonymous, {} KiB file-backed resident",
+            after.0 as i64 - before.0 as i64,
+            after.1 as i64 - before.1 as i64
+        );
+    }
     println!(
         "arena      {arena_bytes} bytes ({:.2} MiB)",
         arena_bytes as f64 / (1 << 20) as f64
@@ -89,11 +104,28 @@ pub(crate) fn run(o: &Options) -> Result<()> {
             "p90_ms": p90,
             "min_ms": times[0],
             "load_ms": load_ms,
+            "session_ms": session_ms,
             "arena_bytes": arena_bytes,
         });
         println!("{json}");
     }
     Ok(())
+}
+
+/// (anonymous, file-backed) resident memory of this process in KiB, where the OS reports it
+/// (Linux `/proc/self/status`).
+fn resident_kib() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some((field("RssAnon:")?, field("RssFile:")?))
 }
 
 /// Nearest-rank percentile of sorted samples.

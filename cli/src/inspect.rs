@@ -6,35 +6,18 @@ use std::path::Path;
 pub(crate) fn run(path: &Path, quant: bool) -> Result<()> {
     let bytes = std::fs::read(path)
         .map_err(|e| mote::Error::new(mote::ErrorKind::Io, format!("{}: {e}", path.display())))?;
+    if mote::format::is_mote(&bytes) {
+        let model = Model::from_mote_bytes(&bytes)?;
+        println!("model      {} (.mote)", path.display());
+        print_model(&model, quant);
+        print_ir_ops(&model);
+        return Ok(());
+    }
     let survey = mote::onnx::survey(&bytes)?;
     println!("model      {}", path.display());
     println!("opset      {}", survey.opset);
     match Model::load(path) {
-        Ok(model) => {
-            for info in model.inputs() {
-                println!(
-                    "input      {}: {} {}",
-                    info.name,
-                    dtype_name(info.dtype),
-                    shape_text(info)
-                );
-            }
-            for info in model.outputs() {
-                println!(
-                    "output     {}: {} {}",
-                    info.name,
-                    dtype_name(info.dtype),
-                    shape_text(info)
-                );
-            }
-            println!(
-                "nodes      {} after load-time passes",
-                model.graph().node_count_deep()
-            );
-            if quant {
-                print_quant(&model);
-            }
-        }
+        Ok(model) => print_model(&model, quant),
         Err(e) => println!("load       FAILS: {e}"),
     }
     let total_nodes: usize = survey.op_histogram.values().sum();
@@ -69,6 +52,59 @@ pub(crate) fn run(path: &Path, quant: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Inputs, outputs and node count of a loaded model (and `--quant`'s report).
+fn print_model(model: &Model, quant: bool) {
+    for info in model.inputs() {
+        println!(
+            "input      {}: {} {}",
+            info.name,
+            dtype_name(info.dtype),
+            shape_text(info)
+        );
+    }
+    for info in model.outputs() {
+        println!(
+            "output     {}: {} {}",
+            info.name,
+            dtype_name(info.dtype),
+            shape_text(info)
+        );
+    }
+    println!(
+        "nodes      {} after load-time passes",
+        model.graph().node_count_deep()
+    );
+    if quant {
+        print_quant(&model);
+    }
+}
+
+/// Op histogram of a `.mote` model's graph (its ops are Mote's, after the load-time passes).
+fn print_ir_ops(model: &Model) {
+    fn count(g: &mote::ir::Graph, ops: &mut std::collections::BTreeMap<&'static str, usize>) {
+        for n in &g.nodes {
+            *ops.entry(n.op.name()).or_default() += 1;
+            for body in n.op.subgraphs() {
+                count(body, ops);
+            }
+        }
+    }
+    let mut ops = std::collections::BTreeMap::new();
+    count(model.graph(), &mut ops);
+    let mut ops: Vec<_> = ops.into_iter().collect();
+    ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    println!("ops        {} op types:", ops.len());
+    for (op, n) in ops {
+        println!("  {n:>6}  {op}");
+    }
+    let constants = &model.graph().constants;
+    let bytes: usize = constants.values().map(|t| t.bytes().len()).sum();
+    println!(
+        "parameters {} constants ({bytes} bytes) in the main graph",
+        constants.len()
+    );
 }
 
 fn dtype_name(d: Option<mote::DType>) -> String {

@@ -5,6 +5,7 @@
 
 mod bench;
 mod conformance;
+mod convert;
 mod demo;
 mod inputs;
 mod inspect;
@@ -29,7 +30,7 @@ struct Cli {
 enum Command {
     /// Run a model on .npy inputs and print (and optionally save) its outputs.
     Run {
-        /// The model (.onnx).
+        /// The model (.onnx or .mote).
         model: PathBuf,
         /// An input as NAME=FILE.npy (repeat for each input).
         #[arg(long = "input", value_name = "NAME=FILE")]
@@ -46,7 +47,7 @@ enum Command {
     },
     /// Show a model's inputs, outputs, ops, parameters, and what Mote cannot run.
     Inspect {
-        /// The model (.onnx).
+        /// The model (.onnx or .mote).
         model: PathBuf,
         /// Per op, the precision it will run in; every QuantizeLinear/DequantizeLinear left
         /// unfused and every float op between quantized values, with the reason.
@@ -55,7 +56,7 @@ enum Command {
     },
     /// Measure load time and latency (median, p90) and the planned arena size.
     Bench {
-        /// The model (.onnx).
+        /// The model (.onnx or .mote).
         model: PathBuf,
         /// Worker threads.
         #[arg(long, default_value_t = 1)]
@@ -89,6 +90,15 @@ enum Command {
         inputs_dir: PathBuf,
         /// Folder to write output_<i>.pb into.
         outputs_dir: PathBuf,
+    },
+    /// Convert a model to `.mote`: the graph after the load-time passes and its weights in
+    /// 64-byte-aligned blobs, which every command (and `Model::load`) reads in place.
+    Convert {
+        /// The model (.onnx).
+        model: PathBuf,
+        /// The `.mote` file to write.
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Classify the digits test split with the model the repo ships; print accuracy and latency.
     Demo,
@@ -129,6 +139,7 @@ fn main() -> ExitCode {
             inputs_dir,
             outputs_dir,
         } => return conformance::run(&model, &inputs_dir, &outputs_dir),
+        Command::Convert { model, output } => convert::run(&model, &output),
         Command::Demo => demo::run(),
     };
     match result {

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ONNX bytes -> import (ONNX semantics, tract's protobuf layer only) -> ir::Graph
-//!   -> passes (fold constants, dead code, types) -> Plan (concrete shapes, folding,
+//!   -> passes (fold constants, dead code, types) [= what a `.mote` file stores] -> Plan (concrete shapes, folding,
 //!   static arena slots) -> backend (cpu) -> outputs
 //! ```
 //!
@@ -26,6 +26,7 @@
 
 pub mod backend;
 mod error;
+pub mod format;
 pub mod import;
 pub mod ir;
 #[cfg(feature = "npy")]

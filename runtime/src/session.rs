@@ -6,7 +6,7 @@ use crate::backend::BackendKind;
 use crate::ir::{Dim, Graph, ValueInfo};
 use crate::plan::Plan;
 use crate::profile::Profile;
-use crate::{import, passes, DType, Error, Result, Tensor};
+use crate::{format, import, passes, DType, Error, ErrorKind, Result, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,14 +18,58 @@ pub struct Model {
 }
 
 impl Model {
-    /// Loads a model file.
+    /// Loads a model file: `.mote` (recognized by its magic; memory-mapped, constants used in
+    /// place, so the file must not be modified while the model is alive) or ONNX.
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        if format::file_is_mote(path)? {
+            return Self::from_mote_file(path);
+        }
         Self::from_graph(import::load_path(path)?)
     }
 
-    /// Loads a model from bytes.
+    /// Loads a model from bytes: `.mote` (recognized by its magic) or ONNX.
     pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        if format::is_mote(bytes) {
+            return Self::from_mote_bytes(bytes);
+        }
         Self::from_graph(import::load_bytes(bytes)?)
+    }
+
+    /// Loads a `.mote` file through a memory mapping; constant tensors borrow the mapped bytes.
+    pub fn from_mote_file(path: impl AsRef<Path>) -> Result<Model> {
+        Ok(Self::from_portable_graph(format::read_path(path)?))
+    }
+
+    /// Loads a `.mote` file from memory (one aligned copy of `bytes`, shared by the constants).
+    pub fn from_mote_bytes(bytes: &[u8]) -> Result<Model> {
+        Ok(Self::from_portable_graph(format::read_bytes(bytes)?))
+    }
+
+    /// The model as a `.mote` file: its graph after the portable passes, so loading it skips
+    /// import and the passes.
+    pub fn to_mote_bytes(&self) -> Result<Vec<u8>> {
+        format::write(&self.graph)
+    }
+
+    /// Writes [`Model::to_mote_bytes`] to `path`.
+    pub fn save_mote(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = self.to_mote_bytes()?;
+        std::fs::write(path, bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })
+    }
+
+    /// Wraps a graph that already went through the portable passes and was validated (as the
+    /// `.mote` reader returns it).
+    fn from_portable_graph(graph: Graph) -> Model {
+        Model {
+            graph: Arc::new(graph),
+        }
     }
 
     /// Wraps an IR graph, running the portable passes.

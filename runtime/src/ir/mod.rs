@@ -19,11 +19,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Index of a value in [`Graph::values`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ValueId(pub usize);
 
 /// One operation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     /// The node's name in the source model (may be empty there; import fills one in).
     pub name: String,

@@ -3,7 +3,7 @@
 use crate::DType;
 
 /// One dimension: known, or named/unknown until concrete input shapes arrive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Dim {
     /// A fixed size.
     Known(usize),
@@ -12,7 +12,7 @@ pub enum Dim {
 }
 
 /// Quantization parameters of a value (per tensor, per axis, or per block along an axis).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuantParams {
     /// The stored integer type.
     pub dtype: DType,
@@ -27,7 +27,7 @@ pub struct QuantParams {
 }
 
 /// Static facts about a value.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ValueInfo {
     /// Name in the source model (unique within a graph).
     pub name: String,

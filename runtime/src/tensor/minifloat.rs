@@ -205,7 +205,7 @@ fn pow2_f64(e: i32) -> f64 {
 }
 
 /// Rounding of an f32 to float8 e8m0 (the ONNX `round_mode` attribute of `Cast`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum E8M0Rounding {
     /// Any fraction rounds to the next power of two (the default).
     #[default]

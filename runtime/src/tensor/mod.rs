@@ -8,7 +8,7 @@ mod dtype;
 pub mod minifloat;
 mod shape;
 
-pub use buffer::AlignedBytes;
+pub use buffer::{AlignedBytes, SharedBuffer};
 pub use dtype::{DType, Element};
 pub use shape::{broadcast_shapes, numel, strides_of, Shape};
 
@@ -74,6 +74,12 @@ impl Tensor {
     pub(crate) fn from_parts(dtype: DType, shape: Vec<usize>, data: AlignedBytes) -> Tensor {
         debug_assert_eq!(data.len(), numel(&shape) * dtype.size());
         Tensor { dtype, shape, data }
+    }
+
+    /// True when the bytes are borrowed in place from a shared buffer, such as a memory-mapped
+    /// `.mote` file (no copy was made).
+    pub fn is_shared(&self) -> bool {
+        self.data.is_shared()
     }
 
     /// Gives the storage back (used by the executor's arena).

@@ -7,7 +7,7 @@
 use crate::ir::Graph;
 
 /// Control-flow operations.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ControlOp {
     /// `If(cond)`: runs one branch; formal inputs: 1 (`cond`).
     If {

@@ -12,7 +12,7 @@ use crate::tensor::broadcast_shapes;
 use crate::{DType, Error, Result};
 
 /// Elementwise operations.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ElementwiseOp {
     /// One input, same shape out.
     Unary(Unary),
@@ -41,7 +41,7 @@ pub enum ElementwiseOp {
 }
 
 /// Unary functions (with their attributes).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Unary {
     /// |x|
     Abs,
@@ -168,7 +168,7 @@ pub enum Unary {
 }
 
 /// Binary operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Binary {
     /// a + b
     Add,
@@ -216,7 +216,7 @@ pub enum Binary {
 }
 
 /// Ops over any number of broadcast inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Variadic {
     /// Sum of the inputs.
     Sum,
@@ -229,7 +229,7 @@ pub enum Variadic {
 }
 
 /// Where `Clip` takes its bounds from.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Clip {
     /// Opset >= 11: optional scalar inputs 1 (min) and 2 (max).
     FromInputs,
@@ -243,7 +243,7 @@ pub enum Clip {
 }
 
 /// `Dropout` in inference mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dropout {
     /// Opset < 10: the mask has the input's dtype (ones) instead of bool (true).
     pub mask_like_input: bool,

@@ -11,7 +11,7 @@ use crate::ir::Fact;
 use crate::{Error, Result};
 
 /// Classification losses.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum LossOp {
     /// `NegativeLogLikelihoodLoss`: `x` already holds log-probabilities.
     NegativeLogLikelihood(ClassLoss),
@@ -21,7 +21,7 @@ pub enum LossOp {
 }
 
 /// The attributes both losses share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClassLoss {
     /// How per-element losses are combined.
     pub reduction: Reduction,
@@ -30,7 +30,7 @@ pub struct ClassLoss {
 }
 
 /// How per-element losses are combined into the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Reduction {
     /// One loss per target element (output shaped like `target`).
     None,

@@ -32,7 +32,7 @@ use super::{Fact, Graph};
 use crate::Result;
 
 /// One operation of the IR.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// Unary/binary/variadic math, comparisons, logic, activations, `Where`, `Clip`...
     Elementwise(ElementwiseOp),

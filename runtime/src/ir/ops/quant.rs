@@ -3,6 +3,7 @@
 
 mod conv;
 mod int8;
+mod tables_serde;
 
 pub use conv::{AutoPad, ConvAttrs, ConvGeometry};
 pub use int8::{
@@ -16,7 +17,7 @@ use crate::tensor::minifloat::E8M0Rounding;
 use crate::{bail, DType, Result};
 
 /// Type conversion and quantization.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum QuantOp {
     /// Converts input 0 to `to`.
     Cast(CastAttrs),
@@ -61,7 +62,7 @@ pub enum QuantOp {
 }
 
 /// Attributes of `Cast` / `CastLike`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CastAttrs {
     /// Target type (`Cast` only).
     pub to: DType,
@@ -72,7 +73,7 @@ pub struct CastAttrs {
 }
 
 /// Attributes of `QuantizeLinear`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QuantizeAttrs {
     /// Quantization axis for per-axis and blocked scales (may be negative).
     pub axis: i64,
@@ -87,7 +88,7 @@ pub struct QuantizeAttrs {
 }
 
 /// Attributes of `DequantizeLinear`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DequantizeAttrs {
     /// Quantization axis for per-axis and blocked scales (may be negative).
     pub axis: i64,

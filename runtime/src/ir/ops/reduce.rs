@@ -9,7 +9,7 @@ use crate::ir::Fact;
 use crate::{DType, Error, Result};
 
 /// Reductions and scans.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ReduceOp {
     /// `Reduce*` over a set of axes.
     Reduce(Reduce),
@@ -20,7 +20,7 @@ pub enum ReduceOp {
 }
 
 /// The combining function of a [`Reduce`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ReduceKind {
     /// Σx
     Sum,
@@ -63,7 +63,7 @@ impl ReduceKind {
 }
 
 /// A reduction over a set of axes. Input 0 is the data; input 1 (newer opsets) the axes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reduce {
     /// The combining function.
     pub kind: ReduceKind,
@@ -115,7 +115,7 @@ pub fn reduced_shape(shape: &[usize], mask: &[bool], keepdims: bool) -> Vec<usiz
 }
 
 /// `ArgMax` or `ArgMin`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ArgKind {
     /// Index of the largest element.
     Max,
@@ -124,7 +124,7 @@ pub enum ArgKind {
 }
 
 /// An arg-reduction along one axis; the output is `i64` indices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ArgReduce {
     /// Max or min.
     pub kind: ArgKind,
@@ -137,7 +137,7 @@ pub struct ArgReduce {
 }
 
 /// The combining function of a [`Cumulative`] scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CumKind {
     /// Running sum (`CumSum`).
     Sum,
@@ -146,7 +146,7 @@ pub enum CumKind {
 }
 
 /// Running sum or product along an axis (input 1, a scalar).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cumulative {
     /// Sum or product.
     pub kind: CumKind,

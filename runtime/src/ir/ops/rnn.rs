@@ -7,7 +7,7 @@ use crate::ir::Fact;
 use crate::{Error, Result};
 
 /// Recurrent layers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum RnnOp {
     /// Long short-term memory (gates i, o, f, c).
     Lstm(Lstm),
@@ -18,7 +18,7 @@ pub enum RnnOp {
 }
 
 /// `LSTM`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Lstm {
     /// What every recurrent layer has.
     pub common: Recurrence,
@@ -27,7 +27,7 @@ pub struct Lstm {
 }
 
 /// `GRU`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Gru {
     /// What every recurrent layer has.
     pub common: Recurrence,
@@ -36,7 +36,7 @@ pub struct Gru {
 }
 
 /// The attributes every recurrent layer shares.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recurrence {
     /// The `hidden_size` attribute when given (else taken from `R`'s last dim).
     pub hidden_size: Option<usize>,
@@ -52,7 +52,7 @@ pub struct Recurrence {
 }
 
 /// Which way(s) the sequence is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Direction {
     /// First to last.
     Forward,
@@ -73,7 +73,7 @@ impl Direction {
 }
 
 /// The activation functions ONNX allows inside recurrent layers, with their parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Activation {
     /// max(x, 0)
     Relu,
@@ -225,7 +225,7 @@ impl RnnOp {
 }
 
 /// The sizes of one recurrent layer evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RnnDims {
     /// Sequence length.
     pub seq: usize,

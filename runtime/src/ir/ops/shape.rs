@@ -15,7 +15,7 @@ use crate::{DType, Result, Tensor};
 pub use resize::{CoordinateMode, KeepAspectRatio, NearestMode, ResizeAttrs, ResizeMode};
 
 /// Data movement and shape manipulation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ShapeOp {
     /// Copy of the input.
     Identity,
@@ -181,7 +181,7 @@ pub enum ShapeOp {
 }
 
 /// `Split` attributes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SplitAttrs {
     /// The cut axis (may be negative).
     pub axis: i64,
@@ -194,7 +194,7 @@ pub struct SplitAttrs {
 }
 
 /// `Slice` parameters given as attributes (before opset 10; steps are 1).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SliceAttrs {
     /// First index per axis.
     pub starts: Vec<i64>,
@@ -205,7 +205,7 @@ pub struct SliceAttrs {
 }
 
 /// How scattered updates combine with existing elements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ScatterReduction {
     /// Replace.
     None,
@@ -220,7 +220,7 @@ pub enum ScatterReduction {
 }
 
 /// `Pad` border modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PadMode {
     /// A constant value.
     Constant,
@@ -233,7 +233,7 @@ pub enum PadMode {
 }
 
 /// `Pad` attributes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PadAttrs {
     /// Border mode.
     pub mode: PadMode,
@@ -244,7 +244,7 @@ pub struct PadAttrs {
 }
 
 /// `TopK` attributes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TopKAttrs {
     /// The searched axis.
     pub axis: i64,
@@ -255,7 +255,7 @@ pub struct TopKAttrs {
 }
 
 /// Channel layout of `DepthToSpace`/`SpaceToDepth` blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BlockMode {
     /// Depth-column-row: the block offset is the outer part of the channel.
     Dcr,

@@ -12,7 +12,7 @@ use crate::tensor::byte_len;
 use crate::{DType, Error, Result};
 
 /// Signal processing ops.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SignalOp {
     /// `DFT`: inputs `input, dft_length?, axis?` (the axis input exists from opset 20).
     Dft(Dft),
@@ -26,7 +26,7 @@ pub enum SignalOp {
 }
 
 /// `DFT` attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dft {
     /// The transform axis: the attribute before opset 20, else the default used when the
     /// axis input (input 2) is omitted.
@@ -39,7 +39,7 @@ pub struct Dft {
 }
 
 /// What a `DFT` does for given input shape and scalar inputs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DftGeometry {
     /// The transform axis, non-negative, never the trailing complex axis.
     pub axis: usize,
@@ -102,14 +102,14 @@ impl Dft {
 }
 
 /// `STFT` attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stft {
     /// Return bins `0..=frame_length/2` only.
     pub onesided: bool,
 }
 
 /// What an `STFT` does for given shapes and scalar inputs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StftGeometry {
     /// Samples per frame (= the DFT length).
     pub frame_length: usize,
@@ -183,7 +183,7 @@ impl Stft {
 }
 
 /// The window generators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     /// Which window.
     pub kind: WindowKind,
@@ -194,7 +194,7 @@ pub struct Window {
 }
 
 /// Which window function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WindowKind {
     /// sin²(πn/N)
     Hann,
@@ -205,7 +205,7 @@ pub enum WindowKind {
 }
 
 /// `MelWeightMatrix` attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MelWeightMatrix {
     /// The output element type (`output_datatype`).
     pub dtype: DType,

@@ -7,7 +7,7 @@ use crate::ir::Fact;
 use crate::{DType, Result};
 
 /// Detection and geometric vision ops.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum VisionOp {
     /// `NonMaxSuppression(boxes, scores, max_output_boxes_per_class?, iou_threshold?,
     /// score_threshold?)`: `[selected, 3]` int64 rows of `(batch, class, box)`.
@@ -33,7 +33,7 @@ pub enum VisionOp {
 }
 
 /// `MaxUnpool` attributes (per spatial axis), those of the `MaxPool` being inverted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MaxUnpool {
     /// Pooling window.
     pub kernel_shape: Vec<usize>,
@@ -79,7 +79,7 @@ impl MaxUnpool {
 }
 
 /// How `RoiAlign` reduces the samples of one output cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RoiReduce {
     /// The mean of the bilinear samples.
     Avg,
@@ -88,7 +88,7 @@ pub enum RoiReduce {
 }
 
 /// `RoiAlign` attributes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoiAlign {
     /// Average or max over a cell's samples.
     pub mode: RoiReduce,
@@ -106,7 +106,7 @@ pub struct RoiAlign {
 }
 
 /// `MaxRoiPool` attributes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MaxRoiPool {
     /// Output rows per region.
     pub pooled_height: usize,
@@ -117,7 +117,7 @@ pub struct MaxRoiPool {
 }
 
 /// How `GridSample` interpolates between pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Interpolation {
     /// The nearest pixel (ties to even, as PyTorch).
     Nearest,
@@ -128,7 +128,7 @@ pub enum Interpolation {
 }
 
 /// What `GridSample` reads outside the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GridPadding {
     /// Zero.
     Zeros,
@@ -139,7 +139,7 @@ pub enum GridPadding {
 }
 
 /// `GridSample` attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GridSample {
     /// Interpolation between pixels.
     pub mode: Interpolation,

@@ -11,7 +11,7 @@ use crate::{DType, Result};
 pub use window::{Geometry, Padding, TransposedGeometry, Window};
 
 /// Convolutions, pooling and channel normalizations.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum NnOp {
     /// `Conv(X, W, B?)`.
     Conv(Conv),
@@ -54,7 +54,7 @@ pub enum NnOp {
 }
 
 /// Convolution attributes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Conv {
     /// Kernel (possibly empty: from `W`), strides, dilations, padding.
     pub window: Window,
@@ -63,7 +63,7 @@ pub struct Conv {
 }
 
 /// A convolution with the element-wise ops after it fused in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FusedConv {
     /// The convolution.
     pub conv: Conv,
@@ -72,7 +72,7 @@ pub struct FusedConv {
 }
 
 /// One element-wise step of a fused epilogue.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum EpilogueStep {
     /// An activation.
     Activation(FusedActivation),
@@ -104,7 +104,7 @@ impl EpilogueStep {
 }
 
 /// The activations an epilogue can apply (the unary ops that have one).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FusedActivation {
     /// `max(x, 0)`.
     Relu,
@@ -151,7 +151,7 @@ impl FusedActivation {
 }
 
 /// Transposed convolution attributes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConvTranspose {
     /// Kernel (possibly empty: from `W`), strides, dilations, padding.
     pub window: Window,
@@ -164,7 +164,7 @@ pub struct ConvTranspose {
 }
 
 /// Windowed pooling attributes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Pool {
     /// What the window reduces to.
     pub kind: PoolKind,
@@ -175,7 +175,7 @@ pub struct Pool {
 }
 
 /// The reduction of a windowed pool.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum PoolKind {
     /// Maximum; the optional second output holds flat indices of the maxima.
     Max {
@@ -195,7 +195,7 @@ pub enum PoolKind {
 }
 
 /// The reduction of a global pool.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum GlobalPoolKind {
     /// Maximum.
     Max,
@@ -209,7 +209,7 @@ pub enum GlobalPoolKind {
 }
 
 /// Batch normalization attributes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BatchNorm {
     /// Added to the variance.
     pub epsilon: f32,
@@ -220,7 +220,7 @@ pub struct BatchNorm {
 }
 
 /// Group normalization attributes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupNorm {
     /// Added to the variance.
     pub epsilon: f32,
@@ -231,7 +231,7 @@ pub struct GroupNorm {
 }
 
 /// Local response normalization attributes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Lrn {
     /// Scale of the square sum.
     pub alpha: f32,
@@ -244,7 +244,7 @@ pub struct Lrn {
 }
 
 /// `Col2Im` attributes (per spatial axis; empty means the default).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Col2Im {
     /// Dilations (default ones).
     pub dilations: Vec<usize>,
@@ -255,7 +255,7 @@ pub struct Col2Im {
 }
 
 /// `DeformConv` attributes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeformConv {
     /// Kernel, strides, dilations, explicit pads and channel groups, as for [`Conv`].
     pub conv: Conv,

@@ -18,7 +18,7 @@
 use crate::{Error, Result};
 
 /// How a window op pads its input (the `auto_pad` and `pads` attributes together).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Padding {
     /// `auto_pad = NOTSET`: the `pads` attribute, split into its begin and end halves (empty:
     /// no padding).
@@ -38,7 +38,7 @@ pub enum Padding {
 
 /// The window attributes of a convolution or pooling op. Empty vectors mean the ONNX default
 /// (all ones for strides and dilations; for `kernel_shape`, "take it from the weights").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     /// `kernel_shape`, per spatial axis.
     pub kernel_shape: Vec<usize>,
@@ -51,7 +51,7 @@ pub struct Window {
 }
 
 /// A window resolved against one input: everything per spatial axis.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Geometry {
     /// Kernel extent (undilated).
     pub kernel: Vec<usize>,
@@ -69,7 +69,7 @@ pub struct Geometry {
 }
 
 /// A transposed-convolution window resolved against one input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransposedGeometry {
     /// Kernel extent (undilated).
     pub kernel: Vec<usize>,

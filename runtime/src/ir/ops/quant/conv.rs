@@ -4,7 +4,7 @@
 use crate::{bail, Result};
 
 /// ONNX `auto_pad`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum AutoPad {
     /// Explicit `pads` (zero when absent).
     #[default]
@@ -19,7 +19,7 @@ pub enum AutoPad {
 
 /// The convolution attributes as written in the model; absent lists take their defaults when
 /// resolved against the input shape.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConvAttrs {
     /// `auto_pad`.
     pub auto_pad: AutoPad,
@@ -36,7 +36,7 @@ pub struct ConvAttrs {
 }
 
 /// The geometry of one convolution with every list filled in, one entry per spatial axis.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConvGeometry {
     /// Kernel size.
     pub kernel: Vec<usize>,

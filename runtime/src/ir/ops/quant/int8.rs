@@ -13,7 +13,7 @@ use crate::DType;
 use std::sync::Arc;
 
 /// Per-tensor quantization of an 8-bit value: `real = (q − zero_point) · scale`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Quant8 {
     /// Step between consecutive integers.
     pub scale: f32,
@@ -56,7 +56,7 @@ impl Quant8 {
 /// A convolution over 8-bit input and weights with `i32` accumulation, requantized to an 8-bit
 /// output. Inputs: `x` (8-bit, `[N, C, spatial...]`), `w` (constant 8-bit, the `Conv` weight
 /// layout), `bias` (optional constant `i32` `[C_out]` in units of `x.scale · w_scale[c]`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QConv {
     /// Geometry and groups.
     pub conv: Conv,
@@ -70,6 +70,7 @@ pub struct QConv {
     pub y: Quant8,
     /// A 256-entry function applied to each requantized output byte (element-wise ops folded
     /// in after the conv, e.g. an activation and its requantization).
+    #[serde(with = "super::tables_serde::opt_table")]
     pub lut: Option<Arc<[u8; 256]>>,
 }
 
@@ -77,7 +78,7 @@ pub struct QConv {
 /// `transB` `[N, K]`), `i32` accumulation, requantized. Inputs: `a` (8-bit, `[..., M, K]`),
 /// `w` (constant 8-bit), `bias` (optional constant `i32` `[N]` in units of `a.scale ·
 /// w_scale[n]`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QMatMul {
     /// `w` is stored `[N, K]`.
     pub trans_b: bool,
@@ -90,6 +91,7 @@ pub struct QMatMul {
     /// The output's quantization.
     pub y: Quant8,
     /// Applied to each requantized output byte, as in [`QConv::lut`].
+    #[serde(with = "super::tables_serde::opt_table")]
     pub lut: Option<Arc<[u8; 256]>>,
 }
 
@@ -113,16 +115,17 @@ pub struct DynamicQMatMul {
 /// An element-wise function of one 8-bit input as a table of its 256 results: any unary float
 /// op (or binary op with a constant scalar) between a dequantize and a quantize, evaluated once
 /// per possible input when the model loads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Lut {
     /// Output type (`u8` or `i8`).
     pub output: DType,
     /// `table[input byte]` is the output byte.
+    #[serde(with = "super::tables_serde::table")]
     pub table: Arc<[u8; 256]>,
 }
 
 /// `Y = Q(op(DQ(A), DQ(B)))` with numpy broadcasting.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QBinary {
     /// `Add`, `Sub`, `Mul` or `Div`.
     pub op: Binary,
@@ -135,7 +138,7 @@ pub struct QBinary {
 }
 
 /// `GlobalAveragePool` of an 8-bit tensor: `i32` sums, one rounding.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QGlobalAveragePool {
     /// The input's quantization.
     pub x: Quant8,
@@ -148,7 +151,7 @@ pub struct QGlobalAveragePool {
 /// GEMM (`[C_out · kh · kw, C_in] · [C_in, H · W]`) and a scatter, no overlap to sum. Inputs:
 /// `x` (8-bit `[N, C_in, H, W]`), `w` (constant 8-bit `[C_in, C_out, kh, kw]`), `bias`
 /// (optional constant `i32` `[C_out]`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QConvTranspose {
     /// The input's quantization.
     pub x: Quant8,
@@ -159,16 +162,18 @@ pub struct QConvTranspose {
     /// The output's quantization.
     pub y: Quant8,
     /// Applied to each requantized output byte, as in [`QConv::lut`].
+    #[serde(with = "super::tables_serde::opt_table")]
     pub lut: Option<Arc<[u8; 256]>>,
 }
 
 /// One 256-entry table per channel (axis 1): an element-wise op whose constants vary along the
 /// channel axis only (`BatchNormalization`, a per-channel `Add`/`Mul`, `PRelu`), between a
 /// dequantize and a quantize.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelLut {
     /// Output type (`u8` or `i8`).
     pub output: DType,
     /// `tables[c][input byte]` is the output byte of channel `c`.
+    #[serde(with = "super::tables_serde::table_vec")]
     pub tables: Arc<Vec<[u8; 256]>>,
 }

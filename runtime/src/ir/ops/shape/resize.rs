@@ -5,7 +5,7 @@ use super::rules::normalize_axes;
 use crate::{bail, Error, Result};
 
 /// Interpolation kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ResizeMode {
     /// Nearest neighbour.
     Nearest,
@@ -16,7 +16,7 @@ pub enum ResizeMode {
 }
 
 /// How an output coordinate maps back to an input coordinate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CoordinateMode {
     /// `(x + 0.5) / scale - 0.5`.
     HalfPixel,
@@ -33,7 +33,7 @@ pub enum CoordinateMode {
 }
 
 /// Rounding of nearest-neighbour coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NearestMode {
     /// Round, halves down.
     RoundPreferFloor,
@@ -46,7 +46,7 @@ pub enum NearestMode {
 }
 
 /// How `sizes` are reconciled with the input's aspect ratio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum KeepAspectRatio {
     /// Each axis takes its requested size.
     Stretch,
@@ -57,7 +57,7 @@ pub enum KeepAspectRatio {
 }
 
 /// `Resize` attributes, and where its parameters come from (they moved between opsets).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ResizeAttrs {
     /// Interpolation kernel.
     pub mode: ResizeMode,
@@ -88,7 +88,7 @@ pub struct ResizeAttrs {
 }
 
 /// The resolved geometry of one resize: per dim, output size, scale and region of interest.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResizePlan {
     /// Output shape.
     pub out_shape: Vec<usize>,

@@ -195,7 +195,7 @@ pub fn split_sizes(
 }
 
 /// One dim of a slice: the first index, the step and the element count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SliceDim {
     /// First element taken (valid when `len > 0`).
     pub start: usize,

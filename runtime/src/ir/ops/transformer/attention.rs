@@ -8,7 +8,7 @@
 use crate::{DType, Error, Result};
 
 /// What the optional fourth output (`qk_matmul_output`) holds, following the ONNX reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum QkOutput {
     /// Modes 0 and 1: the scaled Q·Kᵀ scores (after softcap when one is set).
     Scores,
@@ -19,7 +19,7 @@ pub enum QkOutput {
 }
 
 /// `Attention` attributes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Attention {
     /// Mask keys after the query position (bottom-right aligned with the cache).
     pub is_causal: bool,
@@ -42,7 +42,7 @@ pub struct Attention {
 }
 
 /// The sizes of one `Attention` evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AttentionDims {
     /// Q/K/V are 3-D (`[batch, seq, heads * head]`) rather than 4-D.
     pub rank3: bool,

@@ -5,7 +5,7 @@
 use crate::{Error, Result};
 
 /// One subscript of an operand or of the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Subscript {
     /// A letter (`a`-`z`, `A`-`Z`), stored as its index in [`LETTERS`] order.
     Label(u8),
@@ -17,7 +17,7 @@ pub enum Subscript {
 pub const LETTERS: usize = 52;
 
 /// A parsed einsum equation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Einsum {
     /// Subscripts of each operand.
     pub inputs: Vec<Vec<Subscript>>,
@@ -27,7 +27,7 @@ pub struct Einsum {
 
 /// An equation resolved for concrete operand shapes. Labels are ids: letters are
 /// `0..LETTERS` (upper case first, as in ASCII order), ellipsis dimension `i` is `LETTERS + i`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Resolved {
     /// The label of each axis of each operand (repeats mean a diagonal).
     pub inputs: Vec<Vec<usize>>,

@@ -8,7 +8,7 @@
 use crate::{Error, Result};
 
 /// How the recurrent state is updated at each token (`update_rule`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UpdateRule {
     /// `S += k ⊗ v`.
     Linear,
@@ -42,7 +42,7 @@ impl UpdateRule {
 }
 
 /// `LinearAttention` attributes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinearAttention {
     /// Query heads (a positive multiple of `kv_num_heads`).
     pub q_num_heads: usize,
@@ -55,7 +55,7 @@ pub struct LinearAttention {
 }
 
 /// What one token's decay gate holds per key/value head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DecayWidth {
     /// One log-decay per head (`[batch, seq, kv_heads]`).
     PerHead,
@@ -64,7 +64,7 @@ pub enum DecayWidth {
 }
 
 /// The sizes of one `LinearAttention` evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinearAttentionDims {
     /// Batch size.
     pub batch: usize,

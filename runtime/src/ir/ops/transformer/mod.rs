@@ -20,7 +20,7 @@ use crate::tensor::broadcast_shapes;
 use crate::{DType, Error, Result};
 
 /// Matrix products, softmax, normalization over features, attention.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TransformerOp {
     /// numpy `matmul`: 1-D operands are promoted and the added axis removed; batch axes
     /// broadcast.
@@ -59,7 +59,7 @@ pub enum TransformerOp {
 /// A product with its epilogue fused: inputs `A` (rank >= 1, numpy `matmul` rules), `B`
 /// (2-D: `[K, N]`, or `[N, K]` with `trans_b`) and an optional `bias` of `[N]`, added to every
 /// row; then `steps` in order, each rounding as the op it replaced did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FusedMatMul {
     /// `B` is `[N, K]` (a `Gemm`'s `transB`).
     pub trans_b: bool,
@@ -81,7 +81,7 @@ impl FusedMatMul {
 }
 
 /// `Gemm` attributes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Gemm {
     /// Scale of the product.
     pub alpha: f32,
@@ -96,7 +96,7 @@ pub struct Gemm {
 }
 
 /// Which function of the softmax family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SoftmaxKind {
     /// `exp(x) / Σ exp(x)`.
     Softmax,
@@ -107,7 +107,7 @@ pub enum SoftmaxKind {
 }
 
 /// `Softmax` / `LogSoftmax` / `Hardmax` attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Softmax {
     /// The function.
     pub kind: SoftmaxKind,
@@ -130,7 +130,7 @@ impl Softmax {
 }
 
 /// `LayerNormalization` / `RMSNormalization` attributes: normalize over axes `axis..rank`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Normalization {
     /// First normalized axis (possibly negative).
     pub axis: i64,
@@ -152,7 +152,7 @@ impl Normalization {
 }
 
 /// `LpNormalization` attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LpNorm {
     /// The axis the norm is taken along (possibly negative).
     pub axis: i64,
@@ -161,7 +161,7 @@ pub struct LpNorm {
 }
 
 /// `RotaryEmbedding` attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RotaryEmbedding {
     /// Rotate pairs `(x[2i], x[2i+1])` rather than halves `(x[i], x[i + d/2])`.
     pub interleaved: bool,

@@ -1,0 +1,106 @@
+//! The `.mote` file checked in next to the demo model (`assets/models/digits_mlp.mote`) loads
+//! and classifies the demo test split, in every build: with `--no-default-features` (no ONNX
+//! import, no tract: the embedded build, run by `.ci/run`) and with the defaults, where it is
+//! also compared with the ONNX model. It doubles as the format's compatibility guard: an IR
+//! change that alters the `.mote` encoding without bumping `FORMAT_VERSION` breaks this
+//! file, and a version bump requires regenerating it:
+//!
+//!     cargo run --release -p mote-cli -- convert assets/models/digits_mlp.onnx -o assets/models/digits_mlp.mote
+//!
+//! Deliberately free of `tests/common` and of the `npy` feature, which the embedded build lacks.
+
+use mote::{DType, Model, SessionOptions, Tensor};
+use std::path::PathBuf;
+
+fn asset(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/models")
+        .join(name)
+}
+
+/// The data of a little-endian, C-order `.npy` file (format 1.0), and its shape.
+fn read_npy(name: &str, descr: &str) -> (Vec<usize>, Vec<u8>) {
+    let bytes = std::fs::read(asset(name)).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00", "{name}: npy 1.0");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains(&format!("'descr': '{descr}'")), "{header}");
+    assert!(header.contains("'fortran_order': False"), "{header}");
+    let dims = &header[header.find("'shape': (").unwrap() + 10..];
+    let shape = dims[..dims.find(')').unwrap()]
+        .split(',')
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| d.trim().parse().unwrap())
+        .collect();
+    (shape, bytes[10 + header_len..].to_vec())
+}
+
+fn classify(model: &Model) -> (Tensor, f64) {
+    let (shape, x) = read_npy("digits_test_x.npy", "<f4");
+    let (_, y) = read_npy("digits_test_y.npy", "<i8");
+    let x = Tensor::from_bytes(DType::F32, &shape, &x).unwrap();
+    let name = model.inputs()[0].name.clone();
+    let mut session = model.session(SessionOptions::default()).unwrap();
+    let mut out = session.run(&[(name.as_str(), &x)]).unwrap();
+    let probabilities = out.remove(0).1;
+    let p = probabilities.as_slice::<f32>().unwrap();
+    let labels: Vec<i64> = y
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let correct = p
+        .chunks_exact(10)
+        .zip(&labels)
+        .filter(|(row, &label)| {
+            let best = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            best as i64 == label
+        })
+        .count();
+    (probabilities, correct as f64 / labels.len() as f64)
+}
+
+#[test]
+fn checked_in_mote_classifies_the_demo_split() {
+    let path = asset("digits_mlp.mote");
+    let model = Model::load(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}\nIf FORMAT_VERSION or the IR encoding changed on purpose, regenerate it \
+             (see this file's header).",
+            path.display()
+        )
+    });
+    assert!(model.graph().constants.values().all(|t| t.is_shared()));
+    let (_, accuracy) = classify(&model);
+    // The model card's accuracy (438/450): the stored graph is the demo model's.
+    assert!(
+        (accuracy - 438.0 / 450.0).abs() < 1e-9,
+        "accuracy {accuracy}"
+    );
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn checked_in_mote_matches_the_onnx_model() {
+    let (from_mote, _) = classify(&Model::load(asset("digits_mlp.mote")).unwrap());
+    let (from_onnx, _) = classify(&Model::load(asset("digits_mlp.onnx")).unwrap());
+    let (a, b) = (
+        from_mote.as_slice::<f32>().unwrap(),
+        from_onnx.as_slice::<f32>().unwrap(),
+    );
+    // A later change to the passes may change the graph ONNX import produces (and so its
+    // rounding) without making the stored file wrong: compare closely, not bit for bit.
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(worst <= 1e-5, "probabilities differ by up to {worst}");
+}
+
+#[cfg(not(feature = "onnx"))]
+#[test]
+fn onnx_is_refused_clearly_without_the_feature() {
+    let e = Model::load(asset("digits_mlp.onnx")).unwrap_err();
+    assert_eq!(*e.kind(), mote::ErrorKind::BackendUnavailable, "{e}");
+    assert!(e.to_string().contains("onnx"), "{e}");
+}
