@@ -69,3 +69,14 @@ def test_repeated_runs_and_loads_do_not_leak(images):
     gc.collect()
     grown = _rss_bytes() - before
     assert grown < 100 * 2**20, f"RSS grew by {grown / 2**20:.0f} MiB"
+
+
+def test_a_handle_in_use_is_not_freed():
+    model = mote.Model(MODEL)
+    session = model.session()
+    with session._handle.use():  # as run() holds it during the C call
+        with pytest.raises(RuntimeError, match="a call is using it"):
+            session.close()
+    session.close()
+    assert session.closed
+    model.close()

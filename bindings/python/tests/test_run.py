@@ -119,3 +119,32 @@ def test_the_installed_package_loads_its_bundled_library():
     if os.environ.get("MOTE_LIB"):
         pytest.skip("MOTE_LIB chooses the library")
     assert Path(mote.library_path).parent == Path(mote.__file__).resolve().parent
+
+
+def test_concurrent_calls_on_one_session_succeed_or_are_refused_as_busy(images, cli_output):
+    # A session runs one call at a time: a colliding call raises SessionBusyError instead of
+    # racing. Whether calls collide depends on timing; every outcome must be one of the two.
+    big = np.ascontiguousarray(np.tile(images, (20, 1)))
+    expected = np.tile(cli_output, (20, 1))
+    outcomes, errors = [], []
+    with mote.Model(MODEL) as model, model.session() as session:
+
+        def work():
+            for _ in range(10):
+                try:
+                    (probs,) = session.run([big])
+                    np.testing.assert_array_equal(probs, expected)
+                    outcomes.append("ok")
+                except mote.SessionBusyError as e:
+                    assert "another thread" in str(e) or "busy" in str(e), str(e)
+                    outcomes.append("busy")
+                except Exception as e:  # reported below
+                    errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    assert len(outcomes) == 30 and "ok" in outcomes, outcomes
