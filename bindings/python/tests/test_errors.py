@@ -58,6 +58,8 @@ def test_missing_unknown_and_miscounted_inputs(session, images):
         session.run({"pixel": images})
     with pytest.raises(mote.InvalidArgumentError, match="2 inputs given, the model has 1"):
         session.run([images, images])
+    with pytest.raises(TypeError, match="not an array"):
+        session.run(images)
 
 
 def test_bad_session_options():

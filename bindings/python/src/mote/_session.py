@@ -2,6 +2,8 @@
 
 import ctypes
 
+import numpy as np
+
 from . import _errors, _lib, _tensor
 from ._handle import Handle
 
@@ -57,6 +59,8 @@ class Session:
             if missing:
                 raise _errors.InvalidArgumentError(f"missing input {missing[0]!r}", 2)
             return [inputs[n] for n in names]
+        if isinstance(inputs, np.ndarray):  # list() would split it into rows
+            raise TypeError("Session.run takes [array, ...] or {name: array}, not an array")
         arrays = list(inputs)
         if len(arrays) != len(self._inputs):
             raise _errors.InvalidArgumentError(
