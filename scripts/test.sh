@@ -39,5 +39,9 @@ cargo build --release --workspace --all-targets
 
 # The data-driven tests fail (instead of skipping) when their data is missing.
 export MOTE_REQUIRE_TEST_DATA=1
+
+# The Python bindings in a fresh venv, bundling the libmote just built (about 15 s).
+bash scripts/test_python_bindings.sh >&2
+
 # --nocapture shows the measured numbers (conformance counts, real-model cosines).
 exec cargo test --release --workspace -- --nocapture
