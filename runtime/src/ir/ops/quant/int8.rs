@@ -104,7 +104,7 @@ pub struct QMatMul {
 /// ONNX `DynamicQuantizeLinear` derives from its range, `acc = Σ_k (xq − x_zp)·(w − w_zp[n])`
 /// exactly in `i32`, then `y = (acc as f32) · (x_scale · w_scale[n])` (one `f32` product of
 /// the two scales, one of the result) and `y + bias[n]`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DynamicQMatMul {
     /// Weight scales: one, or one per output column.
     pub w_scale: Vec<f32>,
