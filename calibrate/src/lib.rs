@@ -1,0 +1,4 @@
+//! `calibrate`: Mote's offline model tool (post-training quantization with calibration data,
+//! FP16 conversion, pruning, and one accuracy/size/latency/memory report).
+
+pub mod table;
