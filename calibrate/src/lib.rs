@@ -1,4 +1,7 @@
 //! `calibrate`: Mote's offline model tool (post-training quantization with calibration data,
 //! FP16 conversion, pruning, and one accuracy/size/latency/memory report).
 
+pub mod error;
 pub mod table;
+
+pub use error::{Error, Result};
