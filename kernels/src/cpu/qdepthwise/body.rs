@@ -16,6 +16,7 @@
 //! the order; 3×3 and 5×5 kernels get unrolled loops with the weights in registers.
 
 use std::cell::Cell;
+use std::ops::Range;
 
 use super::lanes::QLanes;
 use super::{QDepthwise, QDepthwiseOut};
@@ -48,24 +49,32 @@ pub(crate) unsafe fn qdepthwise<L: QLanes>(
     let mut guard = Scratch::take(s_len, p_len);
     let (s_plane, pair_plane) = guard.planes(s_len, p_len);
     s_plane.fill(0);
-    // The rows of `P` some output row reads: `oy·sh + ky·dh` for even `ky`.
+    let runs = row_runs(q, out_h);
+    // The rows of `P` some output row reads: `oy·sh + ky·dh` for the first kernel row of each
+    // of its pairs.
     let mut needed = vec![false; rows];
-    for oy in 0..out_h {
-        for ky in (0..p.kernel_h).step_by(2) {
-            needed[oy * p.stride_h + ky * dh] = true;
+    for run in &runs {
+        for oy in run.rows.clone() {
+            for i in 0..run.pairs {
+                needed[oy * p.stride_h + (run.ky_lo + 2 * i) * dh] = true;
+            }
         }
     }
     let all_needed = needed.iter().all(|&n| n);
     let (kh, kw) = (p.kernel_h, p.kernel_w);
     let (in_plane, taps, out_plane) = (p.in_h * p.in_w, kh * kw, out_h * out_w);
-    // Pair taps: `(offset from the output row's base, weight pair)` for ky = 0, 2, 4, ...
-    let mut offsets = Vec::with_capacity(kh.div_ceil(2) * kw);
-    for ky in (0..kh).step_by(2) {
-        for kx in 0..kw {
-            offsets.push(layout.tap(ky, kx));
-        }
-    }
-    let mut pairs = vec![0u32; offsets.len()];
+    // Pair taps by the parity of their first kernel row: `(offset from the output row's
+    // base, weight pair)` for ky = parity, parity + 2, ... A run starting at `ky_lo` uses the
+    // entries of parity `ky_lo % 2` from pair `ky_lo / 2` on.
+    let offsets: [Vec<usize>; 2] = [0, 1].map(|parity| {
+        (parity..kh)
+            .step_by(2)
+            .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
+            .map(|(ky, kx)| layout.tap(ky, kx))
+            .collect()
+    });
+    let odd_used = runs.iter().any(|r| r.pairs > 0 && r.ky_lo % 2 == 1);
+    let mut pairs = [vec![0u32; offsets[0].len()], vec![0u32; offsets[1].len()]];
     let mut y = y;
     for c in 0..p.channels {
         fill_rows(q, &layout, &q.x[c * in_plane..(c + 1) * in_plane], s_plane);
@@ -83,50 +92,107 @@ pub(crate) unsafe fn qdepthwise<L: QLanes>(
             }
         }
         let w = &q.w[c * taps..(c + 1) * taps];
-        // Row by row, not by dividing a flat index: a division per tap per channel cost a
-        // sixth of the time on small planes.
-        let mut slots = pairs.iter_mut();
-        for ky in (0..kh).step_by(2) {
-            let (row, below) = (
-                &w[ky * kw..(ky + 1) * kw],
-                w.get((ky + 1) * kw..(ky + 2) * kw),
-            );
-            for (kx, slot) in slots.by_ref().take(kw).enumerate() {
-                *slot = pair(row[kx], below.map_or(0, |b| b[kx]));
-            }
+        weight_pairs(w, kw, 0, &mut pairs[0]);
+        if odd_used {
+            weight_pairs(w, kw, 1, &mut pairs[1]);
         }
         let (bias, scale) = (q.bias.get(c).copied().unwrap_or(0), q.scale[c]);
         let range = c * out_plane..(c + 1) * out_plane;
         let plane = Plane {
             layout: &layout,
             pairs: pair_plane,
-            out_h,
             out_w,
+            kw,
         };
-        // SAFETY: `L`'s ISA per the caller; `plane` was filled for this layout; the output
-        // pointers cover `out_plane` elements (`validate` checked y's length).
-        unsafe {
-            match &mut y {
-                QDepthwiseOut::U8 {
-                    y,
-                    zero_point,
-                    lo,
-                    hi,
-                    ..
-                } => {
-                    let k = L::consts(bias, scale, *zero_point, *lo, *hi);
-                    let dst = Dst::U8(y[range].as_mut_ptr());
-                    plane.run::<L>(kh, kw, &offsets, &pairs, &k, dst);
-                }
-                QDepthwiseOut::F32 { y } => {
-                    let k = L::consts(bias, scale, 0, 0, 0);
-                    let dst = Dst::F32(y[range].as_mut_ptr());
-                    plane.run::<L>(kh, kw, &offsets, &pairs, &k, dst);
-                }
-            }
+        let (zero_point, lo, hi) = match &y {
+            QDepthwiseOut::U8 {
+                zero_point, lo, hi, ..
+            } => (*zero_point, *lo, *hi),
+            QDepthwiseOut::F32 { .. } => (0, 0, 0),
+        };
+        // SAFETY: `L`'s ISA per the caller.
+        let k = unsafe { L::consts(bias, scale, zero_point, lo, hi) };
+        let dst = match &mut y {
+            QDepthwiseOut::U8 { y, .. } => Dst::U8(y[range].as_mut_ptr()),
+            QDepthwiseOut::F32 { y } => Dst::F32(y[range].as_mut_ptr()),
+        };
+        for run in &runs {
+            let (parity, first) = (run.ky_lo % 2, run.ky_lo / 2 * kw);
+            let taps = first..first + run.pairs * kw;
+            // SAFETY: `L`'s ISA per the caller; `plane` was filled for this layout, with every
+            // pair row this run reads (`needed`); the output pointer covers `out_plane`
+            // elements (`validate` checked y's length); `taps` lies inside both tables
+            // (`row_runs`).
+            unsafe {
+                plane.run::<L>(
+                    run.rows.clone(),
+                    &offsets[parity][taps.clone()],
+                    &pairs[parity][taps],
+                    &k,
+                    dst,
+                )
+            };
         }
     }
     Ok(())
+}
+
+/// Consecutive output rows whose kernel rows reach the image in the same way: rows
+/// `ky_lo..ky_lo + 2·pairs` of the kernel (the last one possibly past the image or the kernel)
+/// are the ones computed. Kernel rows that only read top or bottom padding are skipped: on the
+/// short planes of mobile networks (2 or 3 image rows under a 5×5 kernel), most of them are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RowRun {
+    rows: Range<usize>,
+    ky_lo: usize,
+    pairs: usize,
+}
+
+/// The output rows of `q` grouped into [`RowRun`]s, top to bottom.
+fn row_runs(q: &QDepthwise<'_>, out_h: usize) -> Vec<RowRun> {
+    let p = &q.params;
+    let mut runs: Vec<RowRun> = Vec::new();
+    for oy in 0..out_h {
+        // Kernel row `ky` reads padded row `base + ky·dh`, the image when it lies in
+        // `pad_top .. pad_top + in_h`.
+        let base = oy * p.stride_h;
+        let ky_lo = p.pad_top.saturating_sub(base).div_ceil(p.dilation_h);
+        let ky_hi = (p.pad_top + p.in_h)
+            .saturating_sub(base)
+            .div_ceil(p.dilation_h)
+            .min(p.kernel_h);
+        let (ky_lo, pairs) = if ky_hi > ky_lo {
+            (ky_lo, (ky_hi - ky_lo).div_ceil(2))
+        } else {
+            (0, 0) // Only padding: the output is the bias.
+        };
+        match runs.last_mut() {
+            Some(run) if run.ky_lo == ky_lo && run.pairs == pairs => run.rows.end = oy + 1,
+            _ => runs.push(RowRun {
+                rows: oy..oy + 1,
+                ky_lo,
+                pairs,
+            }),
+        }
+    }
+    runs
+}
+
+/// The weight pairs `(w[ky][kx], w[ky + 1][kx])` for ky = parity, parity + 2, ... (0 for a
+/// row past the kernel), in the order of the tap tables. Row by row, not by dividing a flat
+/// index: a division per tap per channel cost a sixth of the time on small planes.
+fn weight_pairs(w: &[i16], kw: usize, parity: usize, out: &mut [u32]) {
+    let kh = w.len() / kw;
+    let mut slots = out.iter_mut();
+    for ky in (parity..kh).step_by(2) {
+        let (row, below) = (
+            &w[ky * kw..(ky + 1) * kw],
+            w.get((ky + 1) * kw..(ky + 2) * kw),
+        );
+        for (kx, slot) in slots.by_ref().take(kw).enumerate() {
+            *slot = pair(row[kx], below.map_or(0, |b| b[kx]));
+        }
+    }
 }
 
 /// `dst[i] = pair(s[i], s[i + distance])` for every `i` of `dst` (`s` holds at least
@@ -156,12 +222,14 @@ enum Dst {
 struct Plane<'a> {
     layout: &'a PaddedLayout,
     pairs: &'a [u32],
-    out_h: usize,
     out_w: usize,
+    kw: usize,
 }
 
 impl Plane<'_> {
-    /// Picks the loop for the kernel size and output type.
+    /// Output rows `rows`, each the sum over the pair taps `offsets` (`kw` per pair of kernel
+    /// rows) with weights `pairs`; picks the loop for the kernel width, pair count and output
+    /// type.
     ///
     /// # Safety
     ///
@@ -171,8 +239,7 @@ impl Plane<'_> {
     #[inline(always)]
     unsafe fn run<L: QLanes>(
         &self,
-        kh: usize,
-        kw: usize,
+        rows: Range<usize>,
         offsets: &[usize],
         pairs: &[u32],
         k: &L::K,
@@ -180,21 +247,37 @@ impl Plane<'_> {
     ) {
         // SAFETY: per this function's contract.
         unsafe {
-            match (kh, kw, dst) {
-                (3, 3, Dst::U8(d)) => {
-                    self.rows_fixed::<L, 2, 3, false>(offsets, pairs, k, d.cast())
-                }
-                (3, 3, Dst::F32(d)) => {
-                    self.rows_fixed::<L, 2, 3, true>(offsets, pairs, k, d.cast())
-                }
-                (5, 5, Dst::U8(d)) => {
-                    self.rows_fixed::<L, 3, 5, false>(offsets, pairs, k, d.cast())
-                }
-                (5, 5, Dst::F32(d)) => {
-                    self.rows_fixed::<L, 3, 5, true>(offsets, pairs, k, d.cast())
-                }
-                (_, _, Dst::U8(d)) => self.rows_generic::<L, false>(offsets, pairs, k, d.cast()),
-                (_, _, Dst::F32(d)) => self.rows_generic::<L, true>(offsets, pairs, k, d.cast()),
+            match dst {
+                Dst::U8(d) => self.run_typed::<L, false>(rows, offsets, pairs, k, d),
+                Dst::F32(d) => self.run_typed::<L, true>(rows, offsets, pairs, k, d.cast()),
+            }
+        }
+    }
+
+    /// [`Plane::run`] for one output type (`dst` is `*mut f32` if `F32`, else `*mut u8`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Plane::run`].
+    #[inline(always)]
+    unsafe fn run_typed<L: QLanes, const F32: bool>(
+        &self,
+        rows: Range<usize>,
+        offsets: &[usize],
+        pairs: &[u32],
+        k: &L::K,
+        d: *mut u8,
+    ) {
+        let np = offsets.len() / self.kw;
+        // SAFETY: per this function's contract.
+        unsafe {
+            match (self.kw, np) {
+                (3, 1) => self.rows_fixed::<L, 1, 3, F32>(rows, offsets, pairs, k, d),
+                (3, 2) => self.rows_fixed::<L, 2, 3, F32>(rows, offsets, pairs, k, d),
+                (5, 1) => self.rows_fixed::<L, 1, 5, F32>(rows, offsets, pairs, k, d),
+                (5, 2) => self.rows_fixed::<L, 2, 5, F32>(rows, offsets, pairs, k, d),
+                (5, 3) => self.rows_fixed::<L, 3, 5, F32>(rows, offsets, pairs, k, d),
+                _ => self.rows_generic::<L, F32>(rows, offsets, pairs, k, d),
             }
         }
     }
@@ -208,6 +291,7 @@ impl Plane<'_> {
     #[inline(always)]
     unsafe fn rows_fixed<L: QLanes, const NP: usize, const KW: usize, const F32: bool>(
         &self,
+        rows: Range<usize>,
         offsets: &[usize],
         pairs: &[u32],
         k: &L::K,
@@ -226,7 +310,7 @@ impl Plane<'_> {
             }
             let ow = self.out_w;
             let full = ow / L::LANES * L::LANES;
-            for oy in 0..self.out_h {
+            for oy in rows.clone() {
                 let base = self.pairs.as_ptr().add(self.layout.output_row(oy));
                 let mut ox = 0;
                 while ox < ow {
@@ -256,6 +340,7 @@ impl Plane<'_> {
     #[inline(always)]
     unsafe fn rows_generic<L: QLanes, const F32: bool>(
         &self,
+        rows: Range<usize>,
         offsets: &[usize],
         pairs: &[u32],
         k: &L::K,
@@ -269,7 +354,7 @@ impl Plane<'_> {
             }
             let ow = self.out_w;
             let full = ow / L::LANES * L::LANES;
-            for oy in 0..self.out_h {
+            for oy in rows.clone() {
                 let base = self.pairs.as_ptr().add(self.layout.output_row(oy));
                 let mut ox = 0;
                 while ox < ow {

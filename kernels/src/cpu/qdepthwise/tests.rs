@@ -296,6 +296,59 @@ fn long_rows_match_reference() {
     }
 }
 
+/// The short planes of mobile networks (1 to 4 image rows under 3×3 and 5×5 kernels, strided
+/// along the height only), where most kernel rows read only padding and are skipped, and
+/// paddings as tall as the kernel (output rows that read nothing but padding).
+#[test]
+fn short_planes_match_reference() {
+    for (in_h, k, stride_h, pad_top, pad_bottom) in [
+        (1, 5, 1, 2, 2),
+        (2, 5, 1, 2, 2),
+        (3, 5, 1, 2, 2),
+        (3, 5, 2, 2, 2),
+        (4, 5, 2, 2, 1),
+        (2, 3, 1, 1, 1),
+        (3, 3, 2, 1, 1),
+        (2, 3, 1, 3, 3),
+        (2, 5, 1, 5, 4),
+    ] {
+        let c = Case {
+            p: DepthwiseParams {
+                channels: 3,
+                in_h,
+                in_w: 97,
+                kernel_h: k,
+                kernel_w: k,
+                stride_h,
+                stride_w: 1,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top,
+                pad_left: k / 2,
+                pad_bottom,
+                pad_right: k / 2,
+            },
+            x_signed: false,
+            x_zero_point: 128,
+            w_signed: true,
+            per_channel: true,
+            bias: true,
+            y_signed: false,
+            y_zero_point: 3,
+            clamp: (0, 0),
+            scale_exp: -2.0,
+            special_every: 7,
+            seed: 7 * in_h as u64 + k as u64,
+        };
+        let d = data(&c);
+        let (want8, wantf) = (run_u8(reference(), &c, &d), run_f32(reference(), &c, &d));
+        for (name, f) in supported_variants(Variant::qdepthwise) {
+            assert_eq!(run_u8(f, &c, &d), want8, "{name} h{in_h} k{k} s{stride_h}");
+            assert_eq!(run_f32(f, &c, &d), wantf, "{name} h{in_h} k{k} s{stride_h}");
+        }
+    }
+}
+
 /// A hand-computed case: 1 channel, 3×3 ones, pad 1; padding reads the zero point.
 #[test]
 fn known_values() {
