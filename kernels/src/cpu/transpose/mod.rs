@@ -15,6 +15,7 @@
 //! edges) and 4×4 on NEON (`trn1`/`trn2`, scalar edges).
 
 pub(crate) mod body;
+pub mod bytes;
 pub(crate) mod reference;
 
 #[cfg(target_arch = "x86_64")]

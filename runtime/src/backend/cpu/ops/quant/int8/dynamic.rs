@@ -65,7 +65,7 @@ impl DynamicQMatMulPrepared {
                 b.shape
             ),
         };
-        let wt = gemm::transposed(w.bytes, k, n); // Wᵀ row-major: `[N, K]`.
+        let wt = gemm::transposed_bytes(w.bytes, k, n)?; // Wᵀ row-major: `[N, K]`.
         let layout = mote_kernels::cpu::table().qgemm_layout;
         let packed = PackedQWeights::pack(layout, n, k, &wt, k, signed, &q.w_zero_point)
             .map_err(|e| kernel_error("DynamicQMatMul", e))?;
@@ -117,7 +117,7 @@ pub(in crate::backend::cpu::ops::quant) fn dynamic_qmatmul(
     }
     // The product of the two scale tensors, as the chain's `Mul(x_scale, w_scale)` rounds it.
     let scale: Vec<f32> = prepared.w_scale.iter().map(|&s| x_scale * s).collect();
-    let xt = gemm::transposed(&xq, rows, k); // Xᵀ: `[K, rows]`.
+    let xt = gemm::transposed_bytes(&xq, rows, k)?; // Xᵀ: `[K, rows]`.
     let call = QGemm {
         m: n,
         n: rows,

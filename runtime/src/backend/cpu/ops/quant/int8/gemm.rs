@@ -6,6 +6,8 @@ use super::kernel_error;
 use crate::backend::cpu::parallel;
 use crate::Result;
 use mote_kernels::cpu::qgemm::{qgemm_block, split_output, QGemm, QOutput};
+use mote_kernels::cpu::transpose::bytes::transpose_u8;
+use mote_kernels::cpu::transpose::{transpose, TransposeParams};
 
 /// Output columns per thread grain, as the `f32` conv cuts them.
 const COLUMN_GRAIN: usize = 64;
@@ -26,15 +28,24 @@ pub(super) fn run(op: &str, call: &QGemm<'_>, output: QOutput<'_>, threads: usiz
     })
 }
 
-/// The `[cols, rows]` transpose of the row-major `[rows, cols]` matrix `src`.
-pub(super) fn transposed<T: Copy + Default>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut t = vec![T::default(); rows * cols];
-    for (r, row) in src.chunks_exact(cols.max(1)).take(rows).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            t[c * rows + r] = v;
-        }
-    }
-    t
+/// `dst = srcᵀ` for the row-major `[rows, cols]` byte matrix `src` (`dst` is `[cols, rows]`).
+pub(super) fn transpose_bytes(src: &[u8], rows: usize, cols: usize, dst: &mut [u8]) -> Result<()> {
+    transpose_u8(rows, cols, src, dst).map_err(|e| kernel_error("transpose", e))
+}
+
+/// The `[cols, rows]` transpose of the row-major `[rows, cols]` byte matrix `src`.
+pub(super) fn transposed_bytes(src: &[u8], rows: usize, cols: usize) -> Result<Vec<u8>> {
+    let mut dst = vec![0u8; src.len()];
+    transpose_bytes(src, rows, cols, &mut dst)?;
+    Ok(dst)
+}
+
+/// `dst = srcᵀ` for a row-major `[rows, cols]` `i32` matrix, through the `f32` transpose
+/// kernel (a transpose only moves bits).
+pub(super) fn transpose_i32(src: &[i32], rows: usize, cols: usize, dst: &mut [i32]) -> Result<()> {
+    let p = TransposeParams::contiguous(1, rows, cols);
+    transpose(&p, bytemuck::cast_slice(src), bytemuck::cast_slice_mut(dst))
+        .map_err(|e| kernel_error("transpose", e))
 }
 
 /// `bytes[i] = table[bytes[i]]` for a table folded into the op that produced them.

@@ -45,7 +45,7 @@ impl QMatMulPrepared {
         let wt: Vec<u8> = if q.trans_b {
             w.bytes.to_vec()
         } else {
-            gemm::transposed(w.bytes, k, n)
+            gemm::transposed_bytes(w.bytes, k, n)?
         };
         let expand = |len: usize| -> Result<()> {
             if len != 1 && len != n {
@@ -112,7 +112,7 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
     if y.bytes.is_empty() {
         return Ok(());
     }
-    let at = gemm::transposed(ab, rows, k); // Aᵀ: `[K, rows]`.
+    let at = gemm::transposed_bytes(ab, rows, k)?; // Aᵀ: `[K, rows]`.
     let call = QGemm {
         m: n,
         n: rows,
@@ -138,7 +138,7 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
         hi,
     };
     gemm::run("QMatMul", &call, output, ins.threads())?;
-    y.bytes.copy_from_slice(&gemm::transposed(&yt, n, rows));
+    gemm::transpose_bytes(&yt, n, rows, y.bytes)?;
     gemm::apply_table(y.bytes, q.lut.as_deref())?;
     Ok(())
 }
@@ -196,7 +196,7 @@ pub(in crate::backend::cpu::ops::quant) fn matmul_integer(
             &fresh
         }
     };
-    let at = gemm::transposed(a.bytes, rows, k);
+    let at = gemm::transposed_bytes(a.bytes, rows, k)?;
     let call = QGemm {
         m: n,
         n: rows,
@@ -215,7 +215,7 @@ pub(in crate::backend::cpu::ops::quant) fn matmul_integer(
         ldc: rows,
     };
     gemm::run("MatMulInteger", &call, output, threads)?;
-    y.copy_from_slice(&gemm::transposed(&yt, n, rows));
+    gemm::transpose_i32(&yt, n, rows, y)?;
     Ok(true)
 }
 
@@ -226,7 +226,7 @@ pub(crate) fn pack_right_operand(b: TensorView<'_>, zero_points: &[i32]) -> Resu
         bail!(shape, "MatMulInteger: B {:?} is not 2-D", b.shape);
     };
     let signed = b.dtype == DType::I8;
-    let bt = gemm::transposed(b.bytes, k, n);
+    let bt = gemm::transposed_bytes(b.bytes, k, n)?;
     let layout = mote_kernels::cpu::table().qgemm_layout;
     PackedQWeights::pack(layout, n, k, &bt, k, signed, zero_points)
         .map_err(|e| kernel_error("MatMulInteger", e))
