@@ -141,7 +141,9 @@ mod tests {
     #[test]
     fn peak_is_positive_and_names_an_isa() {
         let (flops, isa) = super::fma_peak_flops(0.01);
-        assert!(flops > 1e8, "{flops}");
+        // No speed threshold: under emulation (the NEON run under qemu) or on a loaded machine
+        // the measured rate can be anything; it must be a positive, finite rate.
+        assert!(flops.is_finite() && flops > 0.0, "{flops}");
         assert!(!isa.is_empty());
     }
 }
