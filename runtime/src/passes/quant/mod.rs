@@ -19,6 +19,8 @@
 //!   `Resize`, `Concat`...) run on the 8-bit values; when the scales differ a `Lut`
 //!   requantizes. `GlobalAveragePool` → `QGlobalAveragePool`.
 //!
+//! * [`rescale`] first: a dequantized value times or over a positive scalar constant is a
+//!   dequantized value with another scale.
 //! * [`qoperator`]: `QLinearConv` and `QLinearMatMul` with constant parameters → `QConv` /
 //!   `QMatMul` (the same computation, with the fast kernels' packed weights).
 //!
@@ -35,6 +37,7 @@ mod lut;
 mod movement;
 mod qoperator;
 mod report;
+mod rescale;
 
 pub use report::{report, Precision, QuantLine};
 
@@ -58,6 +61,7 @@ impl Pass for FoldQdq {
         // QOperator nodes first, so that the tables folded below can merge into them.
         let mut changed = qoperator::fold(graph);
         changed |= dynamic::fold(graph)?;
+        changed |= rescale::fold(graph);
         let mut index = 0;
         while index < graph.nodes.len() {
             let readers = Readers::of(graph);

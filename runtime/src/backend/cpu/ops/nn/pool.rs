@@ -34,6 +34,34 @@ pub(super) fn pool(attrs: &Pool, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
                 pool_2d(&geometry, spatial, PoolOp::Max, xs, y, threads)
             })
         }
+        // 8-bit values (a quantized model's MaxPool) through the f32 kernel: widening is exact
+        // and a max only picks one of its inputs, so the result narrows back exactly.
+        PoolKind::Max { .. }
+            if spatial.len() == 2
+                && matches!(x.dtype, DType::U8 | DType::I8)
+                && !out.is_used(1) =>
+        {
+            let signed = x.dtype == DType::I8;
+            // Two monomorphic loops each way (they vectorise; one with a branch inside did not).
+            let xs: Vec<f32> = if signed {
+                x.bytes.iter().map(|&b| b as i8 as f32).collect()
+            } else {
+                x.bytes.iter().map(|&b| b as f32).collect()
+            };
+            let mut ys = vec![0f32; numel(&shape)];
+            pool_2d(&geometry, spatial, PoolOp::Max, &xs, &mut ys, threads)?;
+            let y = out.alloc_uninit(0, x.dtype, &shape)?;
+            // Exact: every value is one of the inputs.
+            if signed {
+                y.bytes
+                    .iter_mut()
+                    .zip(&ys)
+                    .for_each(|(d, &v)| *d = v as i8 as u8);
+            } else {
+                y.bytes.iter_mut().zip(&ys).for_each(|(d, &v)| *d = v as u8);
+            }
+            Ok(())
+        }
         PoolKind::Average { count_include_pad } if spatial.len() == 2 => {
             let xs = f32_data("AveragePool", &x)?;
             let op = PoolOp::Average { count_include_pad };
