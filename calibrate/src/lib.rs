@@ -2,6 +2,9 @@
 //! FP16 conversion, pruning, and one accuracy/size/latency/memory report).
 
 pub mod error;
+pub mod fp16;
+pub mod onnx;
+pub mod qdq;
 pub mod table;
 
 pub use error::{Error, Result};
