@@ -71,8 +71,9 @@ pub struct QdqOptions {
     pub op_types: Vec<String>,
     /// Keep Relu/Clip nodes after quantized tensors instead of folding them into the range.
     pub keep_removable_activations: bool,
-    /// Fold BatchNormalization into the preceding Conv first (as `quant_pre_process`).
-    pub fold_batch_norm: bool,
+    /// Fold BatchNormalization and constant Mul/Add into the preceding Conv first (as
+    /// `quant_pre_process`).
+    pub fold_into_conv: bool,
 }
 
 impl Default for QdqOptions {
@@ -83,7 +84,7 @@ impl Default for QdqOptions {
             symmetric_activations: false,
             op_types: DEFAULT_OP_TYPES.iter().map(|s| s.to_string()).collect(),
             keep_removable_activations: false,
-            fold_batch_norm: true,
+            fold_into_conv: true,
         }
     }
 }
@@ -101,8 +102,8 @@ pub struct QdqReport {
     pub biases: usize,
     /// Relu/Clip nodes folded into the range before them.
     pub removed_activations: usize,
-    /// BatchNormalization nodes folded into Conv.
-    pub folded_batch_norms: usize,
+    /// BatchNormalization and constant Mul/Add nodes folded into the Conv before them.
+    pub folded_into_conv: usize,
     /// Tensors a quantized node needed but the table has no range for (left in float).
     pub missing_ranges: Vec<String>,
 }
@@ -118,8 +119,8 @@ pub fn quantize_static(
     {
         let g = onnx::graph_mut(&mut model)?;
         onnx::graph::hoist_constants(g);
-        if opts.fold_batch_norm {
-            report.folded_batch_norms = onnx::fold::fold_batch_norms(g)?;
+        if opts.fold_into_conv {
+            report.folded_into_conv = onnx::fold::fold_into_conv(g)?;
         }
         onnx::graph::topo_sort(g)?;
     }
