@@ -4,6 +4,7 @@
 pub mod error;
 pub mod fp16;
 pub mod onnx;
+pub mod output;
 pub mod qdq;
 pub mod table;
 

@@ -1,0 +1,156 @@
+//! The `calibrate` binary: help, output formats by extension, dynamic quantization and FP16
+//! end to end, and clear refusals.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn calibrate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calibrate"))
+        .args(args)
+        .output()
+        .expect("calibrate starts")
+}
+
+fn digits() -> std::path::PathBuf {
+    repo_root().join("assets/models/digits_mlp.onnx")
+}
+
+fn top1(t: &mote::Tensor) -> f64 {
+    let y = mote::npy::read(repo_root().join("assets/models/digits_test_y.npy")).unwrap();
+    let y = y.as_slice::<i64>().unwrap();
+    let p = argmax_rows(t);
+    100.0 * p.iter().zip(y).filter(|(a, b)| **a as i64 == **b).count() as f64 / y.len() as f64
+}
+
+#[test]
+fn help_lists_commands_and_examples() {
+    let out = calibrate(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for word in ["quantize", "fp16", "Examples"] {
+        assert!(text.contains(word), "{text}");
+    }
+    let out = calibrate(&["quantize", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "--dynamic",
+        "--per-tensor",
+        "--activations",
+        "--table",
+        "Defaults",
+        "Examples",
+    ] {
+        assert!(text.contains(word), "{text}");
+    }
+}
+
+#[test]
+fn refusals_are_clear() {
+    let dir = scratch("cli-refusals");
+    let bad = dir.join("out.txt");
+    let out = calibrate(&[
+        "quantize",
+        digits().to_str().unwrap(),
+        "--dynamic",
+        "-o",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".onnx or .mote"));
+    assert!(!bad.exists());
+    let o = dir.join("q.onnx");
+    let out = calibrate(&[
+        "quantize",
+        digits().to_str().unwrap(),
+        "--dynamic",
+        "--bias-correction",
+        "-o",
+        o.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented"));
+    let out = calibrate(&[
+        "quantize",
+        digits().to_str().unwrap(),
+        "-o",
+        o.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--data"));
+    let out = calibrate(&["fp16", "/nonexistent.onnx", "-o", o.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.onnx"));
+}
+
+/// `--dynamic` on the demo MLP (its two Gemms): onnxruntime runs the .onnx as a drop-in
+/// replacement within 1 point of FP32 top-1, and the .mote file loads and agrees.
+#[test]
+fn dynamic_quantization_onnx_and_mote() {
+    let Some(py) = python() else { return };
+    let dir = scratch("cli-dynamic");
+    let x = mote::npy::read(repo_root().join("assets/models/digits_test_x.npy")).unwrap();
+    let onnx_out = dir.join("d.onnx");
+    let mote_out = dir.join("d.mote");
+    for o in [&onnx_out, &mote_out] {
+        let out = calibrate(&[
+            "quantize",
+            digits().to_str().unwrap(),
+            "--dynamic",
+            "-o",
+            o.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let fp = ort_run(&py, &digits(), &[("pixels", &x)], &dir.join("fp"));
+    let q = ort_run(&py, &onnx_out, &[("pixels", &x)], &dir.join("q"));
+    assert_eq!(fp.io["inputs"], q.io["inputs"]);
+    assert_eq!(fp.io["outputs"], q.io["outputs"]);
+    assert_eq!(fp.io["ir_version"], q.io["ir_version"]);
+    assert!(q.io["ops"].to_string().contains("MatMulInteger"));
+    let (a, b) = (top1(&fp.outputs[0]), top1(&q.outputs[0]));
+    eprintln!("digits_mlp dynamic: top-1 fp32 {a:.2}% int8 {b:.2}%");
+    assert!(a - b <= 1.0, "top-1 {a} -> {b}");
+    let m = mote::Model::from_mote_file(&mote_out).expect("Mote loads the .mote output");
+    let mut s = m.session(Default::default()).unwrap();
+    let out = s.run(&[("pixels", &x)]).unwrap();
+    let agree = argmax_rows(&out[0].1)
+        .iter()
+        .zip(argmax_rows(&q.outputs[0]))
+        .filter(|(a, b)| **a == *b)
+        .count();
+    assert!(agree >= 445, "Mote and ORT agree on {agree}/450");
+}
+
+#[test]
+fn fp16_to_mote_runs() {
+    let dir = scratch("cli-fp16");
+    let o = dir.join("h.mote");
+    let out = calibrate(&[
+        "fp16",
+        digits().to_str().unwrap(),
+        "--keep-io-fp32",
+        "-o",
+        o.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = mote::Model::from_mote_file(&o).unwrap();
+    let x = mote::npy::read(repo_root().join("assets/models/digits_test_x.npy")).unwrap();
+    let h = m
+        .session(Default::default())
+        .unwrap()
+        .run(&[("pixels", &x)])
+        .unwrap();
+    assert!(top1(&h[0].1) >= 96.0, "fp16 top-1 {}", top1(&h[0].1));
+    assert!(Path::new(&o).metadata().unwrap().len() > 0);
+}
