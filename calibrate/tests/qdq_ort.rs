@@ -32,20 +32,23 @@ fn digits_mlp_int8_top1_drop_within_half_a_point() {
     let model = onnx::load(&src).unwrap();
     let table = minmax_table(&model, &[vec![("pixels".into(), calib)]]);
     for (opts, what) in [
-        (QdqOptions::default(), "u8 activations, per-channel"),
+        (
+            QdqOptions::default(),
+            "defaults (s8 activations, per-channel)",
+        ),
         (
             QdqOptions {
-                activations: QType::S8,
+                activations: QType::U8,
                 ..QdqOptions::default()
             },
-            "s8 activations, per-channel",
+            "u8 activations, per-channel",
         ),
         (
             QdqOptions {
                 per_channel: false,
                 ..QdqOptions::default()
             },
-            "u8 activations, per-tensor",
+            "s8 activations, per-tensor",
         ),
         (
             QdqOptions {

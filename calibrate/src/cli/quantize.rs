@@ -17,7 +17,7 @@ pub(crate) enum ActivationType {
 #[command(
     after_help = "Defaults (the most accurate on the demo MLP and the PP-OCR models, where \
 they match or beat onnxruntime's quantize_static MinMax): MinMax ranges, int8 symmetric \
-per-channel weights, uint8 asymmetric activations, Relu/Clip folded into ranges, \
+per-channel weights, int8 asymmetric activations, Relu/Clip folded into ranges, \
 BatchNormalization and constant Mul/Add folded into Conv first.
 
 Examples:
@@ -46,7 +46,7 @@ pub(crate) struct QuantizeArgs {
     #[arg(long)]
     pub(crate) per_tensor: bool,
     /// Activation integer type.
-    #[arg(long, value_enum, default_value = "u8")]
+    #[arg(long, value_enum, default_value = "s8")]
     pub(crate) activations: ActivationType,
     /// Symmetric activation ranges (zero point at the type's middle).
     #[arg(long)]

@@ -80,7 +80,10 @@ impl Default for QdqOptions {
     fn default() -> Self {
         QdqOptions {
             per_channel: true,
-            activations: QType::U8,
+            // int8 activations: equal to uint8 under Mote (the two grids differ only by a
+            // shift of 128), and more accurate under onnxruntime on x86 (PP-OCRv4 rec cosine
+            // 0.9509 vs 0.9482 against FP32), whose u8s8 kernels can saturate.
+            activations: QType::S8,
             symmetric_activations: false,
             op_types: DEFAULT_OP_TYPES.iter().map(|s| s.to_string()).collect(),
             keep_removable_activations: false,
