@@ -1,14 +1,16 @@
 //! `calibrate quantize`: static INT8 post-training quantization (QDQ), or dynamic.
 
+use super::{DataArgs, MethodArg};
 use calibrate::qdq::dynamic::{quantize_dynamic, DynamicOptions};
 use calibrate::qdq::{quantize_static, QType, QdqOptions};
+use calibrate::stats::ActivationType;
 use calibrate::table::CalibrationTable;
-use calibrate::{onnx, output, Error, Result};
+use calibrate::{collect_table, onnx, output, Error, Method, Result, StatsOptions};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ActivationType {
+pub(crate) enum ActivationArg {
     U8,
     S8,
 }
@@ -22,7 +24,8 @@ BatchNormalization and constant Mul/Add folded into Conv first.
 
 Examples:
   calibrate quantize model.onnx --data samples/ -o model.int8.onnx
-  calibrate quantize model.onnx --data samples/ -o model.int8.mote --method percentile=99.99
+  calibrate quantize model.onnx --data samples/ -o model.int8.mote --method percentile --percentile 99.99
+  calibrate quantize model.onnx --data images/ --preprocess 'resize=224x224,scale=0.0039215686' -o model.int8.onnx
   calibrate quantize model.onnx --table model.table -o model.int8.onnx
   calibrate quantize model.onnx --dynamic -o model.dyn.onnx"
 )]
@@ -33,21 +36,31 @@ pub(crate) struct QuantizeArgs {
     /// .mote (Mote's format).
     #[arg(short, long)]
     pub(crate) output: PathBuf,
-    /// Calibration samples (see `calibrate table --help` for the layouts).
+    /// Calibration samples: one per file, .npy (single input), .npz keyed by input name, or
+    /// PNG/JPEG images (with --preprocess); see `calibrate table --help`.
     #[arg(long, value_name = "DIR")]
     pub(crate) data: Option<PathBuf>,
+    /// Image preprocessing for --data images (see `calibrate table --help`).
+    #[arg(long, value_name = "SPEC", requires = "data")]
+    pub(crate) preprocess: Option<String>,
     /// Use the ranges of an (edited) calibration table file instead of --data.
     #[arg(long, value_name = "FILE", conflicts_with = "data")]
     pub(crate) table: Option<PathBuf>,
-    /// Range method: minmax, percentile[=P] (default P 99.999), entropy or mse.
-    #[arg(long, default_value = "minmax")]
-    pub(crate) method: String,
+    /// How activation ranges are chosen from the data.
+    #[arg(long, value_enum, default_value = "minmax")]
+    pub(crate) method: MethodArg,
+    /// The percentile of |x| kept by --method percentile.
+    #[arg(long, default_value_t = 99.999, value_name = "P")]
+    pub(crate) percentile: f64,
+    /// Worker threads of the session running the model on the data.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) threads: usize,
     /// Weights per tensor instead of per output channel.
     #[arg(long)]
     pub(crate) per_tensor: bool,
     /// Activation integer type.
     #[arg(long, value_enum, default_value = "s8")]
-    pub(crate) activations: ActivationType,
+    pub(crate) activations: ActivationArg,
     /// Symmetric activation ranges (zero point at the type's middle).
     #[arg(long)]
     pub(crate) symmetric: bool,
@@ -99,8 +112,8 @@ pub(crate) fn run(args: &QuantizeArgs) -> Result<()> {
     let mut opts = QdqOptions {
         per_channel: !args.per_tensor,
         activations: match args.activations {
-            ActivationType::U8 => QType::U8,
-            ActivationType::S8 => QType::S8,
+            ActivationArg::U8 => QType::U8,
+            ActivationArg::S8 => QType::S8,
         },
         symmetric_activations: args.symmetric,
         keep_removable_activations: args.keep_activations,
@@ -128,21 +141,40 @@ pub(crate) fn run(args: &QuantizeArgs) -> Result<()> {
 /// The ranges to quantize with, from --table or from running the model on --data.
 fn table_of(args: &QuantizeArgs) -> Result<CalibrationTable> {
     match (&args.table, &args.data) {
+        (Some(path), _) => CalibrationTable::read(path),
+        (None, Some(dir)) => {
+            let data = DataArgs {
+                data: dir.clone(),
+                preprocess: args.preprocess.clone(),
+            }
+            .open(&args.model)?;
+            let opts = StatsOptions {
+                method: match args.method {
+                    MethodArg::Minmax => Method::MinMax,
+                    MethodArg::Percentile => Method::Percentile(args.percentile),
+                    MethodArg::Entropy => Method::Entropy,
+                    MethodArg::Mse => Method::Mse,
+                },
+                activations: match args.activations {
+                    ActivationArg::U8 => ActivationType::U8,
+                    ActivationArg::S8 => ActivationType::S8,
+                },
+                symmetric: args.symmetric,
+                threads: args.threads,
+                progress: true,
+            };
+            let calibration = collect_table(&args.model, &data, &opts)?;
+            eprintln!(
+                "calibrate quantize: {} tensors calibrated on {} samples",
+                calibration.table.ranges.len(),
+                data.len()
+            );
+            Ok(calibration.table)
+        }
         (None, None) => Err(Error::Usage(
             "static quantization needs calibration data (--data DIR) or a table (--table FILE); \
              --dynamic needs neither"
                 .into(),
         )),
-        // The statistics and the table file format are calibrate::stats / calibrate::table's
-        // (branch calstat); this seam is where they plug in.
-        _ => Err(Error::Usage(format!(
-            "reading calibration {} is not available in this build (calibration statistics \
-             land with the `table` subcommand); use --dynamic",
-            if args.table.is_some() {
-                "tables"
-            } else {
-                "data"
-            }
-        ))),
     }
 }
