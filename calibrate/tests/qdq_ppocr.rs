@@ -2,7 +2,9 @@
 //! calibration images and per-channel settings onnxruntime's reference QDQ models were made
 //! with (scripts/make_quant_models.py), the model calibrate writes is at least as close to
 //! FP32 (cosine and SNR, everything scored by onnxruntime) as `quantize_static`'s MinMax one,
-//! on held-out images. The model is written by the `calibrate quantize` binary from a
+//! on held-out images: with uint8 activations and MinMax (onnxruntime's recipe) against its
+//! u8s8 model, and with calibrate's defaults (MSE ranges, int8 activations) against its s8s8
+//! model. The model is written by the `calibrate quantize` binary from a
 //! directory of calibration samples, as a user would. Mote runs the written model too.
 
 mod common;
@@ -77,7 +79,13 @@ fn case(name: &str, width: &str, rotate: &str, variant: &str, activations: &str)
     let data = dir.join("data");
     sample_dir(&calib, &data);
     let qpath = dir.join("q.onnx");
-    quantize(&src, &data, &qpath, &["--activations", activations]);
+    // u8 activations: onnxruntime's recipe exactly (MinMax); s8: calibrate's defaults.
+    let options: &[&str] = if activations == "u8" {
+        &["--activations", "u8", "--method", "minmax"]
+    } else {
+        &[]
+    };
+    quantize(&src, &data, &qpath, options);
     let q = onnx::load(&qpath).unwrap();
 
     let fp = ort_run(&py, &src, &[("x", &held)], &dir.join("fp"));

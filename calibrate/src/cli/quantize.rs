@@ -17,10 +17,12 @@ pub(crate) enum ActivationArg {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Defaults (the most accurate on the demo MLP and the PP-OCR models, where \
-they match or beat onnxruntime's quantize_static MinMax): MinMax ranges, int8 symmetric \
-per-channel weights, int8 asymmetric activations, Relu/Clip folded into ranges, \
-BatchNormalization and constant Mul/Add folded into Conv first.
+    after_help = "Defaults (the most accurate measured on the demo MLP and the PP-OCR \
+models, scored by onnxruntime against FP32 on held-out inputs): MSE ranges (PP-OCRv4 rec \
+cosine 0.964 vs 0.951 with MinMax and 0.944 with onnxruntime's quantize_static MinMax; \
+mobile cls SNR 48.1 dB vs 39.8 dB), int8 symmetric per-channel weights, int8 asymmetric \
+activations, Relu/Clip folded into ranges, BatchNormalization and constant Mul/Add folded \
+into Conv first.
 
 Examples:
   calibrate quantize model.onnx --data samples/ -o model.int8.onnx
@@ -47,7 +49,7 @@ pub(crate) struct QuantizeArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "data")]
     pub(crate) table: Option<PathBuf>,
     /// How activation ranges are chosen from the data.
-    #[arg(long, value_enum, default_value = "minmax")]
+    #[arg(long, value_enum, default_value = "mse")]
     pub(crate) method: MethodArg,
     /// The percentile of |x| kept by --method percentile.
     #[arg(long, default_value_t = 99.999, value_name = "P")]
