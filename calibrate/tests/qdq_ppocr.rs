@@ -188,3 +188,54 @@ fn ppocr_rec_methods() {
         eprintln!("rec {extra:?}: cos {c:.6} SNR {snr:.2} dB (ORT)");
     }
 }
+
+/// `--dynamic` on the recognizer (its MatMuls and Gemms): at least as close to FP32 as
+/// onnxruntime's `quantize_dynamic` model (`@dynamic`, MatMul only, per-tensor weights).
+#[test]
+fn ppocr_rec_dynamic_at_least_as_close_as_ort() {
+    let Some(py) = python() else { return };
+    let root = repo_root();
+    let name = "ch_PP-OCRv4_rec_infer";
+    let src = root.join(format!(".cache/real-models/{name}/model.onnx"));
+    let reference = root.join(format!(".cache/real-models/{name}@dynamic/model.onnx"));
+    if !reference.exists() {
+        missing(&reference.display().to_string());
+        return;
+    }
+    let dir = scratch("rec-dynamic");
+    let held = dir.join("held.npy");
+    run_script(
+        &py,
+        "ppocr_lines.py",
+        &["320", "0", "1", held.to_str().unwrap()],
+    );
+    let held = mote::npy::read(&held).unwrap();
+    let q = dir.join("d.onnx");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_calibrate"))
+        .args([
+            "quantize",
+            src.to_str().unwrap(),
+            "--dynamic",
+            "-o",
+            q.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fp = ort_run(&py, &src, &[("x", &held)], &dir.join("fp"));
+    let ours = ort_run(&py, &q, &[("x", &held)], &dir.join("ours"));
+    let theirs = ort_run(&py, &reference, &[("x", &held)], &dir.join("ref"));
+    assert_eq!(fp.io["inputs"], ours.io["inputs"]);
+    assert_eq!(fp.io["outputs"], ours.io["outputs"]);
+    let r = fp.outputs[0].as_slice::<f32>().unwrap();
+    let (c1, s1) = cosine_snr(ours.outputs[0].as_slice::<f32>().unwrap(), r);
+    let (c2, s2) = cosine_snr(theirs.outputs[0].as_slice::<f32>().unwrap(), r);
+    let mote_out = mote_run(&onnx::encode(&onnx::load(&q).unwrap()), &[("x", &held)]);
+    let (c3, s3) = cosine_snr(mote_out[0].1.as_slice::<f32>().unwrap(), r);
+    eprintln!(
+        "{name} dynamic: calibrate (ORT) cos {c1:.6} SNR {s1:.2} dB; ORT quantize_dynamic cos \
+         {c2:.6} SNR {s2:.2} dB; calibrate (Mote) cos {c3:.6} SNR {s3:.2} dB"
+    );
+    assert!(c1 >= c2 - 1e-9 && s1 >= s2 - 1e-6);
+    assert!(c3 >= c2 - 1e-9 && s3 >= s2 - 1e-6);
+}
