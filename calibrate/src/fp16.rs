@@ -5,6 +5,11 @@
 //! below 1e-7 become 1e-7 and finite ones above 1e4 become 1e4, so no weight flushes to zero
 //! or overflows.
 //!
+//! Two safeguards go beyond that converter: BatchNormalization and constant Mul/Add after a
+//! Conv are folded into it first (as onnxruntime's optimizer does before its FP16 tools; a
+//! variance of 1e8 has no float16 form), and a node reading a constant that float16 cannot
+//! hold without clamping (a finite magnitude above 1e4) stays float32.
+//!
 //! Tensor dtypes come from a small forward inference over the source graph (graph inputs,
 //! initializers, and per-op output rules), so no shape inference is needed.
 
@@ -68,6 +73,8 @@ pub struct Fp16Options {
     pub keep_io_fp32: bool,
     /// Op types computed in float32.
     pub keep_fp32_ops: Vec<String>,
+    /// Fold BatchNormalization and constant Mul/Add into the Conv before them first.
+    pub fold_into_conv: bool,
 }
 
 impl Default for Fp16Options {
@@ -75,6 +82,7 @@ impl Default for Fp16Options {
         Fp16Options {
             keep_io_fp32: false,
             keep_fp32_ops: DEFAULT_KEEP_FP32.iter().map(|s| s.to_string()).collect(),
+            fold_into_conv: true,
         }
     }
 }
@@ -97,8 +105,20 @@ pub fn convert(model: &pb::ModelProto, opts: &Fp16Options) -> Result<(pb::ModelP
     let mut report = Fp16Report::default();
     let g = ox::graph_mut(&mut model)?;
     graph::hoist_constants(g);
+    if opts.fold_into_conv {
+        ox::fold::fold_into_conv(g)?;
+    }
     graph::topo_sort(g)?;
     let dtypes = infer_dtypes(g)?;
+    let too_large: HashSet<String> = g
+        .initializer
+        .iter()
+        .filter(|t| t.data_type == F32)
+        .filter(|t| {
+            tensor::to_f32(t).is_ok_and(|v| v.iter().any(|x| x.is_finite() && x.abs() > MAX_FIN))
+        })
+        .map(|t| t.name.clone())
+        .collect();
     let keep: HashSet<&str> = opts
         .keep_fp32_ops
         .iter()
@@ -114,6 +134,7 @@ pub fn convert(model: &pb::ModelProto, opts: &Fp16Options) -> Result<(pb::ModelP
                 || n.attribute
                     .iter()
                     .any(|a| a.g.is_some() || !a.graphs.is_empty())
+                || n.input.iter().any(|i| too_large.contains(i))
         })
         .collect();
     report.fp32_nodes = blocked.iter().filter(|&&b| b).count();
@@ -296,9 +317,11 @@ fn retarget_float_attrs(n: &mut pb::NodeProto, _dtypes: &HashMap<String, i32>) -
 }
 
 /// onnxconverter-common's `convert_np_to_float16` clamping; returns how many values changed.
+/// onnxconverter-common's clamping bounds.
+const MIN_POS: f32 = 1e-7;
+const MAX_FIN: f32 = 1e4;
+
 fn clamp_for_f16(values: &mut [f32]) -> usize {
-    const MIN_POS: f32 = 1e-7;
-    const MAX_FIN: f32 = 1e4;
     let mut changed = 0;
     for v in values.iter_mut() {
         let a = v.abs();

@@ -36,6 +36,7 @@ pub(crate) fn run(args: &Fp16Args) -> Result<()> {
             .keep_fp32
             .clone()
             .unwrap_or_else(|| DEFAULT_KEEP_FP32.iter().map(|s| s.to_string()).collect()),
+        ..Fp16Options::default()
     };
     let (h, report) = convert(&model, &opts)?;
     let bytes = output::write_model(&h, &args.output)?;
