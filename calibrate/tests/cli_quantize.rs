@@ -172,7 +172,7 @@ fn digits_data_dir(py: &Path, dir: &Path) -> std::path::PathBuf {
 /// Issue #6's demo target through the binary: `calibrate quantize digits_mlp.onnx --data
 /// <100 samples> -o q.onnx` with default settings loses at most 0.5 points of top-1 on the
 /// test split as onnxruntime scores it; `-o q.mote` loads and agrees; `--table` with the
-/// (MSE) table `calibrate table` writes gives the same model as `--data`.
+/// table `calibrate table` writes gives the same model as `--data`.
 #[test]
 fn static_quantization_end_to_end() {
     let Some(py) = python() else { return };
@@ -239,8 +239,6 @@ fn static_quantization_end_to_end() {
     let table = dir.join("t.table");
     let out = calibrate(&[
         "table",
-        "--method",
-        "mse",
         src,
         "--data",
         data.to_str().unwrap(),
@@ -268,7 +266,7 @@ fn static_quantization_end_to_end() {
     );
     assert!(
         std::fs::read(&q).unwrap() == std::fs::read(&q2).unwrap(),
-        "--table and --data (both MSE) wrote different models"
+        "--table and --data wrote different models"
     );
 
     // The other methods and options run; their accuracy is reported, not asserted.

@@ -3,7 +3,7 @@
 //! with (scripts/make_quant_models.py), the model calibrate writes is at least as close to
 //! FP32 (cosine and SNR, everything scored by onnxruntime) as `quantize_static`'s MinMax one,
 //! on held-out images: with uint8 activations and MinMax (onnxruntime's recipe) against its
-//! u8s8 model, and with calibrate's defaults (MSE ranges, int8 activations) against its s8s8
+//! u8s8 model, and with calibrate's defaults (MinMax, int8 activations) against its s8s8
 //! model. The model is written by the `calibrate quantize` binary from a
 //! directory of calibration samples, as a user would. Mote runs the written model too.
 
@@ -79,7 +79,7 @@ fn case(name: &str, width: &str, rotate: &str, variant: &str, activations: &str)
     let data = dir.join("data");
     sample_dir(&calib, &data);
     let qpath = dir.join("q.onnx");
-    // u8 activations: onnxruntime's recipe exactly (MinMax); s8: calibrate's defaults.
+    // u8 activations: onnxruntime's recipe exactly; s8: calibrate's defaults.
     let options: &[&str] = if activations == "u8" {
         &["--activations", "u8", "--method", "minmax"]
     } else {
@@ -187,6 +187,12 @@ fn ppocr_rec_methods() {
         let (c, snr) = cosine_snr(r.outputs[0].as_slice::<f32>().unwrap(), &reference);
         eprintln!("rec {extra:?}: cos {c:.6} SNR {snr:.2} dB (ORT)");
     }
+}
+
+/// The detector (16 calibration pages as in the reference; 4 held-out pages).
+#[test]
+fn ppocr_det_s8s8_at_least_as_close_as_ort() {
+    case("ch_PP-OCRv4_det_infer", "det", "16", "qdq_s8s8", "s8");
 }
 
 /// `--dynamic` on the recognizer (its MatMuls and Gemms): at least as close to FP32 as
