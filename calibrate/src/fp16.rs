@@ -215,7 +215,7 @@ pub fn convert(model: &pb::ModelProto, opts: &Fp16Options) -> Result<(pb::ModelP
             *inp = name;
         }
         if !b {
-            retarget_float_attrs(&mut n, &dtypes)?;
+            retarget_float_attrs(&mut n)?;
         }
         nodes.push(n);
     }
@@ -286,7 +286,7 @@ fn set_elem_type(vi: &mut pb::ValueInfoProto, elem: i32) {
 }
 
 /// Cast-to-float and ConstantOfShape-of-float in a converted node produce float16 instead.
-fn retarget_float_attrs(n: &mut pb::NodeProto, _dtypes: &HashMap<String, i32>) -> Result<()> {
+fn retarget_float_attrs(n: &mut pb::NodeProto) -> Result<()> {
     match n.op_type.as_str() {
         "Cast" if graph::attr_i(n, "to", 0) == F32 as i64 => {
             graph::set_attr(n, graph::int_attr("to", F16 as i64));

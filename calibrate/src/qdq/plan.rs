@@ -121,6 +121,22 @@ impl Cx<'_> {
         }
     }
 
+    /// A weight input quantized per tensor whatever the options say.
+    fn weight_per_tensor(&mut self, name: &str) {
+        match self.inits.get(name) {
+            Some(&(dtype, _)) if dtype == tensor::FLOAT => self.plan.mark(
+                name,
+                Mark::Weight {
+                    axis: None,
+                    qtype: QType::S8,
+                    symmetric: true,
+                },
+            ),
+            Some(_) => {}
+            None => self.activation(name),
+        }
+    }
+
     fn is_quantized(&self, name: &str) -> bool {
         self.plan.marks.contains_key(name)
     }
@@ -195,7 +211,8 @@ pub(super) fn plan(
                     match cx.inits.get(inp.as_str()) {
                         // The right operand's last axis is the output channel.
                         Some(&(_, rank)) if k == 1 && rank >= 2 => cx.weight(inp, rank as i64 - 1),
-                        Some(_) => cx.weight(inp, i64::MAX),
+                        // A constant left operand (or a 1-D right one): per tensor.
+                        Some(_) => cx.weight_per_tensor(inp),
                         None => cx.activation(inp),
                     }
                 }
