@@ -197,3 +197,63 @@ fn hoisting_constants_and_sorting() {
     onnx::set_opset(&mut old, 9);
     assert!(upgrade::upgrade(&mut old, 13).is_err());
 }
+
+/// Malformed nodes (no inputs, no outputs) and odd initializers make the writers return an
+/// error or leave the node alone, never panic.
+#[test]
+fn malformed_models_do_not_panic() {
+    use calibrate::qdq::{dynamic, quantize_static, QdqOptions};
+    use calibrate::table::{CalibrationTable, Method, TensorRange};
+    let mut m = opset11_model();
+    let g = onnx::graph_mut(&mut m).unwrap();
+    for op in [
+        "Relu",
+        "Conv",
+        "Softmax",
+        "MatMul",
+        "Gemm",
+        "BatchNormalization",
+        "Squeeze",
+        "Mul",
+    ] {
+        g.node
+            .push(graph::node(op, &format!("empty_{op}"), &[], &[], vec![]));
+        g.node.push(graph::node(
+            op,
+            &format!("noout_{op}"),
+            &["x", "w"],
+            &[],
+            vec![],
+        ));
+    }
+    // A weight whose data does not fit its dimensions.
+    let mut w = tensor::from_f32("w", &[4, 4], &[1.0; 4]);
+    w.dims = vec![4, 4];
+    g.initializer.push(w);
+    g.node.push(graph::node(
+        "MatMul",
+        "mm",
+        &["x", "w"],
+        &["mm_out"],
+        vec![],
+    ));
+    let mut table = CalibrationTable::default();
+    for name in ["x", "mm_out", "xc"] {
+        table.ranges.insert(
+            name.into(),
+            TensorRange {
+                min: -1.0,
+                max: f32::NAN,
+                method: Method::Manual,
+            },
+        );
+    }
+    let _ = quantize_static(&m, &table, &QdqOptions::default());
+    let _ = dynamic::quantize_dynamic(&m, &Default::default());
+    let _ = calibrate::fp16::convert(&m, &Default::default());
+    let _ = upgrade::upgrade(&mut m.clone(), 13);
+    assert!(
+        quantize_static(&m, &table, &QdqOptions::default()).is_err(),
+        "a NaN range or a short weight is an error"
+    );
+}

@@ -23,7 +23,7 @@ pub fn fold_into_conv(g: &mut pb::GraphProto) -> Result<usize> {
             .collect();
         let mut pair = None;
         for (bi, bn) in g.node.iter().enumerate() {
-            if !bn.domain.is_empty() || bn.input.is_empty() {
+            if !bn.domain.is_empty() || bn.input.is_empty() || bn.output.is_empty() {
                 continue;
             }
             let Some(&ci) = producer.get(bn.input[0].as_str()).or_else(|| {

@@ -73,7 +73,11 @@ fn rewrite_nodes(
                 sg.node = rewrite_nodes(inner, from, ranks, names, added)?;
             }
         }
-        if !n.domain.is_empty() && n.domain != "ai.onnx" {
+        // Foreign domains are not ours to rewrite; malformed nodes are left for the runtime.
+        if (!n.domain.is_empty() && n.domain != "ai.onnx")
+            || n.input.is_empty()
+            || n.output.is_empty()
+        {
             out.push(n);
             continue;
         }

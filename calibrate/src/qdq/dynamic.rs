@@ -63,7 +63,11 @@ fn weight_kn(
     n: &pb::NodeProto,
     opts: &DynamicOptions,
 ) -> Result<Option<(Vec<f32>, usize, usize)>> {
-    if !n.domain.is_empty() || !opts.op_types.iter().any(|t| *t == n.op_type) || n.input.len() < 2 {
+    if !n.domain.is_empty()
+        || !opts.op_types.iter().any(|t| *t == n.op_type)
+        || n.input.len() < 2
+        || n.output.is_empty()
+    {
         return Ok(None);
     }
     let is_gemm = match n.op_type.as_str() {

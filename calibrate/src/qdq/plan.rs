@@ -175,7 +175,12 @@ pub(super) fn plan(
     let mut names = graph::Names::of(g);
     for i in 0..g.node.len() {
         let n = g.node[i].clone();
-        if !n.domain.is_empty() || !op_types.contains(n.op_type.as_str()) {
+        // A node without inputs or outputs is malformed; leave it for the runtime to refuse.
+        if !n.domain.is_empty()
+            || !op_types.contains(n.op_type.as_str())
+            || n.input.is_empty()
+            || n.output.is_empty()
+        {
             continue;
         }
         let before = cx.plan.order.len();
@@ -277,7 +282,11 @@ fn adjust_ranges(
 ) {
     let consumers = graph::consumers(g);
     for n in &g.node {
-        if !n.domain.is_empty() || !op_types.contains(n.op_type.as_str()) {
+        if !n.domain.is_empty()
+            || !op_types.contains(n.op_type.as_str())
+            || n.input.is_empty()
+            || n.output.is_empty()
+        {
             continue;
         }
         match n.op_type.as_str() {
