@@ -238,3 +238,42 @@ fn report_of_a_quantized_variant_measures_its_error() {
     let files = report.write(&tmp.path().join("out"), false).unwrap();
     assert_eq!(files.len(), 2);
 }
+
+/// Peak resident memory (KiB) of `calibrate table` on `dir`, through `/usr/bin/time -f %M`.
+fn table_peak_kib(dir: &Path, out: &Path) -> Option<u64> {
+    let result = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_calibrate"))
+        .arg("table")
+        .arg(digits_model())
+        .arg("--data")
+        .arg(dir)
+        .args(["--method", "entropy", "-o"])
+        .arg(out)
+        .output()
+        .ok()?;
+    assert!(result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    stderr.lines().last()?.trim().parse().ok()
+}
+
+#[test]
+fn calibration_memory_does_not_grow_with_the_number_of_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let few = tmp.path().join("few");
+    let many = tmp.path().join("many");
+    let (dir, _) = digits_samples(&few, 45);
+    let (big, _) = digits_samples(&many, 450);
+    let (Some(a), Some(b)) = (
+        table_peak_kib(&dir, &tmp.path().join("a.table")),
+        table_peak_kib(&big, &tmp.path().join("b.table")),
+    ) else {
+        eprintln!("skipped: /usr/bin/time is not available");
+        return;
+    };
+    // Ten times the samples: the peak may wobble by allocator noise, not grow with them.
+    assert!(
+        b <= a + a / 5 + 1024,
+        "45 samples: {a} KiB, 450 samples: {b} KiB"
+    );
+}
