@@ -162,6 +162,8 @@ fn report_of_the_model_against_itself_is_exact() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, labels) = digits_samples(tmp.path(), 50);
     let out = tmp.path().join("report");
+    let table = tmp.path().join("hand.table");
+    std::fs::write(&table, "hidden\t0\t2.5\tmanual\n").unwrap();
     let status = calibrate_bin()
         .arg("report")
         .arg(digits_model())
@@ -170,6 +172,8 @@ fn report_of_the_model_against_itself_is_exact() {
         .arg(&dir)
         .arg("--labels")
         .arg(&labels)
+        .arg("--table")
+        .arg(&table)
         .args(["--runs", "3", "--out"])
         .arg(&out)
         .status()
@@ -197,8 +201,16 @@ fn report_of_the_model_against_itself_is_exact() {
     let activations = json["activations"].as_array().unwrap();
     assert!(activations.len() >= 6);
     for a in activations {
-        let plot = out.join(a["plot"].as_str().unwrap());
-        assert!(std::fs::read_to_string(plot).unwrap().starts_with("<svg"));
+        let plot = std::fs::read_to_string(out.join(a["plot"].as_str().unwrap())).unwrap();
+        assert!(plot.starts_with("<svg"));
+        // Only the tensor the table names gets a range, drawn in the plot's title.
+        if a["name"] == "hidden" {
+            assert_eq!(a["range"], serde_json::json!([0.0, 2.5]));
+            assert_eq!(a["method"], "manual");
+            assert!(plot.contains("hidden: [0, 2.5] (manual)"));
+        } else {
+            assert!(a["range"].is_null(), "{a}");
+        }
     }
 }
 
