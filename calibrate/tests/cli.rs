@@ -162,6 +162,8 @@ fn report_of_the_model_against_itself_is_exact() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, labels) = digits_samples(tmp.path(), 50);
     let out = tmp.path().join("report");
+    let table = tmp.path().join("hand.table");
+    std::fs::write(&table, "hidden\t0\t2.5\tmanual\n").unwrap();
     let status = calibrate_bin()
         .arg("report")
         .arg(digits_model())
@@ -170,6 +172,8 @@ fn report_of_the_model_against_itself_is_exact() {
         .arg(&dir)
         .arg("--labels")
         .arg(&labels)
+        .arg("--table")
+        .arg(&table)
         .args(["--runs", "3", "--out"])
         .arg(&out)
         .status()
@@ -197,8 +201,16 @@ fn report_of_the_model_against_itself_is_exact() {
     let activations = json["activations"].as_array().unwrap();
     assert!(activations.len() >= 6);
     for a in activations {
-        let plot = out.join(a["plot"].as_str().unwrap());
-        assert!(std::fs::read_to_string(plot).unwrap().starts_with("<svg"));
+        let plot = std::fs::read_to_string(out.join(a["plot"].as_str().unwrap())).unwrap();
+        assert!(plot.starts_with("<svg"));
+        // Only the tensor the table names gets a range, drawn in the plot's title.
+        if a["name"] == "hidden" {
+            assert_eq!(a["range"], serde_json::json!([0.0, 2.5]));
+            assert_eq!(a["method"], "manual");
+            assert!(plot.contains("hidden: [0, 2.5] (manual)"));
+        } else {
+            assert!(a["range"].is_null(), "{a}");
+        }
     }
 }
 
@@ -237,4 +249,43 @@ fn report_of_a_quantized_variant_measures_its_error() {
     assert!(v.file_bytes < orig.file_bytes);
     let files = report.write(&tmp.path().join("out"), false).unwrap();
     assert_eq!(files.len(), 2);
+}
+
+/// Peak resident memory (KiB) of `calibrate table` on `dir`, through `/usr/bin/time -f %M`.
+fn table_peak_kib(dir: &Path, out: &Path) -> Option<u64> {
+    let result = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_calibrate"))
+        .arg("table")
+        .arg(digits_model())
+        .arg("--data")
+        .arg(dir)
+        .args(["--method", "entropy", "-o"])
+        .arg(out)
+        .output()
+        .ok()?;
+    assert!(result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    stderr.lines().last()?.trim().parse().ok()
+}
+
+#[test]
+fn calibration_memory_does_not_grow_with_the_number_of_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let few = tmp.path().join("few");
+    let many = tmp.path().join("many");
+    let (dir, _) = digits_samples(&few, 45);
+    let (big, _) = digits_samples(&many, 450);
+    let (Some(a), Some(b)) = (
+        table_peak_kib(&dir, &tmp.path().join("a.table")),
+        table_peak_kib(&big, &tmp.path().join("b.table")),
+    ) else {
+        eprintln!("skipped: /usr/bin/time is not available");
+        return;
+    };
+    // Ten times the samples: the peak may wobble by allocator noise, not grow with them.
+    assert!(
+        b <= a + a / 5 + 1024,
+        "45 samples: {a} KiB, 450 samples: {b} KiB"
+    );
 }

@@ -167,3 +167,18 @@ fn png_images_go_through_the_preprocessing_spec() {
     assert_eq!(&v[8..12], &[0.0; 4]); // green, row 0
     assert_eq!(&v[16..20], &[255.0; 4]); // blue, row 0
 }
+
+#[test]
+fn jpeg_images_are_resized_to_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image::RgbImage::from_pixel(16, 8, image::Rgb([200, 100, 50]));
+    img.save(dir.path().join("img.jpg")).unwrap();
+    let p = Preprocess::parse("layout=nhwc, channels=gray").unwrap();
+    let data = CalibrationData::open(dir.path(), &[spec("x", &[1, 4, 8, 1])], Some(&p)).unwrap();
+    let s = data.sample(0).unwrap();
+    assert_eq!(s[0].1.shape(), &[1, 4, 8, 1]);
+    // A flat colour stays flat through JPEG and resizing; its luma is about 0.45.
+    for &v in s[0].1.as_slice::<f32>().unwrap() {
+        assert!((v - 0.45).abs() < 0.05, "{v}");
+    }
+}

@@ -29,6 +29,24 @@ fn snr(db: f64) -> String {
     }
 }
 
+/// A value for a table cell: tiny magnitudes in scientific notation.
+fn short(x: f32) -> String {
+    if x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:.3e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Milliseconds with four significant digits or so, for sub-millisecond models too.
+fn ms(x: f64) -> String {
+    if x < 1.0 {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 /// A path relative to the report's folder when it is inside it.
 fn relative(path: &Path, out: &Path) -> String {
     path.strip_prefix(out).unwrap_or(path).display().to_string()
@@ -89,7 +107,7 @@ pub(super) fn markdown(r: &Report, out: &Path, plots: &[(String, PathBuf)]) -> S
     for m in &r.models {
         let _ = writeln!(
             s,
-            "| {} |{} {:.6} | {} | {:.3e} | {} | {:.3} | {} |",
+            "| {} |{} {:.6} | {} | {:.3e} | {} | {} | {} |",
             name(m),
             if top1 {
                 format!(
@@ -105,7 +123,7 @@ pub(super) fn markdown(r: &Report, out: &Path, plots: &[(String, PathBuf)]) -> S
             snr(m.snr_db),
             m.max_abs_error,
             bytes(m.file_bytes),
-            m.latency_ms_median,
+            ms(m.latency_ms_median),
             bytes(m.planned_peak_bytes as u64),
         );
     }
@@ -134,10 +152,10 @@ pub(super) fn markdown(r: &Report, out: &Path, plots: &[(String, PathBuf)]) -> S
                 s,
                 "| `{}` | {} | {} | {} | {} | [svg]({}) |",
                 tensor.replace('|', "\\|"),
-                h.min(),
-                h.max(),
+                short(h.min()),
+                short(h.max()),
                 range
-                    .map(|t| format!("[{}, {}]", t.min, t.max))
+                    .map(|t| format!("[{}, {}]", short(t.min), short(t.max)))
                     .unwrap_or_else(|| "-".into()),
                 range.map(|t| t.method.to_text()).unwrap_or_default(),
                 relative(file, out)
