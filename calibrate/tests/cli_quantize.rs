@@ -269,6 +269,36 @@ fn static_quantization_end_to_end() {
         "--table and --data wrote different models"
     );
 
+    // An edited line is applied: `hidden` (the first Gemm's Relu output) given max 10.
+    let text = std::fs::read_to_string(&table).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("hidden\t"))
+        .expect("hidden in the table");
+    let min: f32 = line.split('\t').nth(1).unwrap().parse().unwrap();
+    let edited = text.replace(line, &format!("hidden\t{min}\t10\tmanual"));
+    std::fs::write(&table, edited).unwrap();
+    let q3 = dir.join("q3.onnx");
+    let out = calibrate(&[
+        "quantize",
+        src,
+        "--table",
+        table.to_str().unwrap(),
+        "-o",
+        q3.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = calibrate::onnx::load(&q3).unwrap();
+    let g = calibrate::onnx::graph_of(&m).unwrap();
+    let scale = calibrate::onnx::graph::initializer(g, "hidden_scale").expect("hidden_scale");
+    let scale = calibrate::onnx::tensor::to_f32(scale).unwrap()[0];
+    let want = calibrate::qdq::params::compute(min, 10.0, calibrate::qdq::QType::S8, false).scale;
+    assert_eq!(scale, want, "the edited range was not applied");
+
     // The other methods and options run; their accuracy is reported, not asserted.
     for extra in [
         &["--method", "percentile"][..],
