@@ -38,3 +38,5 @@ pub struct TensorRange {
 pub struct CalibrationTable {
     pub ranges: BTreeMap<String, TensorRange>,
 }
+
+mod text;

@@ -12,7 +12,14 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> Error {
 pub fn read(path: impl AsRef<Path>) -> Result<Tensor> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
-    let file = npyz::NpyFile::new(bytes.as_slice()).map_err(|e| io_error(path, e))?;
+    read_bytes(&bytes, path)
+}
+
+/// Reads `.npy` contents from memory (a member of an `.npz` archive, say); `path` names them
+/// in error messages.
+pub fn read_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Tensor> {
+    let path = path.as_ref();
+    let file = npyz::NpyFile::new(bytes).map_err(|e| io_error(path, e))?;
     if file.order() != npyz::Order::C {
         return Err(Error::argument(format!(
             "{}: Fortran-order arrays are not supported",

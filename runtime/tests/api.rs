@@ -94,3 +94,20 @@ fn arena_is_planned_before_running_and_reused() {
     let small = s.plan_for(&[(DType::F32, vec![1, 64])]).unwrap();
     assert!(small.arena_bytes() < bytes);
 }
+
+#[test]
+fn npy_bytes_read_like_the_file_and_errors_name_the_label() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/models/digits_test_y.npy"
+    );
+    let from_file = mote::npy::read(path).unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let from_bytes = mote::npy::read_bytes(&bytes, "archive.npz/y.npy").unwrap();
+    assert_eq!(from_file.shape(), from_bytes.shape());
+    assert_eq!(from_file.bytes(), from_bytes.bytes());
+    let err = mote::npy::read_bytes(b"not numpy", "archive.npz/y.npy")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("archive.npz/y.npy"), "{err}");
+}

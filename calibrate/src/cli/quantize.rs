@@ -1,0 +1,183 @@
+//! `calibrate quantize`: static INT8 post-training quantization (QDQ), or dynamic.
+
+use super::{DataArgs, MethodArg};
+use calibrate::qdq::dynamic::{quantize_dynamic, DynamicOptions};
+use calibrate::qdq::{quantize_static, QType, QdqOptions};
+use calibrate::stats::ActivationType;
+use calibrate::table::CalibrationTable;
+use calibrate::{collect_table, onnx, output, Error, Method, Result, StatsOptions};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ActivationArg {
+    U8,
+    S8,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Defaults: MinMax ranges, int8 symmetric per-channel weights, int8 asymmetric \
+activations, Relu/Clip folded into ranges, BatchNormalization and constant Mul/Add folded into \
+Conv first. Measured against FP32 on held-out inputs, everything run by onnxruntime (cosine; \
+onnxruntime's own quantize_static MinMax model in brackets): PP-OCRv4 det 0.9774 [0.9719], \
+rec 0.9509 [0.9441], mobile cls SNR 39.8 dB [38.4 dB]; demo MLP top-1 unchanged. MinMax is the \
+only method at least as close as onnxruntime's on all three: --method mse is better on rec \
+(0.9644) and cls (48.1 dB) but worse on det (0.9693); percentile and entropy are worse.
+
+Examples:
+  calibrate quantize model.onnx --data samples/ -o model.int8.onnx
+  calibrate quantize model.onnx --data samples/ -o model.int8.mote --method percentile --percentile 99.99
+  calibrate quantize model.onnx --data images/ --preprocess 'resize=224x224,scale=0.0039215686' -o model.int8.onnx
+  calibrate quantize model.onnx --table model.table -o model.int8.onnx
+  calibrate quantize model.onnx --dynamic -o model.dyn.onnx"
+)]
+pub(crate) struct QuantizeArgs {
+    /// The float32 ONNX model.
+    pub(crate) model: PathBuf,
+    /// Output: .onnx (a standard QDQ model onnxruntime runs as a drop-in replacement) or
+    /// .mote (Mote's format).
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
+    /// Calibration samples: one per file, .npy (single input), .npz keyed by input name, or
+    /// PNG/JPEG images (with --preprocess); see `calibrate table --help`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
+    /// Image preprocessing for --data images (see `calibrate table --help`).
+    #[arg(long, value_name = "SPEC", requires = "data")]
+    pub(crate) preprocess: Option<String>,
+    /// Use the ranges of an (edited) calibration table file instead of --data.
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
+    pub(crate) table: Option<PathBuf>,
+    /// How activation ranges are chosen from the data.
+    #[arg(long, value_enum, default_value = "minmax")]
+    pub(crate) method: MethodArg,
+    /// The percentile of |x| kept by --method percentile.
+    #[arg(long, default_value_t = 99.999, value_name = "P")]
+    pub(crate) percentile: f64,
+    /// Worker threads of the session running the model on the data.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) threads: usize,
+    /// Weights per tensor instead of per output channel.
+    #[arg(long)]
+    pub(crate) per_tensor: bool,
+    /// Activation integer type.
+    #[arg(long, value_enum, default_value = "s8")]
+    pub(crate) activations: ActivationArg,
+    /// Symmetric activation ranges (zero point at the type's middle).
+    #[arg(long)]
+    pub(crate) symmetric: bool,
+    /// Keep Relu/Clip nodes after quantized tensors instead of folding them into the ranges.
+    #[arg(long)]
+    pub(crate) keep_activations: bool,
+    /// Op types to quantize (comma-separated); default: onnxruntime's QDQ defaults.
+    #[arg(long, value_delimiter = ',', value_name = "OPS")]
+    pub(crate) op_types: Option<Vec<String>>,
+    /// Dynamic quantization of MatMul/Gemm weights (activations quantized at run time by
+    /// DynamicQuantizeLinear + MatMulInteger, as onnxruntime's quantize_dynamic); needs no data.
+    #[arg(long, conflicts_with_all = ["data", "table"])]
+    pub(crate) dynamic: bool,
+    /// Bias correction (not implemented yet: refused).
+    #[arg(long)]
+    pub(crate) bias_correction: bool,
+    /// Cross-layer equalization (not implemented yet: refused).
+    #[arg(long)]
+    pub(crate) equalize: bool,
+}
+
+pub(crate) fn run(args: &QuantizeArgs) -> Result<()> {
+    if args.bias_correction || args.equalize {
+        return Err(Error::Usage(
+            "--bias-correction and --equalize are not implemented yet; nothing was written".into(),
+        ));
+    }
+    // Fail on a bad extension before any work.
+    output::Format::of(&args.output)?;
+    let model = onnx::load(&args.model)?;
+    if args.dynamic {
+        let opts = DynamicOptions {
+            per_channel: !args.per_tensor,
+            op_types: args
+                .op_types
+                .clone()
+                .unwrap_or_else(|| DynamicOptions::default().op_types),
+        };
+        let (q, count) = quantize_dynamic(&model, &opts)?;
+        let bytes = output::write_model(&q, &args.output)?;
+        eprintln!(
+            "calibrate quantize --dynamic: wrote {} ({bytes} bytes): {count} MatMul/Gemm nodes \
+             with int8 weights",
+            args.output.display()
+        );
+        return Ok(());
+    }
+    let table = table_of(args)?;
+    let mut opts = QdqOptions {
+        per_channel: !args.per_tensor,
+        activations: match args.activations {
+            ActivationArg::U8 => QType::U8,
+            ActivationArg::S8 => QType::S8,
+        },
+        symmetric_activations: args.symmetric,
+        keep_removable_activations: args.keep_activations,
+        ..QdqOptions::default()
+    };
+    if let Some(ops) = &args.op_types {
+        opts.op_types = ops.clone();
+    }
+    let (q, report) = quantize_static(&model, &table, &opts)?;
+    let bytes = output::write_model(&q, &args.output)?;
+    eprintln!(
+        "calibrate quantize: wrote {} ({bytes} bytes): {} nodes quantized, {} activations, {} \
+         weights, {} biases, {} Relu/Clip folded, {} ops folded into Conv",
+        args.output.display(),
+        report.quantized_nodes,
+        report.activations,
+        report.weights,
+        report.biases,
+        report.removed_activations,
+        report.folded_into_conv
+    );
+    Ok(())
+}
+
+/// The ranges to quantize with, from --table or from running the model on --data.
+fn table_of(args: &QuantizeArgs) -> Result<CalibrationTable> {
+    match (&args.table, &args.data) {
+        (Some(path), _) => CalibrationTable::read(path),
+        (None, Some(dir)) => {
+            let data = DataArgs {
+                data: dir.clone(),
+                preprocess: args.preprocess.clone(),
+            }
+            .open(&args.model)?;
+            let opts = StatsOptions {
+                method: match args.method {
+                    MethodArg::Minmax => Method::MinMax,
+                    MethodArg::Percentile => Method::Percentile(args.percentile),
+                    MethodArg::Entropy => Method::Entropy,
+                    MethodArg::Mse => Method::Mse,
+                },
+                activations: match args.activations {
+                    ActivationArg::U8 => ActivationType::U8,
+                    ActivationArg::S8 => ActivationType::S8,
+                },
+                symmetric: args.symmetric,
+                threads: args.threads,
+                progress: true,
+            };
+            let calibration = collect_table(&args.model, &data, &opts)?;
+            eprintln!(
+                "calibrate quantize: {} tensors calibrated on {} samples",
+                calibration.table.ranges.len(),
+                data.len()
+            );
+            Ok(calibration.table)
+        }
+        (None, None) => Err(Error::Usage(
+            "static quantization needs calibration data (--data DIR) or a table (--table FILE); \
+             --dynamic needs neither"
+                .into(),
+        )),
+    }
+}

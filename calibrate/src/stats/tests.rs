@@ -1,0 +1,118 @@
+use super::*;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Normal};
+
+fn opts(method: Method) -> StatsOptions {
+    StatsOptions {
+        method,
+        activations: ActivationType::S8,
+        symmetric: true,
+        threads: 1,
+        progress: false,
+    }
+}
+
+fn histogram_of(values: &[f32]) -> Histogram {
+    let mut h = Histogram::default();
+    for chunk in values.chunks(1000) {
+        h.add(chunk);
+    }
+    h
+}
+
+/// 200k standard gaussian values and one outlier at 25. (MSE trades the outlier's squared
+/// clipping error against the rounding error of every other value: it clips a lone outlier
+/// but not a handful of huge ones, which would dominate the sum.)
+fn gaussian_with_outliers() -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let normal = Normal::new(0.0f32, 1.0).unwrap();
+    let mut v: Vec<f32> = (0..200_000).map(|_| normal.sample(&mut rng)).collect();
+    v.push(25.0);
+    v
+}
+
+const ALL: [Method; 4] = [
+    Method::MinMax,
+    Method::Percentile(99.99),
+    Method::Entropy,
+    Method::Mse,
+];
+
+#[test]
+fn minmax_keeps_outliers_and_the_others_clip_them() {
+    let h = histogram_of(&gaussian_with_outliers());
+    let r = range_of(&h, &opts(Method::MinMax));
+    assert_eq!(r.max, 25.0);
+    assert!(r.min < -3.0 && r.min > -6.0, "{r:?}");
+    for method in [Method::Percentile(99.99), Method::Entropy, Method::Mse] {
+        let r = range_of(&h, &opts(method.clone()));
+        assert_eq!(r.method, method);
+        // A standard gaussian: the clip sits a few sigma out, far below the outliers.
+        assert!(r.max > 2.0 && r.max < 12.0, "{method:?}: {r:?}");
+        assert!(r.min < -2.0 && r.min > -12.0, "{method:?}: {r:?}");
+    }
+}
+
+#[test]
+fn uniform_data_is_barely_clipped() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let v: Vec<f32> = (0..100_000).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+    let h = histogram_of(&v);
+    for method in ALL {
+        let r = range_of(&h, &opts(method.clone()));
+        // Uniform data has no tail to cut: any sensible method keeps most of the range.
+        assert!(r.max > 0.85 && r.max <= 1.0, "{method:?}: {r:?}");
+        assert!(r.min < -0.85 && r.min >= -1.0, "{method:?}: {r:?}");
+    }
+    let r = range_of(&h, &opts(Method::Percentile(50.0)));
+    assert!((r.max - 0.5).abs() < 0.01, "{r:?}");
+}
+
+#[test]
+fn non_negative_tensors_keep_zero_as_the_minimum() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let normal = Normal::new(0.0f32, 1.0).unwrap();
+    let v: Vec<f32> = (0..50_000)
+        .map(|_| normal.sample(&mut rng).max(0.0))
+        .collect();
+    let h = histogram_of(&v);
+    let mut o = opts(Method::Entropy);
+    o.activations = ActivationType::U8;
+    o.symmetric = false;
+    for method in ALL {
+        o.method = method;
+        let r = range_of(&h, &o);
+        assert_eq!(r.min, 0.0);
+        assert!(r.max > 1.0, "{r:?}");
+    }
+}
+
+#[test]
+fn ranges_always_include_zero_and_empty_tensors_are_zero() {
+    let h = histogram_of(&[2.0, 3.0, 4.0]);
+    let r = range_of(&h, &opts(Method::MinMax));
+    assert_eq!((r.min, r.max), (0.0, 4.0));
+    let r = range_of(&Histogram::default(), &opts(Method::Entropy));
+    assert_eq!((r.min, r.max), (0.0, 0.0));
+}
+
+#[test]
+fn the_same_values_give_the_same_ranges_in_any_order() {
+    let v = gaussian_with_outliers();
+    let mut reversed = v.clone();
+    reversed.reverse();
+    let (a, b) = (histogram_of(&v), histogram_of(&reversed));
+    assert_eq!(a, b);
+    for method in ALL {
+        let o = opts(method);
+        assert_eq!(range_of(&a, &o), range_of(&b, &o));
+    }
+}
+
+#[test]
+fn bad_methods_are_refused() {
+    assert!(check_method(&Method::Percentile(0.0)).is_err());
+    assert!(check_method(&Method::Percentile(100.5)).is_err());
+    assert!(check_method(&Method::Manual).is_err());
+    assert!(check_method(&Method::Percentile(99.9)).is_ok());
+}
