@@ -160,6 +160,11 @@ typedef enum MoteStatus {
    The caller was compiled against another ABI version or a struct of an unknown size.
    */
   MOTE_STATUS_ABI_MISMATCH = 15,
+  /*
+   Planning a run would take the session past its `memory_limit_bytes` (nothing was
+   allocated for it; the session stays usable for smaller inputs).
+   */
+  MOTE_STATUS_MEMORY_LIMIT_EXCEEDED = 16,
 } MoteStatus;
 
 /*
@@ -348,8 +353,13 @@ typedef struct MoteSessionOptions {
    */
   const char *backend;
   /*
-   Memory limit in bytes; 0 = unlimited (the default). The runtime has no limit to enforce
-   yet, so any other value is refused with UNSUPPORTED rather than silently ignored.
+   The most bytes the session may hold for its cached plans; 0 = unlimited (the
+   default). Counted per plan (one per set of input shapes): the static arena of
+   intermediate values plus the constants folded for those shapes. A run whose plan alone
+   exceeds the limit fails with MEMORY_LIMIT_EXCEEDED before the arena is allocated; a
+   plan that fits alone but not beside the cached ones evicts them. Not counted: the
+   model's weights, weights packed at session creation, output tensors, values whose
+   shape depends on input data, kernels' temporary buffers and thread stacks.
    */
   uint64_t memory_limit_bytes;
 } MoteSessionOptions;

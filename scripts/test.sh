@@ -14,15 +14,17 @@ PY="$(scripts/setup_venv.sh)"
 "$PY" scripts/make_quant_models.py >&2
 
 # The C ABI tests (ffi/tests/) compile the header and the C example with gcc/g++, link them
-# through pkg-config and run the example under valgrind. Install what is missing (as root or
-# through passwordless sudo; no failure if neither works), then make those tests fail
-# instead of skipping only when every tool is there.
-c_tools=(gcc g++ valgrind pkg-config readelf nm)
-if ! command -v valgrind >/dev/null || ! command -v pkg-config >/dev/null; then
+# through pkg-config, build the example's CMake file with cmake and run the example under
+# valgrind. Install what is missing (as root or through passwordless sudo; no failure if
+# neither works), then make those tests fail instead of skipping only when every tool is there.
+c_tools=(gcc g++ valgrind pkg-config readelf nm cmake)
+apt_tools=(valgrind pkg-config cmake)
+if ! command -v valgrind >/dev/null || ! command -v pkg-config >/dev/null \
+    || ! command -v cmake >/dev/null; then
   if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo -n); fi
-  { ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq valgrind pkg-config \
-      || { ${sudo[@]+"${sudo[@]}"} apt-get update -qq && ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq valgrind pkg-config; }
-  } >&2 || echo "test.sh: could not install valgrind/pkg-config; the C ABI tests skip those parts" >&2
+  { ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq "${apt_tools[@]}" \
+      || { ${sudo[@]+"${sudo[@]}"} apt-get update -qq && ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq "${apt_tools[@]}"; }
+  } >&2 || echo "test.sh: could not install ${apt_tools[*]}; the C ABI tests skip those parts" >&2
 fi
 missing=()
 for t in "${c_tools[@]}"; do command -v "$t" >/dev/null || missing+=("$t"); done

@@ -9,6 +9,8 @@
 //   auto x = mote::Tensor::from<float>({n, 64}, pixels);         // copies the values
 //   std::vector<mote::Tensor> out = session.run({&x});
 //   const float* probs = out[0].data<float>();                     // type-checked
+//   std::vector<float> probs(n * 10);                              // or into your memory:
+//   session.run_into({&x}, {mote::OutputView::of(probs.data(), {n, 10})});
 //
 // Link with -lmote (see mote.pc). Thread safety is the C API's: a Model may be shared by
 // threads; a Session runs one call at a time (a concurrent call throws with status
@@ -16,8 +18,10 @@
 #ifndef MOTE_HPP
 #define MOTE_HPP
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -51,6 +55,13 @@ namespace detail {
 
 inline void check(MoteStatus status) {
     if (status != MOTE_STATUS_OK) throw Error(status, mote_last_error());
+}
+
+// "[2, 3]" for an error message.
+inline std::string shape_text(const int64_t* dims, size_t rank) {
+    std::string text = "[";
+    for (size_t d = 0; d < rank; ++d) text += (d ? ", " : "") + std::to_string(dims[d]);
+    return text + "]";
 }
 
 struct ModelDeleter {
@@ -202,7 +213,46 @@ struct TensorInfo {
 struct SessionOptions {
     uint32_t threads = 1;         // worker threads, 1..1024 (1 = the calling thread only)
     std::string backend;          // "" or "cpu"
-    uint64_t memory_limit_bytes = 0;  // 0 = unlimited (the only value supported today)
+    // The most bytes the session holds for its plans (each plan's arena of intermediates and
+    // folded constants; see MoteSessionOptions), 0 = unlimited. A run whose plan exceeds it
+    // throws mote::Error with MOTE_STATUS_MEMORY_LIMIT_EXCEEDED, allocating nothing for it.
+    uint64_t memory_limit_bytes = 0;
+};
+
+// Caller-owned memory that Session::run_into writes one output to. `dtype` and `shape` are
+// what the caller expects; the run must produce exactly them (else mote::Error).
+struct OutputView {
+    MoteDtype dtype = MOTE_DTYPE_UNKNOWN;
+    std::vector<int64_t> shape;
+    void* data = nullptr;  // at least byte_size() writable bytes
+
+    // A view of `data` as values of T in `shape`.
+    template <class T> static OutputView of(T* data, std::vector<int64_t> shape) {
+        OutputView view;
+        view.dtype = dtype_of<T>();
+        view.shape = std::move(shape);
+        view.data = data;
+        return view;
+    }
+
+    // Bytes of `shape` elements of `dtype` (Error for a negative dimension, an unknown
+    // dtype or a size that overflows).
+    size_t byte_size() const {
+        size_t bytes = mote_dtype_size(dtype);
+        if (bytes == 0) {
+            throw Error(MOTE_STATUS_INVALID_ARGUMENT,
+                        "OutputView has no element size for dtype " + dtype_name(dtype));
+        }
+        for (int64_t d : shape) {
+            if (d < 0) throw Error(MOTE_STATUS_INVALID_ARGUMENT, "OutputView has a negative dim");
+            size_t n = static_cast<size_t>(d);
+            if (n != 0 && bytes > std::numeric_limits<size_t>::max() / n) {
+                throw Error(MOTE_STATUS_INVALID_ARGUMENT, "OutputView's byte size overflows");
+            }
+            bytes *= n;
+        }
+        return bytes;
+    }
 };
 
 class Session;
@@ -294,6 +344,7 @@ public:
         raw.backend = options.backend.empty() ? nullptr : options.backend.c_str();
         raw.memory_limit_bytes = options.memory_limit_bytes;
         n_outputs_ = model.output_count();
+        for (size_t i = 0; i < n_outputs_; ++i) output_dtypes_.push_back(model.output(i).dtype);
         MoteSession* out = nullptr;
         detail::check(mote_session_new(model.get(), &raw, &out));
         handle_.reset(out);
@@ -323,10 +374,85 @@ public:
         return run(pointers);
     }
 
+    // Runs on `inputs` (as run) and writes output i into outputs[i] (one per model output,
+    // in order), which must describe the output's exact element type and shape for these
+    // inputs. A view of another dtype than the model declares throws before running
+    // (MOTE_STATUS_DTYPE_MISMATCH); a run whose output differs from its view throws
+    // MOTE_STATUS_SHAPE_MISMATCH (or DTYPE_MISMATCH) naming every misfit, after writing
+    // nothing if a view was too small, else with the views' contents unspecified.
+    void run_into(const std::vector<const Tensor*>& inputs,
+                  const std::vector<OutputView>& outputs) const {
+        if (outputs.size() != n_outputs_) {
+            throw Error(MOTE_STATUS_INVALID_ARGUMENT,
+                        std::to_string(outputs.size()) + " output views given, the model has " +
+                            std::to_string(n_outputs_) + " outputs");
+        }
+        std::vector<MoteOutputBuffer> raw(outputs.size());
+        std::vector<std::vector<int64_t>> shapes(outputs.size());
+        for (size_t i = 0; i < outputs.size(); ++i) {
+            const OutputView& view = outputs[i];
+            if (output_dtypes_[i] != MOTE_DTYPE_UNKNOWN && view.dtype != output_dtypes_[i]) {
+                throw Error(MOTE_STATUS_DTYPE_MISMATCH,
+                            "output " + std::to_string(i) + " is " +
+                                dtype_name(output_dtypes_[i]) + ", its view is " +
+                                dtype_name(view.dtype));
+            }
+            shapes[i].assign(view.shape.size() + 1, 0);  // one more: a rank that differs by 1
+            raw[i] = MoteOutputBuffer{};
+            raw[i].struct_size = sizeof(MoteOutputBuffer);
+            raw[i].data = view.data;
+            raw[i].capacity = view.byte_size();
+            raw[i].shape = shapes[i].data();
+            raw[i].shape_capacity = shapes[i].size();
+        }
+        std::vector<const MoteTensor*> raw_inputs;
+        raw_inputs.reserve(inputs.size());
+        for (const Tensor* t : inputs) raw_inputs.push_back(t ? t->get() : nullptr);
+        MoteStatus status = mote_session_run_into(handle_.get(), raw_inputs.data(),
+                                                  raw_inputs.size(), raw.data(), raw.size());
+        if (status != MOTE_STATUS_OK && status != MOTE_STATUS_BUFFER_TOO_SMALL) {
+            detail::check(status);
+        }
+        // Too small means some view has fewer bytes than its output: say which, by shape.
+        std::string misfits;
+        bool dtype_differs = false;
+        for (size_t i = 0; i < outputs.size(); ++i) {
+            const OutputView& view = outputs[i];
+            bool same_rank = raw[i].rank == view.shape.size();
+            bool same_shape = same_rank && std::equal(view.shape.begin(), view.shape.end(),
+                                                      shapes[i].begin());
+            bool same_dtype = raw[i].dtype == view.dtype;
+            if (same_shape && same_dtype) continue;
+            dtype_differs = dtype_differs || !same_dtype;
+            if (!misfits.empty()) misfits += "; ";
+            misfits += "output " + std::to_string(i) + " is " + dtype_name(raw[i].dtype) + " " +
+                       (raw[i].rank <= shapes[i].size()
+                            ? detail::shape_text(shapes[i].data(), raw[i].rank)
+                            : "of rank " + std::to_string(raw[i].rank)) +
+                       ", its view is " + dtype_name(view.dtype) + " " +
+                       detail::shape_text(view.shape.data(), view.shape.size());
+        }
+        if (!misfits.empty()) {
+            misfits += status == MOTE_STATUS_OK ? " (the views' contents are unspecified)"
+                                                : " (nothing was written)";
+            throw Error(dtype_differs ? MOTE_STATUS_DTYPE_MISMATCH : MOTE_STATUS_SHAPE_MISMATCH,
+                        misfits);
+        }
+        detail::check(status);
+    }
+    void run_into(const std::vector<Tensor>& inputs,
+                  const std::vector<OutputView>& outputs) const {
+        std::vector<const Tensor*> pointers;
+        pointers.reserve(inputs.size());
+        for (const Tensor& t : inputs) pointers.push_back(&t);
+        run_into(pointers, outputs);
+    }
+
     const MoteSession* get() const noexcept { return handle_.get(); }
 
 private:
     size_t n_outputs_ = 0;
+    std::vector<MoteDtype> output_dtypes_;  // as the model declares them (UNKNOWN: any)
     std::unique_ptr<MoteSession, detail::SessionDeleter> handle_;
 };
 

@@ -39,6 +39,7 @@ pub(crate) fn run(o: &Options) -> Result<()> {
     let mut session = model.session(SessionOptions {
         backend,
         threads: o.threads,
+        ..SessionOptions::default()
     })?;
     // Session creation prepares every node once (weights packed for the kernels): with the
     // load, the time before a first run can start.

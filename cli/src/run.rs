@@ -25,7 +25,11 @@ pub(crate) fn run(
         }
     }
     let inputs = complete_inputs(&model, given, &HashMap::new())?;
-    let mut session = model.session(SessionOptions { backend, threads })?;
+    let mut session = model.session(SessionOptions {
+        backend,
+        threads,
+        ..SessionOptions::default()
+    })?;
     let refs: Vec<(&str, &mote::Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let outputs = session.run(&refs)?;
     if let Some(dir) = output_dir {

@@ -26,8 +26,13 @@ pub struct MoteSessionOptions {
     /// Backend name: NULL or "cpu" (default NULL = "cpu"). "wgpu" and "cuda" are named but not
     /// built yet: BACKEND_UNAVAILABLE; any other name: INVALID_ARGUMENT.
     pub backend: *const c_char,
-    /// Memory limit in bytes; 0 = unlimited (the default). The runtime has no limit to enforce
-    /// yet, so any other value is refused with UNSUPPORTED rather than silently ignored.
+    /// The most bytes the session may hold for its cached plans; 0 = unlimited (the
+    /// default). Counted per plan (one per set of input shapes): the static arena of
+    /// intermediate values plus the constants folded for those shapes. A run whose plan alone
+    /// exceeds the limit fails with MEMORY_LIMIT_EXCEEDED before the arena is allocated; a
+    /// plan that fits alone but not beside the cached ones evicts them. Not counted: the
+    /// model's weights, weights packed at session creation, output tensors, values whose
+    /// shape depends on input data, kernels' temporary buffers and thread stacks.
     pub memory_limit_bytes: u64,
 }
 
@@ -94,16 +99,6 @@ pub(crate) unsafe fn to_runtime(
     // SAFETY: non-null, aligned and at least our size (checked above).
     let o = unsafe { &*options };
     check_abi(o.abi_version)?;
-    if o.memory_limit_bytes != 0 {
-        return Err((
-            MoteStatus::Unsupported,
-            format!(
-                "memory_limit_bytes = {} is not supported: the runtime cannot enforce a memory \
-                 limit yet; pass 0 (unlimited)",
-                o.memory_limit_bytes
-            ),
-        ));
-    }
     let backend = if o.backend.is_null() {
         mote::BackendKind::Cpu
     } else {
@@ -122,6 +117,8 @@ pub(crate) unsafe fn to_runtime(
     Ok(mote::SessionOptions {
         backend,
         threads: o.threads as usize,
+        // Above the address space (32-bit targets) no plan can reach it: unlimited in effect.
+        memory_limit: usize::try_from(o.memory_limit_bytes).unwrap_or(usize::MAX),
     })
 }
 

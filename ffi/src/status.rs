@@ -39,11 +39,14 @@ pub enum MoteStatus {
     SessionBusy = 14,
     /// The caller was compiled against another ABI version or a struct of an unknown size.
     AbiMismatch = 15,
+    /// Planning a run would take the session past its `memory_limit_bytes` (nothing was
+    /// allocated for it; the session stays usable for smaller inputs).
+    MemoryLimitExceeded = 16,
 }
 
 impl MoteStatus {
     /// Every status, in numeric order (so `from_code` cannot miss one).
-    pub(crate) const ALL: [MoteStatus; 16] = [
+    pub(crate) const ALL: [MoteStatus; 17] = [
         MoteStatus::Ok,
         MoteStatus::NullPointer,
         MoteStatus::InvalidArgument,
@@ -60,6 +63,7 @@ impl MoteStatus {
         MoteStatus::BufferTooSmall,
         MoteStatus::SessionBusy,
         MoteStatus::AbiMismatch,
+        MoteStatus::MemoryLimitExceeded,
     ];
 
     fn from_code(code: c_int) -> Option<MoteStatus> {
@@ -81,6 +85,7 @@ impl From<&mote::ErrorKind> for MoteStatus {
             K::Io => MoteStatus::Io,
             K::InvalidArgument => MoteStatus::InvalidArgument,
             K::OutOfMemory => MoteStatus::OutOfMemory,
+            K::MemoryLimitExceeded => MoteStatus::MemoryLimitExceeded,
             _ => MoteStatus::Internal,
         }
     }
@@ -129,6 +134,7 @@ pub extern "C" fn mote_status_str(status: c_int) -> *const c_char {
         MoteStatus::BufferTooSmall => b"buffer too small\0",
         MoteStatus::SessionBusy => b"session busy\0",
         MoteStatus::AbiMismatch => b"abi mismatch\0",
+        MoteStatus::MemoryLimitExceeded => b"memory limit exceeded\0",
     };
     s.as_ptr().cast()
 }

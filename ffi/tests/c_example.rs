@@ -1,7 +1,8 @@
 //! The C example app (`examples/c/digits.c`) built with gcc against the static and the shared
 //! library, each through the pkg-config file `ffi/make_pc.sh` writes; run on the demo model's
 //! test images; its predictions equal the Rust API's; and under valgrind it has no memory
-//! errors and no leaks.
+//! errors and no leaks. Its CMake file (`examples/c/CMakeLists.txt`) configures and builds it
+//! the same two ways, with the same answers.
 
 mod common;
 
@@ -173,6 +174,70 @@ fn c_example_matches_the_rust_api_static_and_shared_and_is_valgrind_clean() {
                 .arg(images()));
             assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
         }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Configures and builds `examples/c` with CMake against the library installed under
+/// `prefix` (found through its mote.pc), shared or `-DMOTE_STATIC=ON`; returns the program.
+fn cmake_build(dir: &Path, prefix: &Path, static_link: bool) -> PathBuf {
+    let build = dir.join(if static_link {
+        "cmake-static"
+    } else {
+        "cmake-shared"
+    });
+    run(Command::new("cmake")
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .arg("-S")
+        .arg(repo_root().join("examples/c"))
+        .arg("-B")
+        .arg(&build)
+        .arg(format!(
+            "-DMOTE_STATIC={}",
+            if static_link { "ON" } else { "OFF" }
+        ))
+        .arg("-DCMAKE_BUILD_TYPE=Release")
+        .arg("-DCMAKE_C_FLAGS=-Wall -Wextra -Werror -pedantic"));
+    run(Command::new("cmake").arg("--build").arg(&build));
+    build.join("digits")
+}
+
+#[test]
+fn cmake_example_builds_static_and_shared_and_matches_the_rust_api() {
+    const CMAKE_TEST: &str = "cmake_example";
+    for tool in ["cmake", "gcc", "pkg-config"] {
+        if let Some(reason) = missing_tool(tool) {
+            return skip(CMAKE_TEST, &reason);
+        }
+    }
+    let dir = scratch("cmake-example");
+    let expected = expected_output();
+    // One prefix with both libraries, as a package installs them: the CMake file picks one.
+    let prefix = dir.join("prefix");
+    install(&prefix, "libmote.so");
+    install(&prefix, "libmote.a");
+    for static_link in [false, true] {
+        let exe = cmake_build(&dir, &prefix, static_link);
+        match missing_tool("readelf") {
+            None => assert_eq!(
+                needs_shared_libmote(&exe),
+                !static_link,
+                "{} links the wrong library",
+                exe.display()
+            ),
+            Some(reason) => skip(&format!("{CMAKE_TEST} (which library is linked)"), &reason),
+        }
+        // No LD_LIBRARY_PATH: the shared build finds libmote.so through its build rpath.
+        let out = run(Command::new(&exe)
+            .env_remove("LD_LIBRARY_PATH")
+            .arg(model())
+            .arg(images()));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            expected,
+            "{} disagrees with the Rust API",
+            exe.display()
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -29,6 +29,9 @@ pub enum ErrorKind {
     InvalidArgument,
     /// An allocation the runtime refused to make (sizes out of range).
     OutOfMemory,
+    /// Planning a run would take the session past its [`crate::SessionOptions::memory_limit`]
+    /// (checked before the memory is allocated).
+    MemoryLimitExceeded,
     /// A broken invariant inside Mote: a bug, reported instead of a panic.
     Internal,
 }
@@ -107,6 +110,7 @@ impl fmt::Display for Error {
             ErrorKind::Io => "i/o error",
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::OutOfMemory => "out of memory",
+            ErrorKind::MemoryLimitExceeded => "memory limit exceeded",
             ErrorKind::Internal => "internal error",
         };
         write!(f, "{kind}: {}", self.context)

@@ -117,6 +117,19 @@ pub struct SessionOptions {
     pub backend: BackendKind,
     /// Worker threads for kernels that split work (1 = the calling thread only).
     pub threads: usize,
+    /// The most bytes the session may hold for its cached plans, 0 = unlimited (the default).
+    ///
+    /// Counted per plan ([`Plan::memory_bytes`]): the static arena of intermediate values and
+    /// the constants folded for that plan's input shapes. A plan that alone exceeds the limit
+    /// is refused with [`ErrorKind::MemoryLimitExceeded`] before its arena is allocated; a
+    /// plan that fits alone but not beside the cached ones evicts them (they are rebuilt
+    /// when their shapes come back).
+    ///
+    /// Not counted: the model's weights (shared by every session of the model), the weights
+    /// packed at session creation, the output tensors a run returns, values whose shape
+    /// depends on input data (sized at run time), kernels' temporary buffers, and the worker
+    /// threads' stacks.
+    pub memory_limit: usize,
 }
 
 impl Default for SessionOptions {
@@ -124,6 +137,7 @@ impl Default for SessionOptions {
         SessionOptions {
             backend: BackendKind::Cpu,
             threads: 1,
+            memory_limit: 0,
         }
     }
 }
@@ -140,6 +154,8 @@ pub struct Session {
     pool: WorkerPool,
     /// Per-node load-time state (packed weights), built once and shared by every plan.
     prepared: Arc<Vec<Option<Arc<Prepared>>>>,
+    /// Sum of [`Plan::memory_bytes`] over `programs`: what the memory limit bounds.
+    held_bytes: usize,
 }
 
 impl Session {
@@ -156,7 +172,14 @@ impl Session {
             programs: HashMap::new(),
             pool,
             prepared,
+            held_bytes: 0,
         })
+    }
+
+    /// Bytes held for the cached plans (their arenas and folded constants): what
+    /// [`SessionOptions::memory_limit`] bounds.
+    pub fn held_plan_bytes(&self) -> usize {
+        self.held_bytes
     }
 
     /// The model.
@@ -173,9 +196,37 @@ impl Session {
             return Ok(plan.clone());
         }
         let plan = Arc::new(Plan::build(&self.model.graph, &signature)?);
+        let bytes = plan.memory_bytes();
+        self.make_room(bytes)?;
+        // The arena is allocated here, after the limit was checked.
         let program = CpuProgram::new(plan.clone(), self.options.threads, self.prepared.clone());
         self.programs.insert(signature, (plan.clone(), program));
+        self.held_bytes += bytes;
         Ok(plan)
+    }
+
+    /// Checks a new plan of `bytes` against the memory limit, evicting the cached plans when
+    /// it fits alone but not beside them.
+    fn make_room(&mut self, bytes: usize) -> Result<()> {
+        let limit = self.options.memory_limit;
+        if limit == 0 {
+            return Ok(());
+        }
+        if bytes > limit {
+            return Err(Error::new(
+                ErrorKind::MemoryLimitExceeded,
+                format!(
+                    "the plan for these input shapes needs {bytes} bytes (arena and folded \
+                     constants), above the session's memory limit of {limit} bytes"
+                ),
+            ));
+        }
+        if self.held_bytes.saturating_add(bytes) > limit {
+            // Cached plans are only a cache: drop them rather than refuse a plan that fits.
+            self.programs.clear();
+            self.held_bytes = 0;
+        }
+        Ok(())
     }
 
     /// Runs with named inputs; returns outputs in model order with their names.

@@ -111,3 +111,68 @@ fn npy_bytes_read_like_the_file_and_errors_name_the_label() {
         .to_string();
     assert!(err.contains("archive.npz/y.npy"), "{err}");
 }
+
+#[test]
+fn memory_limit_refuses_a_plan_above_it_and_keeps_zero_unlimited() {
+    let (model, x, labels) = demo();
+    let shape = [(DType::F32, vec![450, 64])];
+    let needed = model
+        .session(SessionOptions::default())
+        .unwrap()
+        .plan_for(&shape)
+        .unwrap()
+        .memory_bytes();
+    assert!(needed > 0);
+    let with_limit = |memory_limit| {
+        model
+            .session(SessionOptions {
+                memory_limit,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+
+    // One byte short: refused while planning, with the sizes in the message.
+    let mut tight = with_limit(needed - 1);
+    let err = tight.run(&[("pixels", &x)]).unwrap_err();
+    assert_eq!(err.kind(), &mote::ErrorKind::MemoryLimitExceeded, "{err}");
+    assert!(
+        err.to_string().contains(&needed.to_string()),
+        "message lacks the needed size: {err}"
+    );
+    assert_eq!(tight.held_plan_bytes(), 0, "a refused plan was kept");
+    // The session stays usable for shapes that fit.
+    tight.plan_for(&[(DType::F32, vec![1, 64])]).unwrap();
+
+    // Exactly enough, and 0 (unlimited): the run succeeds with the usual answers.
+    for memory_limit in [needed, 0] {
+        let mut s = with_limit(memory_limit);
+        let out = s.run(&[("pixels", &x)]).unwrap();
+        assert!(accuracy(&out[0].1, &labels) > 0.9);
+        assert_eq!(s.held_plan_bytes(), needed);
+    }
+}
+
+#[test]
+fn memory_limit_evicts_cached_plans_to_fit_a_new_one() {
+    let (model, _, _) = demo();
+    let big = [(DType::F32, vec![450, 64])];
+    let small = [(DType::F32, vec![300, 64])];
+    let mut probe = model.session(SessionOptions::default()).unwrap();
+    let big_bytes = probe.plan_for(&big).unwrap().memory_bytes();
+    let small_bytes = probe.plan_for(&small).unwrap().memory_bytes();
+    assert_eq!(probe.held_plan_bytes(), big_bytes + small_bytes);
+
+    // Room for the big plan, not for both: the second plan evicts the first.
+    let mut s = model
+        .session(SessionOptions {
+            memory_limit: big_bytes,
+            ..Default::default()
+        })
+        .unwrap();
+    s.plan_for(&big).unwrap();
+    s.plan_for(&small).unwrap();
+    assert_eq!(s.held_plan_bytes(), small_bytes);
+    s.plan_for(&big).unwrap();
+    assert_eq!(s.held_plan_bytes(), big_bytes);
+}

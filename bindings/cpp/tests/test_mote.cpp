@@ -106,6 +106,74 @@ static void check_errors(const mote::Model& model, const mote::Session& session,
     expect_error(MOTE_STATUS_NULL_POINTER, "", [&] { session.run({&narrow}); });
 }
 
+static void check_run_into(const mote::Session& session, const mote::Tensor& x, int64_t n,
+                           const std::vector<float>& expected) {
+    std::vector<float> out(static_cast<size_t>(n) * 10, -1.0f);
+    session.run_into({&x}, {mote::OutputView::of(out.data(), {n, 10})});
+    CHECK(out == expected);
+    // Reused for a second run: overwritten with the same values.
+    session.run_into({&x}, {mote::OutputView::of(out.data(), {n, 10})});
+    CHECK(out == expected);
+
+    // A view with one row too few: refused, nothing written, the shapes named.
+    std::vector<float> short_rows(static_cast<size_t>(n - 1) * 10, -1.0f);
+    expect_error(MOTE_STATUS_SHAPE_MISMATCH, "nothing was written", [&] {
+        session.run_into({&x}, {mote::OutputView::of(short_rows.data(), {n - 1, 10})});
+    });
+    for (float v : short_rows) CHECK(v == -1.0f);
+    // Enough bytes, another shape: refused, naming the real one.
+    std::vector<float> same_bytes(static_cast<size_t>(n) * 10);
+    const std::string real = "[" + std::to_string(n) + ", 10]";
+    expect_error(MOTE_STATUS_SHAPE_MISMATCH, real.c_str(), [&] {
+        session.run_into({&x}, {mote::OutputView::of(same_bytes.data(), {n * 10})});
+    });
+    expect_error(MOTE_STATUS_SHAPE_MISMATCH, real.c_str(), [&] {
+        session.run_into({&x}, {mote::OutputView::of(same_bytes.data(), {n * 2, 5})});
+    });
+    // Another element type than the model declares: refused before running.
+    std::vector<double> f64(static_cast<size_t>(n) * 10);
+    expect_error(MOTE_STATUS_DTYPE_MISMATCH, "f64",
+                 [&] { session.run_into({&x}, {mote::OutputView::of(f64.data(), {n, 10})}); });
+    expect_error(MOTE_STATUS_INVALID_ARGUMENT, "1 outputs", [&] { session.run_into({&x}, {}); });
+    expect_error(MOTE_STATUS_INVALID_ARGUMENT, "negative", [&] {
+        session.run_into({&x}, {mote::OutputView::of(out.data(), {-1, 10})});
+    });
+    mote::OutputView null_data = mote::OutputView::of<float>(nullptr, {n, 10});
+    expect_error(MOTE_STATUS_NULL_POINTER, "data", [&] { session.run_into({&x}, {null_data}); });
+    CHECK(out == expected);
+}
+
+// The session's memory limit: the needed size is read from the refusal's message, then a
+// limit one byte short fails, the exact size and 0 (unlimited) run.
+static void check_memory_limit(const mote::Model& model, const mote::Tensor& x,
+                               const std::vector<float>& expected) {
+    mote::SessionOptions tiny;
+    tiny.memory_limit_bytes = 1;
+    unsigned long long needed = 0;
+    try {
+        mote::Session(model, tiny).run({&x});
+        std::fprintf(stderr, "FAIL: a 1-byte memory limit ran\n");
+        std::exit(1);
+    } catch (const mote::Error& e) {
+        CHECK(e.status() == MOTE_STATUS_MEMORY_LIMIT_EXCEEDED);
+        CHECK(std::string(e.status_name()) == "memory limit exceeded");
+        const char* at = std::strstr(e.what(), "needs ");
+        CHECK(at != nullptr);
+        needed = std::strtoull(at + 6, nullptr, 10);
+    }
+    CHECK(needed > 1);
+    mote::SessionOptions short_by_one;
+    short_by_one.memory_limit_bytes = needed - 1;
+    mote::Session tight(model, short_by_one);
+    expect_error(MOTE_STATUS_MEMORY_LIMIT_EXCEEDED, "memory limit", [&] { tight.run({&x}); });
+    for (uint64_t limit : {static_cast<uint64_t>(needed), static_cast<uint64_t>(0)}) {
+        mote::SessionOptions options;
+        options.memory_limit_bytes = limit;
+        mote::Session session(model, options);
+        CHECK(session.run({&x})[0].to_vector<float>() == expected);
+    }
+}
+
 static void check_moves(mote::Model model, const std::vector<float>& pixels, int64_t n,
                         const std::vector<float>& expected) {
     // A session outlives the model it came from, and survives being moved twice.
@@ -170,6 +238,8 @@ int main(int argc, char** argv) {
     CHECK(one_thread.run({&x})[0].to_vector<float>() == probs);
 
     check_errors(model, session, n);
+    check_run_into(session, x, n, probs);
+    check_memory_limit(model, x, probs);
     check_moves(std::move(model), pixels, n, probs);
     CHECK(!model);
 

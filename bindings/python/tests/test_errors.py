@@ -74,6 +74,35 @@ def test_bad_session_options():
             model.session(backend="wgpu")
         with pytest.raises(mote.InvalidArgumentError):
             model.session(backend="tpu")
+        for bad in (-1, 2**64, 1.5, True):
+            with pytest.raises(mote.InvalidArgumentError, match="memory_limit_bytes"):
+                model.session(memory_limit_bytes=bad)
+
+
+def test_memory_limit_refuses_a_plan_above_it_and_zero_is_unlimited(images):
+    import re
+
+    with mote.Model(MODEL) as model:
+        with model.session(memory_limit_bytes=1) as tiny:
+            with pytest.raises(mote.MemoryLimitError) as e:
+                tiny.run([images])
+            assert e.value.status == 16 and e.value.status_name == "memory limit exceeded"
+            assert isinstance(e.value, mote.OutOfMemoryError)
+        needed = int(re.search(r"needs (\d+) bytes", e.value.message).group(1))
+        assert needed > images.shape[0] * 10 * 4, "the plan holds at least one intermediate"
+        with model.session(memory_limit_bytes=needed - 1) as short:
+            with pytest.raises(mote.MemoryLimitError, match=f"{needed - 1} bytes"):
+                short.run([images])
+            # Fewer rows plan a smaller arena: the same session runs them.
+            (probs,) = short.run([images[:10]])
+            assert probs.shape == (10, 10)
+        expected = None
+        for limit in (needed, 0, 2**64 - 1):
+            with model.session(memory_limit_bytes=limit) as s:
+                (probs,) = s.run([images])
+            if expected is None:
+                expected = probs
+            np.testing.assert_array_equal(probs, expected)
 
 
 def test_every_status_has_its_class():
@@ -82,7 +111,7 @@ def test_every_status_has_its_class():
         for cls in vars(mote).values()
         if isinstance(cls, type) and issubclass(cls, mote.MoteError) and cls is not mote.MoteError
     }
-    assert sorted(classes) == list(range(1, 16))
+    assert sorted(classes) == list(range(1, 17))
     for status, cls in classes.items():
         e = cls("m", status)
         assert e.status_name not in ("", "unknown status", "ok")

@@ -148,3 +148,62 @@ def test_concurrent_calls_on_one_session_succeed_or_are_refused_as_busy(images, 
             t.join()
     assert not errors, errors
     assert len(outcomes) == 30 and "ok" in outcomes, outcomes
+
+
+def test_run_into_writes_the_run_results_into_the_callers_arrays(images, cli_output):
+    with mote.Model(MODEL) as model, model.session(threads=2) as session:
+        out = np.full((450, 10), np.nan, np.float32)
+        assert session.run_into({"pixels": images}, {"probabilities": out}) is None
+        np.testing.assert_array_equal(out, cli_output)
+        # The same array again, and a list form: the values are overwritten, not mixed.
+        small = np.full((7, 10), -1.0, np.float32)
+        session.run_into([images[:7]], [small])
+        np.testing.assert_array_equal(small, session.run([images[:7]])[0])
+        # A view into a larger, C-contiguous block is a valid target.
+        block = np.zeros((20, 10), np.float32)
+        session.run_into([images[:5]], [block[3:8]])
+        np.testing.assert_array_equal(block[3:8], small[:5])
+        assert not block[:3].any() and not block[8:].any()
+
+
+def test_run_into_refuses_arrays_that_cannot_receive_the_output(images):
+    with mote.Model(MODEL) as model, model.session() as session:
+        ok = np.zeros((450, 10), np.float32)
+        # Wrong shape for these inputs: the declared [N, 10] cannot rule it out, the run does.
+        wrong_rows = np.zeros((449, 10), np.float32)
+        with pytest.raises(mote.ShapeMismatchError, match=r"\(450, 10\).*\(449, 10\)") as e:
+            session.run_into([images], [wrong_rows])
+        assert "no output was written" in e.value.message
+        assert not wrong_rows.any()
+        # Same byte count, other shape: refused, named in the array's terms.
+        with pytest.raises(mote.ShapeMismatchError, match=r"\(900, 5\)"):
+            session.run_into([images], [np.zeros((900, 5), np.float32)])
+        # Declared width 10: refused before running.
+        with pytest.raises(mote.ShapeMismatchError, match=r"\('\?', 10\)"):
+            session.run_into([images], [np.zeros((450, 11), np.float32)])
+        with pytest.raises(mote.ShapeMismatchError):
+            session.run_into([images], [np.zeros(4500, np.float32)])
+        with pytest.raises(mote.DtypeMismatchError, match="float64"):
+            session.run_into([images], [np.zeros((450, 10), np.float64)])
+        with pytest.raises(mote.DtypeMismatchError, match="big-endian"):
+            session.run_into([images], [np.zeros((450, 10), ">f4")])
+        with pytest.raises(mote.InvalidArgumentError, match="C-contiguous"):
+            session.run_into([images], [np.zeros((10, 450), np.float32).T])
+        read_only = np.zeros((450, 10), np.float32)
+        read_only.flags.writeable = False
+        with pytest.raises(mote.InvalidArgumentError, match="read-only"):
+            session.run_into([images], [read_only])
+        with pytest.raises(TypeError, match="numpy arrays"):
+            session.run_into([images], [[0.0] * 4500])
+        with pytest.raises(mote.InvalidArgumentError, match="2 output arrays"):
+            session.run_into([images], [ok, ok])
+        with pytest.raises(mote.InvalidArgumentError, match="no output 'probs'"):
+            session.run_into([images], {"probs": ok})
+        with pytest.raises(mote.InvalidArgumentError, match="missing output"):
+            session.run_into([images], {})
+        # Input errors are the same as run's, and nothing is written.
+        with pytest.raises(mote.ShapeMismatchError):
+            session.run_into([images[:, :10]], [ok])
+        assert not ok.any()
+        session.run_into([images], [ok])
+        assert ok.any()

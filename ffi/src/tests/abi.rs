@@ -91,10 +91,6 @@ fn session_new_checks_struct_size_version_and_unknown_fields() {
     let mut o = default_options();
     o.struct_size = 4;
     assert_eq!(try_new(&o), MoteStatus::AbiMismatch);
-    let mut o = default_options();
-    o.memory_limit_bytes = 1 << 20;
-    assert_eq!(try_new(&o), MoteStatus::Unsupported);
-    assert!(last_error().contains("memory limit"), "{}", last_error());
     for threads in [0, 1025, u32::MAX] {
         let mut o = default_options();
         o.threads = threads;

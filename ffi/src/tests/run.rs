@@ -226,3 +226,69 @@ fn tensor_creation_checks_its_arguments() {
     // SAFETY: from mote_tensor_new, freed once.
     unsafe { mote_tensor_free(t) };
 }
+
+/// What the runtime plans for the demo model at `rows` rows: the size a memory limit is
+/// compared with.
+fn planned_bytes(rows: usize) -> u64 {
+    let model = mote::Model::load(DEMO).unwrap();
+    let mut session = model.session(mote::SessionOptions::default()).unwrap();
+    let plan = session
+        .plan_for(&[(mote::DType::F32, vec![rows, 64])])
+        .unwrap();
+    plan.memory_bytes() as u64
+}
+
+#[test]
+fn memory_limit_refuses_plans_above_it_and_zero_is_unlimited() {
+    let rows = 40;
+    let needed = planned_bytes(rows);
+    let px = pixels(rows, 3);
+    let expected = reference(&px);
+    let model = load_demo();
+    let input = f32_tensor(&[rows as i64, 64], &px);
+    for (limit, fits) in [
+        (needed - 1, false),
+        (needed, true),
+        (needed * 4, true),
+        (0, true),
+    ] {
+        let mut options = default_options();
+        options.memory_limit_bytes = limit;
+        let session = new_session(model, &options);
+        let mut out = [std::ptr::null_mut()];
+        // SAFETY: live session and tensor; room for one output handle.
+        let status =
+            unsafe { mote_session_run(session, &input.cast_const(), 1, out.as_mut_ptr(), 1) };
+        if fits {
+            assert_eq!(status, MoteStatus::Ok, "limit {limit}: {}", last_error());
+            assert_eq!(values(out[0]), expected);
+        } else {
+            assert_eq!(status, MoteStatus::MemoryLimitExceeded, "limit {limit}");
+            assert!(out[0].is_null());
+            let message = last_error();
+            assert!(
+                message.contains(&needed.to_string()) && message.contains(&limit.to_string()),
+                "the message names both sizes: {message}"
+            );
+            // A smaller input still fits in the same session.
+            let small = f32_tensor(&[1, 64], &pixels(1, 0));
+            let (got, _) = run_one(session, small);
+            assert_eq!(got, reference(&pixels(1, 0)));
+            // SAFETY: from mote_tensor_new, freed once.
+            unsafe { mote_tensor_free(small) };
+        }
+        // SAFETY: NULL or from mote_session_run; from mote_session_new; each freed once.
+        unsafe {
+            mote_tensor_free(out[0]);
+            mote_session_free(session);
+        }
+    }
+    // SAFETY: from mote_model_load_file / mote_tensor_new, freed once.
+    unsafe {
+        mote_tensor_free(input);
+        mote_model_free(model);
+    }
+    // SAFETY: a static string.
+    let name = unsafe { std::ffi::CStr::from_ptr(mote_status_str(16)) };
+    assert_eq!(name.to_str().unwrap(), "memory limit exceeded");
+}

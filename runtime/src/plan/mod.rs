@@ -49,4 +49,17 @@ impl Plan {
     pub fn arena_bytes(&self) -> usize {
         self.arena.total_bytes()
     }
+
+    /// Bytes of the constants folded for these input shapes (held by the plan as long as it
+    /// is cached). A folded value that shares a model constant's storage is counted too:
+    /// this errs on the side of more.
+    pub fn folded_bytes(&self) -> usize {
+        self.folded_values.values().map(|t| t.bytes().len()).sum()
+    }
+
+    /// What a session holds for this plan while it is cached: the arena plus the folded
+    /// constants. What a session's memory limit is checked against.
+    pub fn memory_bytes(&self) -> usize {
+        self.arena_bytes().saturating_add(self.folded_bytes())
+    }
 }

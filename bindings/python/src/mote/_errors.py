@@ -43,6 +43,16 @@ SessionBusyError = _status_class(
     "SessionBusyError", 14, "The session is running a call on another thread."
 )
 AbiMismatchError = _status_class("AbiMismatchError", 15, "Built against another ABI.")
+# A subclass of OutOfMemoryError: ``except mote.OutOfMemoryError`` catches both.
+MemoryLimitError = type(
+    "MemoryLimitError",
+    (OutOfMemoryError,),
+    {
+        "status": 16,
+        "__doc__": "A run's plan would exceed the session's memory_limit_bytes "
+        "(nothing was allocated; smaller inputs still run).",
+    },
+)
 
 _BY_STATUS = {
     cls.status: cls
@@ -62,6 +72,7 @@ _BY_STATUS = {
         BufferTooSmallError,
         SessionBusyError,
         AbiMismatchError,
+        MemoryLimitError,
     )
 }
 

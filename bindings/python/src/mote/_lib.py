@@ -61,6 +61,21 @@ class SessionOptions(ctypes.Structure):
     ]
 
 
+class OutputBuffer(ctypes.Structure):
+    """``MoteOutputBuffer``."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("data", ctypes.c_void_p),
+        ("capacity", ctypes.c_size_t),
+        ("shape", ctypes.POINTER(ctypes.c_int64)),
+        ("shape_capacity", ctypes.c_size_t),
+        ("size", ctypes.c_size_t),
+        ("rank", ctypes.c_size_t),
+        ("dtype", ctypes.c_int32),
+    ]
+
+
 class _Opaque(ctypes.Structure):
     """Stands for the opaque handle types: only pointers to it are used."""
 
@@ -91,6 +106,10 @@ _SIGNATURES = {
     "mote_session_new": (_status, [Handle, ctypes.POINTER(SessionOptions), _p_handle]),
     "mote_session_free": (None, [Handle]),
     "mote_session_run": (_status, [Handle, ctypes.POINTER(Handle), _size, _p_handle, _size]),
+    "mote_session_run_into": (
+        _status,
+        [Handle, ctypes.POINTER(Handle), _size, ctypes.POINTER(OutputBuffer), _size],
+    ),
     "mote_last_error": (ctypes.c_char_p, []),
     "mote_status_str": (ctypes.c_char_p, [ctypes.c_int]),
     "mote_tensor_new": (

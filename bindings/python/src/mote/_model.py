@@ -81,7 +81,7 @@ class Model:
             self._input_codes, self._inputs = _describe_all(
                 h, _lib_.mote_model_input_count, _lib_.mote_model_input_info
             )
-            _, self._outputs = _describe_all(
+            self._output_codes, self._outputs = _describe_all(
                 h, _lib_.mote_model_output_count, _lib_.mote_model_output_info
             )
 
@@ -95,12 +95,16 @@ class Model:
         """The outputs, in the model's order (a tuple of TensorInfo)."""
         return self._outputs
 
-    def session(self, threads=1, backend=None):
+    def session(self, threads=1, backend=None, memory_limit_bytes=0):
         """A new Session over this model with ``threads`` worker threads (1 = the calling
-        thread only) on ``backend`` (None or "cpu")."""
+        thread only) on ``backend`` (None or "cpu"). ``memory_limit_bytes`` bounds what the
+        session holds for its plans (arena and folded constants; 0 = unlimited): a run
+        whose plan exceeds it raises MemoryLimitError."""
         from ._session import Session
 
-        return Session(self, threads=threads, backend=backend)
+        return Session(
+            self, threads=threads, backend=backend, memory_limit_bytes=memory_limit_bytes
+        )
 
     @property
     def closed(self):

@@ -76,9 +76,19 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
             data.len()
         )));
     }
+    // One closure type for both paths, so the op body is compiled once (see `call_guarded`).
+    let body = |(first, chunk): (usize, &mut [T])| f(first, chunk);
     if unit_len == 0 || workers <= 1 {
-        return f(0, data);
+        return call_guarded(&body, (0, data));
     }
+    run_parts(chunks(data, unit_len, workers), body).map(drop)
+}
+
+/// `data` cut into `workers` chunks of whole `unit_len`-element units, each with the index of
+/// its first unit. Generic over the element type only, not over the op's closure, so it is
+/// compiled a few times rather than once per op.
+#[inline(never)]
+fn chunks<T>(data: &mut [T], unit_len: usize, workers: usize) -> Vec<(usize, &mut [T])> {
     let mut chunks = Vec::with_capacity(workers);
     let mut rest = data;
     for range in split(rest.len() / unit_len, workers) {
@@ -86,7 +96,7 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
         chunks.push((range.start, chunk));
         rest = tail;
     }
-    run_parts(chunks, |(first, chunk)| f(first, chunk)).map(drop)
+    chunks
 }
 
 /// Runs `f(index, unit)` for every `unit_len`-element unit of `data`, in order within each of
@@ -134,10 +144,18 @@ fn split(units: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
 /// pool's workers (part `i` on thread `i mod threads`), and returns the results in part
 /// order, or the first error in part order.
 fn run_parts<P: Send, R: Send>(parts: Vec<P>, f: impl Fn(P) -> Result<R> + Sync) -> Result<Vec<R>> {
-    let guarded = |part: P| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(part)))
-            .unwrap_or_else(|_| Err(Error::internal("a worker thread panicked")))
-    };
+    run_parts_dyn(parts, &|part: P| call_guarded(&f, part))
+}
+
+/// The body of [`run_parts`] behind a `dyn` call: generic over the part and result types
+/// (a few dozen pairs), not over the op's closure (hundreds), which each instantiated the
+/// whole distribution machinery (~1.5 MB of the shared library). The cost is one indirect
+/// call per part.
+#[inline(never)]
+fn run_parts_dyn<P: Send, R: Send>(
+    parts: Vec<P>,
+    guarded: &(dyn Fn(P) -> Result<R> + Sync),
+) -> Result<Vec<R>> {
     Pool::with_current(|pool| match pool {
         Some(pool) if parts.len() > 1 && pool.threads() > 1 => {
             let n = parts.len();
@@ -164,6 +182,18 @@ fn run_parts<P: Send, R: Send>(parts: Vec<P>, f: impl Fn(P) -> Result<R> + Sync)
         }
         _ => parts.into_iter().map(guarded).collect(),
     })
+}
+
+/// `f(part)`, with a panic turned into an internal error.
+///
+/// Never inlined, on purpose: `f` is an op's whole loop nest, compiled here once whatever
+/// calls it (the serial path and the worker job of `run_parts`, the single-chunk path of
+/// `for_each_chunk_mut`) rather than once per call site. The cost is one call per part, each
+/// part being a thread's share of an op.
+#[inline(never)]
+fn call_guarded<P, R>(f: &impl Fn(P) -> Result<R>, part: P) -> Result<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(part)))
+        .unwrap_or_else(|_| Err(Error::internal("a worker thread panicked")))
 }
 
 /// Locks `m`, ignoring poisoning (parts, results and job slots are plain data, valid
