@@ -27,8 +27,13 @@ fn used_bins(abs: &[u64]) -> usize {
     abs.iter().rposition(|&c| c > 0).map_or(0, |j| j + 1)
 }
 
-/// Replaces zeros of a distribution by `eps`, taking the mass from the non-zero entries, so
-/// that KL divergence stays finite (as MXNet's and onnxruntime's calibrators do).
+/// Replaces zeros of a distribution of *counts* by `eps`, taking the mass from the non-zero
+/// entries, so that KL divergence stays finite (as MXNet's and onnxruntime's calibrators do).
+/// It must run on counts, before normalizing: every non-zero entry is then at least 1 (a bin
+/// count, or a group's count spread over its non-empty bins), and at most 0.2 is taken from it
+/// (1e-4 · 2048 bins). On probabilities the same `eps` exceeds the small tail entries, which
+/// turns them negative and makes every candidate with a sparse tail score infinite, so the
+/// search clipped long-tailed (e.g. mostly-zero, post-ReLU) tensors far too tightly.
 fn smooth(p: &mut [f64]) {
     const EPS: f64 = 1e-4;
     let zeros = p.iter().filter(|&&x| x == 0.0).count();
@@ -68,9 +73,19 @@ fn kl(p: &[f64], q: &[f64]) -> f64 {
 /// clipped distribution, quantized to `levels` levels, is closest in KL divergence to the
 /// float one. Candidates run from `levels` bins to every used bin.
 pub(super) fn entropy(h: &Histogram, levels: usize) -> f32 {
-    let abs = h.abs_counts();
+    let mut abs = h.abs_counts();
+    let mut w = h.bin_width();
+    // The divergence only means something on a populated histogram: with far fewer values
+    // than bins (an SE gate gives one value per channel per sample) each group of a
+    // candidate holds at most one non-empty bin, q equals p, and the smallest threshold
+    // wins, clipping the tensor absurdly. Merge bin pairs until the used bins hold
+    // `MIN_MEAN_COUNT` values each on average, or no more than `levels` remain (no clip).
+    const MIN_MEAN_COUNT: u64 = 16;
+    while used_bins(&abs) > levels && used_bins(&abs) as u64 * MIN_MEAN_COUNT > h.total() {
+        abs = abs.chunks(2).map(|pair| pair.iter().sum()).collect();
+        w *= 2.0;
+    }
     let used = used_bins(&abs);
-    let w = h.bin_width();
     if used <= levels {
         // Fewer bins than levels: nothing to gain from clipping.
         return (used as f64 * w) as f32;
@@ -89,9 +104,13 @@ pub(super) fn entropy(h: &Histogram, levels: usize) -> f32 {
             outliers -= abs[i];
         }
         // Candidate: the first i bins merged into `levels` groups, each group's mass spread
-        // evenly over its non-empty bins.
+        // evenly over its non-empty bins. The bin holding 0 is kept apart: 0 is exactly
+        // representable, and a mostly-zero (post-ReLU) tensor's spike there, spread over its
+        // group, would dominate the divergence and pull the threshold down to where that
+        // group is the zero bin alone (about `levels` bins), clipping the real values.
+        q[0] = abs[0] as f64;
         for k in 0..levels {
-            let start = k * i / levels;
+            let start = (k * i / levels).max(1);
             let stop = (k + 1) * i / levels;
             let group = &abs[start..stop];
             let nonzero = group.iter().filter(|&&c| c > 0).count();
@@ -105,10 +124,10 @@ pub(super) fn entropy(h: &Histogram, levels: usize) -> f32 {
             }
         }
         let (p, q) = (&mut p[..i], &mut q[..i]);
-        normalize(p);
-        normalize(q);
         smooth(p);
         smooth(q);
+        normalize(p);
+        normalize(q);
         let d = kl(p, q);
         // Strictly smaller: ties keep the smaller threshold, deterministically.
         if d < best.0 {

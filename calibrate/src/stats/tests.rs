@@ -116,3 +116,54 @@ fn bad_methods_are_refused() {
     assert!(check_method(&Method::Manual).is_err());
     assert!(check_method(&Method::Percentile(99.9)).is_ok());
 }
+
+/// A post-ReLU tensor: `zeros` of the values exactly 0, the rest |N(0, 2)|.
+fn mostly_zero(zeros: f32) -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let normal = Normal::new(0.0f32, 2.0).unwrap();
+    (0..500_000)
+        .map(|_| {
+            if rng.gen::<f32>() < zeros {
+                0.0
+            } else {
+                normal.sample(&mut rng).abs()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn entropy_does_not_clip_mostly_zero_tensors_to_their_spike() {
+    // Was 2.0 (1 sigma of the non-zero values) for 90% zeros: the zero spike, spread over
+    // its group, dominated the divergence; and smoothing probabilities (not counts) made
+    // every candidate with a sparse tail score infinite.
+    for zeros in [0.0f32, 0.5, 0.9] {
+        let h = histogram_of(&mostly_zero(zeros));
+        for (activations, symmetric) in [(ActivationType::U8, false), (ActivationType::S8, true)] {
+            let mut o = opts(Method::Entropy);
+            o.activations = activations;
+            o.symmetric = symmetric;
+            let r = range_of(&h, &o);
+            // About 8.5 sigma-units of max: a clip past 3 sigma (6.0) keeps the bulk.
+            assert!(
+                r.max > 6.0 && r.max <= h.max(),
+                "{zeros} {activations:?}: {r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn entropy_does_not_clip_sparse_histograms() {
+    // An SE gate (hardsigmoid_6 of PP-OCR cls on 8 samples): 832 values over [0.17, 0.69]
+    // in over a thousand bins. It was cut to 0.17, below every value: at that threshold p
+    // and q are both one spike in the last bin, a divergence of 0.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    let v: Vec<f32> = (0..832).map(|_| rng.gen_range(0.17f32..0.69)).collect();
+    let h = histogram_of(&v);
+    let mut o = opts(Method::Entropy);
+    o.activations = ActivationType::U8;
+    o.symmetric = false;
+    let r = range_of(&h, &o);
+    assert!(r.max > 0.6, "{r:?}");
+}
