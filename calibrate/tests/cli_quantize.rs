@@ -14,6 +14,17 @@ fn calibrate(args: &[&str]) -> Output {
         .expect("calibrate starts")
 }
 
+/// Runs `calibrate` and fails the test, with its stderr, unless it succeeds.
+fn calibrate_ok(args: &[&str]) -> Output {
+    let out = calibrate(args);
+    assert!(
+        out.status.success(),
+        "calibrate {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn digits() -> std::path::PathBuf {
     repo_root().join("assets/models/digits_mlp.onnx")
 }
@@ -95,18 +106,13 @@ fn dynamic_quantization_onnx_and_mote() {
     let onnx_out = dir.join("d.onnx");
     let mote_out = dir.join("d.mote");
     for o in [&onnx_out, &mote_out] {
-        let out = calibrate(&[
+        calibrate_ok(&[
             "quantize",
             digits().to_str().unwrap(),
             "--dynamic",
             "-o",
             o.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
     let fp = ort_run(&py, &digits(), &[("pixels", &x)], &dir.join("fp"));
     let q = ort_run(&py, &onnx_out, &[("pixels", &x)], &dir.join("q"));
@@ -132,18 +138,13 @@ fn dynamic_quantization_onnx_and_mote() {
 fn fp16_to_mote_runs() {
     let dir = scratch("cli-fp16");
     let o = dir.join("h.mote");
-    let out = calibrate(&[
+    calibrate_ok(&[
         "fp16",
         digits().to_str().unwrap(),
         "--keep-io-fp32",
         "-o",
         o.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let m = mote::Model::from_mote_file(&o).unwrap();
     let x = mote::npy::read(repo_root().join("assets/models/digits_test_x.npy")).unwrap();
     let h = m
@@ -184,7 +185,7 @@ fn static_quantization_end_to_end() {
     let src = digits();
     let src = src.to_str().unwrap();
     let q = dir.join("q.onnx");
-    let out = calibrate(&[
+    calibrate_ok(&[
         "quantize",
         src,
         "--data",
@@ -192,11 +193,6 @@ fn static_quantization_end_to_end() {
         "-o",
         q.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let run = ort_run(&py, &q, &[("pixels", &x)], &dir.join("q"));
     assert_eq!(fp.io["inputs"], run.io["inputs"]);
     assert_eq!(fp.io["outputs"], run.io["outputs"]);
@@ -207,7 +203,7 @@ fn static_quantization_end_to_end() {
     assert!(base - acc <= 0.5, "top-1 {base} -> {acc}");
 
     let m = dir.join("q.mote");
-    let out = calibrate(&[
+    calibrate_ok(&[
         "quantize",
         src,
         "--data",
@@ -215,11 +211,6 @@ fn static_quantization_end_to_end() {
         "-o",
         m.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let model = mote::Model::from_mote_file(&m).unwrap();
     let mote_out = model
         .session(Default::default())
@@ -237,7 +228,7 @@ fn static_quantization_end_to_end() {
     );
 
     let table = dir.join("t.table");
-    let out = calibrate(&[
+    calibrate_ok(&[
         "table",
         src,
         "--data",
@@ -245,13 +236,8 @@ fn static_quantization_end_to_end() {
         "-o",
         table.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let q2 = dir.join("q2.onnx");
-    let out = calibrate(&[
+    calibrate_ok(&[
         "quantize",
         src,
         "--table",
@@ -259,11 +245,6 @@ fn static_quantization_end_to_end() {
         "-o",
         q2.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(
         std::fs::read(&q).unwrap() == std::fs::read(&q2).unwrap(),
         "--table and --data wrote different models"
@@ -279,7 +260,7 @@ fn static_quantization_end_to_end() {
     let edited = text.replace(line, &format!("hidden\t{min}\t10\tmanual"));
     std::fs::write(&table, edited).unwrap();
     let q3 = dir.join("q3.onnx");
-    let out = calibrate(&[
+    calibrate_ok(&[
         "quantize",
         src,
         "--table",
@@ -287,11 +268,6 @@ fn static_quantization_end_to_end() {
         "-o",
         q3.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let m = calibrate::onnx::load(&q3).unwrap();
     let g = calibrate::onnx::graph_of(&m).unwrap();
     let scale = calibrate::onnx::graph::initializer(g, "hidden_scale").expect("hidden_scale");

@@ -41,21 +41,21 @@ fn read_f32(path: &Path) -> Vec<f32> {
         .collect()
 }
 
-fn build(dir: &Path) -> PathBuf {
-    let exe = dir.join("test_mote");
-    run(Command::new("g++")
-        .args([
-            "-std=c++17",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-O1",
-        ])
+/// g++ as C++17 with every warning an error, seeing `mote.h` and `mote.hpp`.
+fn strict_gxx() -> Command {
+    let mut gxx = Command::new("g++");
+    gxx.args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"])
         .arg("-I")
         .arg(repo_root().join("include"))
         .arg("-I")
-        .arg(repo_root().join("bindings/cpp"))
+        .arg(repo_root().join("bindings/cpp"));
+    gxx
+}
+
+fn build(dir: &Path) -> PathBuf {
+    let exe = dir.join("test_mote");
+    run(strict_gxx()
+        .arg("-O1")
         .arg(repo_root().join("bindings/cpp/tests/test_mote.cpp"))
         .arg("-o")
         .arg(&exe)
@@ -129,19 +129,6 @@ fn cpp_header_compiles_alone() {
     let dir = scratch("cpp-header");
     let source = dir.join("alone.cpp");
     std::fs::write(&source, "#include \"mote.hpp\"\n").unwrap();
-    run(Command::new("g++")
-        .args([
-            "-std=c++17",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-fsyntax-only",
-        ])
-        .arg("-I")
-        .arg(repo_root().join("include"))
-        .arg("-I")
-        .arg(repo_root().join("bindings/cpp"))
-        .arg(&source));
+    run(strict_gxx().arg("-fsyntax-only").arg(&source));
     let _ = std::fs::remove_dir_all(&dir);
 }

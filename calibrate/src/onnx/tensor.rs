@@ -40,15 +40,7 @@ pub fn to_f32(t: &pb::TensorProto) -> Result<Vec<f32>> {
     } else {
         t.float_data.clone()
     };
-    if values.len() != n {
-        return Err(Error::Onnx(format!(
-            "tensor '{}' holds {} values for dimensions {:?}",
-            t.name,
-            values.len(),
-            t.dims
-        )));
-    }
-    Ok(values)
+    counted(t, values, n)
 }
 
 /// The values of an int64 tensor (shape-like constants).
@@ -67,7 +59,13 @@ pub fn to_i64(t: &pb::TensorProto) -> Result<Vec<i64>> {
     } else {
         t.int64_data.clone()
     };
-    if values.len() != element_count(&t.dims)? {
+    let n = element_count(&t.dims)?;
+    counted(t, values, n)
+}
+
+/// `values` if there are exactly `n` of them (what `t`'s dimensions say), else an error.
+fn counted<T>(t: &pb::TensorProto, values: Vec<T>, n: usize) -> Result<Vec<T>> {
+    if values.len() != n {
         return Err(Error::Onnx(format!(
             "tensor '{}' holds {} values for dimensions {:?}",
             t.name,
