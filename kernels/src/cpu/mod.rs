@@ -76,6 +76,8 @@ pub enum Kernel {
     QGemm(qgemm::QGemmKernels),
     /// A `quantize` / `u8` variant.
     Quantize(quantize::QuantizeKernels),
+    /// A `qsoftmax` / `u8` variant.
+    QSoftmax(softmax::quantized::QSoftmaxFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -120,6 +122,14 @@ impl Variant {
     pub fn activate(&self) -> Option<activation::ActivateFn> {
         match self.kernel {
             Kernel::Activate(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The 8-bit row softmax, if this is a `qsoftmax` / `u8` variant.
+    pub fn qsoftmax(&self) -> Option<softmax::quantized::QSoftmaxFn> {
+        match self.kernel {
+            Kernel::QSoftmax(f) => Some(f),
             _ => None,
         }
     }
@@ -344,6 +354,10 @@ static VARIANTS: &[Variant] = &[
     qgemm::AVX512VNNI,
     #[cfg(target_arch = "aarch64")]
     qgemm::NEON,
+    softmax::quantized::REFERENCE,
+    softmax::quantized::PORTABLE,
+    #[cfg(target_arch = "x86_64")]
+    softmax::quantized::AVX512,
     quantize::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     quantize::AVX2,
@@ -432,6 +446,8 @@ pub struct KernelTable {
     pub requantize: quantize::RequantizeFn,
     /// 256-entry byte table lookup.
     pub lut8: quantize::Lut8Fn,
+    /// 8-bit softmax over contiguous rows.
+    pub qsoftmax: softmax::quantized::QSoftmaxFn,
     /// Which variant `quantize` ... `lut8` come from.
     pub quantize_info: KernelInfo,
     /// The features the table was built for.
@@ -481,6 +497,7 @@ impl KernelTable {
             qgemm_block: q.qgemm_block,
             qgemm_layout: q.layout,
             qgemm_info,
+            qsoftmax: softmax::quantized::choose(&features, max_isa),
             quantize: qk.quantize,
             dequantize: qk.dequantize,
             qbinary: qk.qbinary,

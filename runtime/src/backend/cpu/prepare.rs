@@ -3,7 +3,7 @@
 //! repacks them. Built once per session and shared by all its plans.
 
 use crate::backend::cpu::ops::quant::{
-    pack_right_operand, right_zero_points, DynamicQMatMulPrepared, QConvPrepared,
+    pack_right_operand, right_zero_points, softmax_table, DynamicQMatMulPrepared, QConvPrepared,
     QConvTransposePrepared, QMatMulPrepared,
 };
 use crate::ir::ops::nn::{Conv, FusedConv};
@@ -15,6 +15,7 @@ use crate::{DType, Result};
 use mote_kernels::cpu::direct_conv::{DirectConvKernel, PackedConvWeights};
 use mote_kernels::cpu::matmul::{packing_tile, PackedA, PackedB, Strided};
 use mote_kernels::cpu::qgemm::PackedQWeights;
+use mote_kernels::cpu::softmax::quantized::QSoftmaxTable;
 use std::sync::Arc;
 
 /// What a node keeps from load time.
@@ -37,6 +38,8 @@ pub(crate) enum Prepared {
     MatMulInteger(PackedQWeights),
     /// A dynamically quantized product's packed weights, scales and bias.
     DynamicQMatMul(DynamicQMatMulPrepared),
+    /// An 8-bit softmax's table of `e^x` per input byte distance.
+    QSoftmax(QSoftmaxTable),
 }
 
 /// The prepared state of every node of `graph` (by node index), `None` where there is none.
@@ -45,6 +48,9 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
         .nodes
         .iter()
         .map(|node| {
+            if let Op::Quant(QuantOp::QSoftmax(q)) = &node.op {
+                return Ok(Some(Arc::new(Prepared::QSoftmax(softmax_table(q)?))));
+            }
             let Some(w) = node
                 .inputs
                 .get(1)

@@ -116,40 +116,14 @@ fn apply(graph: &mut Graph, site: Rescale) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_graph::{constant, eval, node, value};
     use super::super::FoldQdq;
-    use crate::backend::cpu::eval_node;
     use crate::ir::ops::elementwise::{Binary, ElementwiseOp};
     use crate::ir::ops::nn::{NnOp, Padding, Pool, PoolKind, Window};
     use crate::ir::ops::quant::{DequantizeAttrs, QuantOp, QuantizeAttrs};
-    use crate::ir::{Dim, Graph, Node, Op, ValueId, ValueInfo};
+    use crate::ir::{Graph, Op, ValueId};
     use crate::passes::Pass;
     use crate::{DType, Tensor};
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    fn value(g: &mut Graph, name: &str, dtype: DType, shape: &[usize]) -> ValueId {
-        g.add_value(ValueInfo {
-            name: name.into(),
-            dtype: Some(dtype),
-            shape: Some(shape.iter().map(|&d| Dim::Known(d)).collect()),
-            quant: None,
-        })
-    }
-
-    fn constant(g: &mut Graph, name: &str, t: Tensor) -> ValueId {
-        let v = value(g, name, t.dtype(), &t.shape().to_vec());
-        g.constants.insert(v, Arc::new(t));
-        v
-    }
-
-    fn node(g: &mut Graph, name: &str, op: Op, inputs: &[ValueId], output: ValueId) {
-        g.nodes.push(Node {
-            name: name.into(),
-            op,
-            inputs: inputs.iter().map(|&i| Some(i)).collect(),
-            outputs: vec![Some(output)],
-        });
-    }
 
     /// `u8 x → DequantizeLinear → op(·, c) → MaxPool 2×2 → QuantizeLinear → u8 y`.
     fn graph(op: Binary, c: f32) -> (Graph, ValueId) {
@@ -216,20 +190,6 @@ mod tests {
         g.inputs = vec![x];
         g.outputs = vec![y];
         (g, x)
-    }
-
-    fn eval(g: &Graph, x: ValueId, input: &Tensor) -> Tensor {
-        let mut env: HashMap<ValueId, Tensor> = HashMap::from([(x, input.clone())]);
-        for n in &g.nodes {
-            let ins: Vec<Option<&Tensor>> = n
-                .inputs
-                .iter()
-                .map(|i| i.map(|i| g.constant(i).map(|t| &**t).unwrap_or_else(|| &env[&i])))
-                .collect();
-            let out = eval_node(&n.op, &ins, 1, 1).expect("op runs").remove(0);
-            env.insert(n.outputs[0].unwrap(), out.expect("an output"));
-        }
-        env[&g.outputs[0]].clone()
     }
 
     #[test]

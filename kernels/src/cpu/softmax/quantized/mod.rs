@@ -6,18 +6,28 @@
 //! e^(−d·scale)`. A row is then a max of bytes, a lookup and a sum, and one multiply and
 //! rounding per element: no `exp` at run time, no float tensor in memory.
 //!
-//! One portable body (rows are short: class scores, attention rows), checked against
-//! [`qsoftmax_reference`] (**the oracle**: dequantize, softmax in `f64`, quantize by division,
-//! as the float pattern computes it). They agree to within one output step: the body rounds
-//! `e^(−d·scale)` to `f32` once per table entry and folds the output scale into the
-//! reciprocal of the sum, so a value sitting on a rounding boundary may land on either side.
+//! Variants: [`qsoftmax_reference`] (**the oracle**: dequantize, softmax in `f64`, quantize by
+//! division, as the float pattern computes it), a portable body over the table
+//! ([`qsoftmax_portable`], the choice where nothing faster runs) and AVX-512 (`avx512.rs`: a row of up to 16 bytes is one masked
+//! register, the table read by a gather). The table variants agree with the oracle to within
+//! one output step: they round `e^(−d·scale)` to `f32` once per table entry, sum in their own
+//! order and fold the output scale into the reciprocal of the sum, so a value sitting on a
+//! rounding boundary may land on either side.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(test)]
+mod tests;
+
+use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa, Variant};
 use crate::KernelError;
 
 /// `e^(−d·scale)` for every byte distance `d`, computed once per input quantization.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QSoftmaxTable {
-    exp: [f32; 256],
+    pub(crate) exp: [f32; 256],
+    /// The input scale it was made for (the oracle computes from it).
+    scale: f32,
 }
 
 impl QSoftmaxTable {
@@ -32,7 +42,10 @@ impl QSoftmaxTable {
         for (d, e) in exp.iter_mut().enumerate() {
             *e = (-(d as f64) * x_scale as f64).exp() as f32;
         }
-        Ok(QSoftmaxTable { exp })
+        Ok(QSoftmaxTable {
+            exp,
+            scale: x_scale,
+        })
     }
 }
 
@@ -53,7 +66,21 @@ pub struct QSoftmaxParams {
 }
 
 /// Softmax of every row of `x` into `y` through `table` (made for `x`'s scale).
+pub type QSoftmaxFn =
+    fn(&QSoftmaxParams, &QSoftmaxTable, &[u8], &mut [u8]) -> Result<(), KernelError>;
+
+/// [`QSoftmaxFn`] with the best kernel of this CPU ([`crate::cpu::table`]).
 pub fn qsoftmax(
+    p: &QSoftmaxParams,
+    table: &QSoftmaxTable,
+    x: &[u8],
+    y: &mut [u8],
+) -> Result<(), KernelError> {
+    (crate::cpu::table().qsoftmax)(p, table, x, y)
+}
+
+/// The portable [`QSoftmaxFn`].
+pub fn qsoftmax_portable(
     p: &QSoftmaxParams,
     table: &QSoftmaxTable,
     x: &[u8],
@@ -88,25 +115,27 @@ pub fn qsoftmax(
 /// `1.5·2^23`: the bits of `v + ROUNDER` are `ROUNDER_BITS + round_half_even(v)` for `0 <= v
 /// < 2^22`, where a library rounding call and a saturating conversion would cost more than the
 /// rest of the element's work.
-const ROUNDER: f32 = 12_582_912.0;
-const ROUNDER_BITS: i32 = 0x4B40_0000;
+pub(crate) const ROUNDER: f32 = 12_582_912.0;
+pub(crate) const ROUNDER_BITS: i32 = 0x4B40_0000;
 
-/// The oracle: each byte dequantized, softmax in `f64`, each result quantized by division
-/// (round half to even, saturating), as `DequantizeLinear → Softmax → QuantizeLinear` does.
+/// The oracle: each byte dequantized (with the table's scale; the input's zero point shifts a
+/// whole row, which softmax ignores), softmax in `f64`, each result quantized by division
+/// (round half to even, saturating), as `DequantizeLinear → Softmax → QuantizeLinear` does. The
+/// table's entries are not used.
 pub fn qsoftmax_reference(
     p: &QSoftmaxParams,
-    x_scale: f32,
-    x_zero_point: i32,
+    table: &QSoftmaxTable,
     x: &[u8],
     y: &mut [u8],
 ) -> Result<(), KernelError> {
     validate(p, x, y)?;
+    let x_scale = table.scale;
     let (lo, hi) = range(p.y_signed);
     let value = |b: u8| if p.x_signed { b as i8 as i32 } else { b as i32 };
     for (xr, yr) in x.chunks_exact(p.row_len).zip(y.chunks_exact_mut(p.row_len)) {
         let real: Vec<f64> = xr
             .iter()
-            .map(|&b| (value(b) - x_zero_point) as f64 * x_scale as f64)
+            .map(|&b| value(b) as f64 * x_scale as f64)
             .collect();
         let max = real.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let sum: f64 = real.iter().map(|v| (v - max).exp()).sum();
@@ -119,7 +148,7 @@ pub fn qsoftmax_reference(
     Ok(())
 }
 
-fn range(signed: bool) -> (i32, i32) {
+pub(crate) fn range(signed: bool) -> (i32, i32) {
     if signed {
         (-128, 127)
     } else {
@@ -127,7 +156,7 @@ fn range(signed: bool) -> (i32, i32) {
     }
 }
 
-fn validate(p: &QSoftmaxParams, x: &[u8], y: &[u8]) -> Result<(), KernelError> {
+pub(crate) fn validate(p: &QSoftmaxParams, x: &[u8], y: &[u8]) -> Result<(), KernelError> {
     if x.len() != y.len() {
         return Err(KernelError::out_of_bounds(format!(
             "qsoftmax: input has {} elements, output {}",
@@ -158,66 +187,46 @@ fn validate(p: &QSoftmaxParams, x: &[u8], y: &[u8]) -> Result<(), KernelError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
+/// The oracle's registry entry.
+pub(crate) const REFERENCE: Variant = variant(
+    Isa::Generic,
+    "qsoftmax_u8_reference",
+    true,
+    qsoftmax_reference,
+);
+/// The portable body's entry (what runs where no faster variant does: the oracle's `exp` per
+/// element would be the slow choice).
+pub(crate) const PORTABLE: Variant = variant(
+    Isa::Generic,
+    "qsoftmax_u8_portable",
+    false,
+    qsoftmax_portable,
+);
+/// The AVX-512 entry.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512: Variant = variant(
+    Isa::Avx512,
+    "qsoftmax_u8_avx512",
+    false,
+    avx512::qsoftmax_avx512,
+);
 
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
-
-        #[test]
-        fn within_one_step_of_the_reference(
-            row_len in prop_oneof![1usize..=20, Just(255), Just(256)],
-            rows in 1usize..5,
-            x_signed in any::<bool>(),
-            y_signed in any::<bool>(),
-            x_scale in prop_oneof![1e-4f32..1e-2, 1e-2f32..1.0, Just(1.0f32 / 16.0)],
-            y_scale in prop_oneof![Just(1.0f32 / 256.0), Just(1.0f32 / 255.0), 1e-4f32..0.1],
-            x_zero_point in -128i32..256,
-            y_zero_point in -128i32..256,
-            seed in any::<u64>(),
-        ) {
-            let y_zero_point = if y_signed { y_zero_point.clamp(-128, 127) } else { y_zero_point.clamp(0, 255) };
-            let p = QSoftmaxParams { row_len, x_signed, y_scale, y_zero_point, y_signed };
-            let x: Vec<u8> = (0..rows * row_len)
-                .map(|i| (seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64 * 2654435761) >> 29) as u8)
-                .collect();
-            let (mut want, mut got) = (vec![0u8; x.len()], vec![0u8; x.len()]);
-            qsoftmax_reference(&p, x_scale, x_zero_point, &x, &mut want).unwrap();
-            qsoftmax(&p, &QSoftmaxTable::new(x_scale).unwrap(), &x, &mut got).unwrap();
-            let value = |b: u8| if y_signed { b as i8 as i32 } else { b as i32 };
-            for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
-                prop_assert!((value(g) - value(w)).abs() <= 1, "element {}: {} vs {}", i, value(g), value(w));
-            }
-        }
+const fn variant(isa: Isa, name: &'static str, reference: bool, f: QSoftmaxFn) -> Variant {
+    Variant {
+        info: KernelInfo {
+            family: "qsoftmax",
+            dtype: "u8",
+            isa,
+            name,
+            reference,
+        },
+        kernel: Kernel::QSoftmax(f),
     }
+}
 
-    #[test]
-    fn known_row_and_bad_arguments() {
-        // Two equal maxima and a value far below: halves and (almost) zero.
-        let p = QSoftmaxParams {
-            row_len: 3,
-            x_signed: false,
-            y_scale: 1.0 / 256.0,
-            y_zero_point: 0,
-            y_signed: false,
-        };
-        let t = QSoftmaxTable::new(0.5).unwrap();
-        let mut y = [0u8; 3];
-        qsoftmax(&p, &t, &[200, 200, 0], &mut y).unwrap();
-        assert_eq!(y, [128, 128, 0]);
-        // Signed inputs: -128 is the smallest value, not the largest byte.
-        let s = QSoftmaxParams { x_signed: true, ..p };
-        qsoftmax(&s, &t, &[0x80, 0x7f, 0x80], &mut y).unwrap();
-        assert_eq!(y, [0, 255, 0]);
-        assert!(qsoftmax(&p, &t, &[1, 2], &mut [0; 2]).is_err());
-        assert!(qsoftmax(&p, &t, &[1, 2, 3], &mut [0; 2]).is_err());
-        let bad_scale = QSoftmaxParams { y_scale: 0.0, ..p };
-        assert!(qsoftmax(&bad_scale, &t, &[1, 2, 3], &mut y).is_err());
-        let bad_zero = QSoftmaxParams { y_zero_point: 300, ..p };
-        assert!(qsoftmax(&bad_zero, &t, &[1, 2, 3], &mut y).is_err());
-        assert!(QSoftmaxTable::new(f32::NAN).is_err());
-        assert!(QSoftmaxTable::new(-1.0).is_err());
-    }
+/// The [`crate::cpu::KernelTable`] choice for this family.
+pub(crate) fn choose(features: &CpuFeatures, max_isa: Option<MaxIsa>) -> QSoftmaxFn {
+    select(variants(), "qsoftmax", "u8", features, max_isa)
+        .and_then(Variant::qsoftmax)
+        .unwrap_or(qsoftmax_portable)
 }
