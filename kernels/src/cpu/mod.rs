@@ -19,6 +19,7 @@ pub mod pool;
 // Quantized (8-bit) element-wise and depthwise families.
 pub mod qdepthwise;
 pub mod qgemm;
+pub mod qmatmul;
 pub mod quantize;
 pub mod reduce;
 pub mod softmax;
@@ -76,6 +77,8 @@ pub enum Kernel {
     QGemm(qgemm::QGemmKernels),
     /// A `quantize` / `u8` variant.
     Quantize(quantize::QuantizeKernels),
+    /// A `qmatmul` / `i8` variant.
+    QMatMul(qmatmul::QMatMulFn),
     /// A `qsoftmax` / `u8` variant.
     QSoftmax(softmax::quantized::QSoftmaxFn),
 }
@@ -122,6 +125,14 @@ impl Variant {
     pub fn activate(&self) -> Option<activation::ActivateFn> {
         match self.kernel {
             Kernel::Activate(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The 8-bit row-major product, if this is a `qmatmul` / `i8` variant.
+    pub fn qmatmul(&self) -> Option<qmatmul::QMatMulFn> {
+        match self.kernel {
+            Kernel::QMatMul(f) => Some(f),
             _ => None,
         }
     }
@@ -354,6 +365,9 @@ static VARIANTS: &[Variant] = &[
     qgemm::AVX512VNNI,
     #[cfg(target_arch = "aarch64")]
     qgemm::NEON,
+    qmatmul::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    qmatmul::AVX512VNNI,
     softmax::quantized::REFERENCE,
     softmax::quantized::PORTABLE,
     #[cfg(target_arch = "x86_64")]
@@ -446,6 +460,10 @@ pub struct KernelTable {
     pub requantize: quantize::RequantizeFn,
     /// 256-entry byte table lookup.
     pub lut8: quantize::Lut8Fn,
+    /// 8-bit product of row-major activations and packed constant weights
+    /// ([`qmatmul::PackedQMatMulWeights`]), and which variant it is; `None` where no optimised
+    /// variant runs (the transposing path through `qgemm` is then the faster way).
+    pub qmatmul: Option<(KernelInfo, qmatmul::QMatMulFn)>,
     /// 8-bit softmax over contiguous rows.
     pub qsoftmax: softmax::quantized::QSoftmaxFn,
     /// Which variant `quantize` ... `lut8` come from.
@@ -497,6 +515,7 @@ impl KernelTable {
             qgemm_block: q.qgemm_block,
             qgemm_layout: q.layout,
             qgemm_info,
+            qmatmul: qmatmul::choose(&features, max_isa),
             qsoftmax: softmax::quantized::choose(&features, max_isa),
             quantize: qk.quantize,
             dequantize: qk.dequantize,
