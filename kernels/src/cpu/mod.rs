@@ -456,6 +456,8 @@ pub struct KernelTable {
     pub dequantize: quantize::DequantizeFn,
     /// Quantized element-wise binary op (through float, QDQ semantics).
     pub qbinary: quantize::QBinaryFn,
+    /// [`KernelTable::qbinary`] with one operand repeated per run.
+    pub qbinary_runs: quantize::QBinaryRunsFn,
     /// 8-bit → 8-bit change of quantization.
     pub requantize: quantize::RequantizeFn,
     /// 256-entry byte table lookup.
@@ -520,6 +522,7 @@ impl KernelTable {
             quantize: qk.quantize,
             dequantize: qk.dequantize,
             qbinary: qk.qbinary,
+            qbinary_runs: qk.qbinary_runs,
             requantize: qk.requantize,
             lut8: qk.lut8,
             quantize_info,
