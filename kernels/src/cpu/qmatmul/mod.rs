@@ -172,6 +172,16 @@ pub enum QMatMulOutput<'a> {
         /// Row stride.
         ldy: usize,
     },
+    /// `y = acc as f32 · scale[c]` (one `f32` product; `scale` `n` long, finite), as
+    /// [`crate::cpu::qgemm::QOutput::F32`] without a bias: the dynamic-quantization product.
+    F32 {
+        /// The output.
+        y: &'a mut [f32],
+        /// Row stride.
+        ldy: usize,
+        /// Per-feature scale.
+        scale: &'a [f32],
+    },
     /// As [`crate::cpu::qgemm::QOutput::Requant`] with per-feature `bias` (empty = zeros, else
     /// `n` long) and `scale` (`n` long, finite).
     Requant {
@@ -236,8 +246,21 @@ pub(crate) fn validate(g: &QMatMulCall<'_>, out: &QMatMulOutput<'_>) -> Result<(
             g.a.len()
         )));
     }
+    let finite = |scale: &[f32]| {
+        if scale.len() != n || scale.iter().any(|s| !s.is_finite()) {
+            return Err(KernelError::invalid(format!(
+                "qmatmul: {} scales for {n} features, each finite",
+                scale.len()
+            )));
+        }
+        Ok(())
+    };
     let (len, ldy) = match out {
         QMatMulOutput::I32 { y, ldy } => (y.len(), *ldy),
+        QMatMulOutput::F32 { y, ldy, scale } => {
+            finite(scale)?;
+            (y.len(), *ldy)
+        }
         QMatMulOutput::Requant {
             y,
             ldy,
@@ -248,16 +271,13 @@ pub(crate) fn validate(g: &QMatMulCall<'_>, out: &QMatMulOutput<'_>) -> Result<(
             lo,
             hi,
         } => {
-            if !(bias.is_empty() || bias.len() == n) || scale.len() != n {
+            if !(bias.is_empty() || bias.len() == n) {
                 return Err(KernelError::invalid(format!(
-                    "qmatmul: {} biases and {} scales for {n} features",
-                    bias.len(),
-                    scale.len()
+                    "qmatmul: {} biases for {n} features",
+                    bias.len()
                 )));
             }
-            if scale.iter().any(|s| !s.is_finite()) {
-                return Err(KernelError::invalid("qmatmul: a scale is not finite"));
-            }
+            finite(scale)?;
             let range = type_range(*signed);
             if !range.contains(zero_point) || !range.contains(lo) || !range.contains(hi) || lo > hi
             {

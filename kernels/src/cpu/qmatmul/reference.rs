@@ -31,6 +31,13 @@ pub(crate) fn qmatmul(g: &QMatMulCall<'_>, out: QMatMulOutput<'_>) -> Result<(),
                 }
             }
         }
+        QMatMulOutput::F32 { y, ldy, scale } => {
+            for j in 0..g.rows {
+                for c in 0..n {
+                    y[j * ldy + c] = acc(j, c) as f32 * scale[c];
+                }
+            }
+        }
         QMatMulOutput::Requant {
             y,
             ldy,

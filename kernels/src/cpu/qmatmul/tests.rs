@@ -99,12 +99,18 @@ proptest! {
         let (mut want8, mut want32) = (vec![0xAAu8; c.rows * ldy], vec![7i32; c.rows * ldy]);
         requant(&mut want8, reference::qmatmul).unwrap();
         reference::qmatmul(&call, QMatMulOutput::I32 { y: &mut want32, ldy }).unwrap();
+        let mut want_f = vec![-1.5f32; c.rows * ldy];
+        reference::qmatmul(&call, QMatMulOutput::F32 { y: &mut want_f, ldy, scale: &scale }).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         for (name, f) in supported_variants(Variant::qmatmul) {
             let (mut got8, mut got32) = (vec![0xAAu8; c.rows * ldy], vec![7i32; c.rows * ldy]);
             requant(&mut got8, f).unwrap();
             f(&call, QMatMulOutput::I32 { y: &mut got32, ldy }).unwrap();
             prop_assert_eq!(&got8, &want8, "{}: requantized", name);
             prop_assert_eq!(&got32, &want32, "{}: i32", name);
+            let mut got_f = vec![-1.5f32; c.rows * ldy];
+            f(&call, QMatMulOutput::F32 { y: &mut got_f, ldy, scale: &scale }).unwrap();
+            prop_assert_eq!(bits(&got_f), bits(&want_f), "{}: f32", name);
         }
     }
 }
@@ -188,6 +194,14 @@ fn bad_arguments_are_errors() {
         assert!(f(&call(2, 0), requant(&mut y8, &[1.0, f32::NAN], 0)).is_err());
         assert!(f(&call(2, 0), requant(&mut y8, &[1.0, 1.0], -1)).is_err());
         assert!(f(&call(2, 0), requant(&mut y8, &[1.0, 1.0], 0)).is_ok());
+        let mut yf = [0f32; 4];
+        let scale = [1.0, f32::INFINITY];
+        let out = QMatMulOutput::F32 {
+            y: &mut yf,
+            ldy: 2,
+            scale: &scale,
+        };
+        assert!(f(&call(2, 0), out).is_err());
     }
 }
 

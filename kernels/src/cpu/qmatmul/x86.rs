@@ -22,7 +22,7 @@ pub(super) fn qmatmul_vnni(g: &QMatMulCall<'_>, out: QMatMulOutput<'_>) -> Resul
     let za = g.a_zero_point + if g.a_signed { 128 } else { 0 };
     let bias = match &out {
         QMatMulOutput::Requant { bias, .. } => *bias,
-        QMatMulOutput::I32 { .. } => &[],
+        QMatMulOutput::I32 { .. } | QMatMulOutput::F32 { .. } => &[],
     };
     // Per feature: bias + K·za'·zw'[c] − za'·Σw'[c] (wrapping, as the sums are).
     let col_term: Vec<i32> = (0..g.w.sums.len())
@@ -253,6 +253,15 @@ unsafe fn store(
         QMatMulOutput::I32 { y, ldy } => {
             // SAFETY: the masked lanes are features `c0..n` of row `j`, inside `Y`.
             unsafe { _mm512_mask_storeu_epi32(y.as_mut_ptr().add(j * *ldy + c0).cast(), mask, v) }
+        }
+        QMatMulOutput::F32 { y, ldy, scale } => {
+            const RN: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+            // SAFETY: masked-off lanes of `scale` (past `n`) are not read.
+            let sc = unsafe { _mm512_maskz_loadu_ps(mask, scale.as_ptr().add(c0)) };
+            // As `acc as f32 * scale`: both steps rounded to nearest even.
+            let f = _mm512_mul_round_ps::<RN>(_mm512_cvt_roundepi32_ps::<RN>(v), sc);
+            // SAFETY: the masked lanes are features `c0..n` of row `j`, inside `Y`.
+            unsafe { _mm512_mask_storeu_ps(y.as_mut_ptr().add(j * *ldy + c0), mask, f) }
         }
         QMatMulOutput::Requant {
             y,

@@ -84,6 +84,21 @@ fn split_rows(output: QMatMulOutput<'_>, len: usize) -> (QMatMulOutput<'_>, QMat
                 QMatMulOutput::I32 { y: tail, ldy },
             )
         }
+        QMatMulOutput::F32 { y, ldy, scale } => {
+            let (head, tail) = y.split_at_mut(len.min(y.len()));
+            (
+                QMatMulOutput::F32 {
+                    y: head,
+                    ldy,
+                    scale,
+                },
+                QMatMulOutput::F32 {
+                    y: tail,
+                    ldy,
+                    scale,
+                },
+            )
+        }
         QMatMulOutput::Requant {
             y,
             ldy,
