@@ -347,7 +347,7 @@ pub(crate) fn quantize_values(
 }
 
 /// `data` quantized as the writer quantizes it, then dequantized (`(q - zp) * scale`).
-pub(crate) fn fake_quantize(
+pub fn fake_quantize(
     data: &[f32],
     dims: &[i64],
     axis: Option<i64>,

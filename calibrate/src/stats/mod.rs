@@ -118,15 +118,33 @@ pub fn collect_table(
     data: &CalibrationData,
     opts: &StatsOptions,
 ) -> Result<Calibration> {
-    check_method(&opts.method)?;
     let observed = ObservedModel::load(model)?;
+    collect_table_observing(&observed, data, opts, |_, _| Ok(()))
+}
+
+/// [`collect_table`] on an already loaded model, also handing every activation to `extra`
+/// (e.g. bias correction's statistics) in the same single pass over the data.
+pub fn collect_table_observing(
+    observed: &ObservedModel,
+    data: &CalibrationData,
+    opts: &StatsOptions,
+    mut extra: impl FnMut(&str, &mote::Tensor) -> Result<()>,
+) -> Result<Calibration> {
+    check_method(&opts.method)?;
     let mut runner = observed.runner(opts.threads)?;
     let mut histograms: BTreeMap<String, Histogram> = BTreeMap::new();
     let bar = crate::progress::bar(data.len() as u64, "calibrating", opts.progress);
     for (i, sample) in data.samples().enumerate() {
         let sample = sample?;
+        let mut failed = None;
         runner
-            .run(&sample, |name, values| {
+            .run_tensors(&sample, |name, t| {
+                let Ok(values) = t.as_slice::<f32>() else {
+                    return;
+                };
+                if failed.is_none() {
+                    failed = extra(name, t).err();
+                }
                 if let Some(h) = histograms.get_mut(name) {
                     h.add(values);
                 } else {
@@ -142,6 +160,9 @@ pub fn collect_table(
                 )),
                 e => e,
             })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
