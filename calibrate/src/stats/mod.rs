@@ -14,8 +14,8 @@ use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The integer type activations will be quantized to (it sets the number of levels the
-/// entropy and MSE searches assume).
+/// The integer type activations will be quantized to (informational: asymmetric u8 and s8
+/// grids both have 256 steps, which the entropy and MSE searches assume).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActivationType {
     U8,
@@ -86,17 +86,21 @@ pub fn range_of(h: &Histogram, opts: &StatsOptions) -> TensorRange {
     } else {
         Grid::Asymmetric
     };
-    // An asymmetric u8 grid spends all 256 levels on a non-negative tensor; otherwise each
-    // side of zero gets about 128.
-    let levels = if opts.activations == ActivationType::U8 && !opts.symmetric && min >= 0.0 {
-        256
-    } else {
-        128
-    };
+    // Entropy on an asymmetric grid searches each side on its own with the steps that
+    // side gets (see `methods::entropy_asymmetric`); on a symmetric grid, TensorRT's |x|
+    // search with the 128 levels of each side.
     let threshold = match &opts.method {
         Method::MinMax | Method::Manual => None,
         Method::Percentile(p) => Some(methods::percentile(h, *p)),
-        Method::Entropy => Some(methods::entropy(h, levels)),
+        Method::Entropy if !opts.symmetric => {
+            let (lo, hi) = methods::entropy_asymmetric(h);
+            return TensorRange {
+                min: lo.max(min).min(0.0),
+                max: hi.min(max).max(0.0),
+                method,
+            };
+        }
+        Method::Entropy => Some(methods::entropy(h, 128)),
         Method::Mse => Some(methods::mse(h, grid)),
     };
     let (lo, hi) = match threshold {
