@@ -180,6 +180,11 @@ fn ppocr_rec_methods() {
         &["--method", "mse"],
         &["--activations", "u8"],
         &["--per-tensor"],
+        &["--equalize"],
+        &["--bias-correction"],
+        &["--per-tensor", "--equalize"],
+        &["--per-tensor", "--bias-correction"],
+        &["--per-tensor", "--equalize", "--bias-correction"],
     ] {
         let q = dir.join("q.onnx");
         quantize(&src, &data, &q, extra);
