@@ -152,6 +152,9 @@ fn equalized_model_computes_the_same_and_ranges_match() {
     // a-b (Relu), b-c (Clip(0)), c-d (MaxPool); not d-e (Relu6) nor e-f (HardSigmoid).
     assert_eq!(report.pairs, 3, "{report:?}");
     assert!(report.sweeps > 1 && report.sweeps <= 32, "{report:?}");
+    let mut again = src.clone();
+    equalize::equalize(onnx::graph_mut(&mut again).unwrap()).unwrap();
+    assert_eq!(onnx::encode(&again), onnx::encode(&eq), "deterministic");
 
     let x = Tensor::from_vec(&[1, 3, 12, 12], noise(3 * 144, 77)).unwrap();
     let (want, got) = (run(&src, &x), run(&eq, &x));

@@ -21,7 +21,7 @@
 use super::graph::{self, Names};
 use super::{pb, tensor};
 use crate::Result;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// A sweep stops the iteration when no scale moved further than this from 1.
 const SETTLED: f32 = 1e-4;
@@ -55,10 +55,11 @@ pub fn equalize(g: &mut pb::GraphProto) -> Result<EqualizeReport> {
     if pairs.is_empty() {
         return Ok(report);
     }
-    // Work on copies of the weights and biases, keyed by node, written back once at the end
+    // Work on copies of the weights and biases, keyed by node (ordered, so that the names and
+    // order of the new initializers do not vary between runs), written back once at the end
     // under fresh names (an initializer may be shared with nodes this pass does not touch).
-    let mut weights: HashMap<usize, (Vec<i64>, Vec<f32>)> = HashMap::new();
-    let mut biases: HashMap<usize, Vec<f32>> = HashMap::new();
+    let mut weights: BTreeMap<usize, (Vec<i64>, Vec<f32>)> = BTreeMap::new();
+    let mut biases: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
     for p in &pairs {
         for &n in &[p.first, p.second] {
             if weights.contains_key(&n) {
