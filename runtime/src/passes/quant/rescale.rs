@@ -116,11 +116,10 @@ fn apply(graph: &mut Graph, site: Rescale) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_graph::{constant, eval, node, value};
+    use super::super::test_graph::{constant, dequantize, eval, node, quantize, value};
     use super::super::FoldQdq;
     use crate::ir::ops::elementwise::{Binary, ElementwiseOp};
     use crate::ir::ops::nn::{NnOp, Padding, Pool, PoolKind, Window};
-    use crate::ir::ops::quant::{DequantizeAttrs, QuantOp, QuantizeAttrs};
     use crate::ir::{Graph, Op, ValueId};
     use crate::passes::Pass;
     use crate::{DType, Tensor};
@@ -143,18 +142,7 @@ mod tests {
         let u = value(&mut g, "u", DType::F32, &shape);
         let p = value(&mut g, "p", DType::F32, &[1, 2, 2, 3]);
         let y = value(&mut g, "y", DType::U8, &[1, 2, 2, 3]);
-        let dq = DequantizeAttrs {
-            axis: 1,
-            block_size: 0,
-            output_dtype: None,
-        };
-        node(
-            &mut g,
-            "dq",
-            Op::Quant(QuantOp::DequantizeLinear(dq)),
-            &[x, s, z],
-            v,
-        );
+        dequantize(&mut g, "dq", [x, s, z], v);
         let b = Op::Elementwise(ElementwiseOp::Binary(op));
         node(&mut g, "scale", b, &[v, c], u);
         let pool = Pool {
@@ -173,20 +161,7 @@ mod tests {
             ceil_mode: false,
         };
         node(&mut g, "pool", Op::Nn(NnOp::Pool(pool)), &[u], p);
-        let q = QuantizeAttrs {
-            axis: 1,
-            block_size: 0,
-            saturate: true,
-            output_dtype: None,
-            precision: None,
-        };
-        node(
-            &mut g,
-            "q",
-            Op::Quant(QuantOp::QuantizeLinear(q)),
-            &[p, s2, z2],
-            y,
-        );
+        quantize(&mut g, "q", [p, s2, z2], y);
         g.inputs = vec![x];
         g.outputs = vec![y];
         (g, x)

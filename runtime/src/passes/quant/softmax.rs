@@ -40,10 +40,9 @@ fn over_last_axis(s: &Softmax, rank: Option<usize>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_graph::{constant, eval, node, value};
+    use super::super::test_graph::{constant, dequantize, eval, node, quantize, value};
     use super::super::FoldQdq;
     use super::*;
-    use crate::ir::ops::quant::{DequantizeAttrs, QuantizeAttrs};
     use crate::passes::Pass;
     use crate::{DType, Tensor};
 
@@ -67,18 +66,7 @@ mod tests {
         let v = value(&mut g, "v", DType::F32, shape);
         let p = value(&mut g, "p", DType::F32, shape);
         let y = value(&mut g, "y", DType::U8, shape);
-        let dq = DequantizeAttrs {
-            axis: 1,
-            block_size: 0,
-            output_dtype: None,
-        };
-        node(
-            &mut g,
-            "dq",
-            Op::Quant(QuantOp::DequantizeLinear(dq)),
-            &[x, s, z],
-            v,
-        );
+        dequantize(&mut g, "dq", [x, s, z], v);
         let softmax = softmax(SoftmaxKind::Softmax, axis, false);
         node(
             &mut g,
@@ -87,20 +75,7 @@ mod tests {
             &[v],
             p,
         );
-        let q = QuantizeAttrs {
-            axis: 1,
-            block_size: 0,
-            saturate: true,
-            output_dtype: None,
-            precision: None,
-        };
-        node(
-            &mut g,
-            "q",
-            Op::Quant(QuantOp::QuantizeLinear(q)),
-            &[p, s2, z2],
-            y,
-        );
+        quantize(&mut g, "q", [p, s2, z2], y);
         g.inputs = vec![x];
         g.outputs = vec![y];
         (g, x)

@@ -2,6 +2,7 @@
 //! on the CPU backend to compare a folded graph with the pattern it replaced.
 
 use crate::backend::cpu::eval_node;
+use crate::ir::ops::quant::{DequantizeAttrs, QuantOp, QuantizeAttrs};
 use crate::ir::{Dim, Graph, Node, Op, ValueId, ValueInfo};
 use crate::{DType, Tensor};
 use std::collections::HashMap;
@@ -29,6 +30,34 @@ pub(super) fn node(g: &mut Graph, name: &str, op: Op, inputs: &[ValueId], output
         inputs: inputs.iter().map(|&i| Some(i)).collect(),
         outputs: vec![Some(output)],
     });
+}
+
+/// A per-tensor `DequantizeLinear` node `x, scale, zero point → out`.
+pub(super) fn dequantize(g: &mut Graph, name: &str, inputs: [ValueId; 3], out: ValueId) {
+    let dq = DequantizeAttrs {
+        axis: 1,
+        block_size: 0,
+        output_dtype: None,
+    };
+    node(
+        g,
+        name,
+        Op::Quant(QuantOp::DequantizeLinear(dq)),
+        &inputs,
+        out,
+    );
+}
+
+/// A per-tensor, saturating `QuantizeLinear` node `x, scale, zero point → out`.
+pub(super) fn quantize(g: &mut Graph, name: &str, inputs: [ValueId; 3], out: ValueId) {
+    let q = QuantizeAttrs {
+        axis: 1,
+        block_size: 0,
+        saturate: true,
+        output_dtype: None,
+        precision: None,
+    };
+    node(g, name, Op::Quant(QuantOp::QuantizeLinear(q)), &inputs, out);
 }
 
 /// The graph's first output, evaluated node by node from `input` at `x`.
