@@ -7,9 +7,11 @@
 
 use super::broadcast::{map2, zip_runs, Walk};
 use super::scalar::{Int, Num};
+use super::widen;
+use half::{bf16, f16};
 use crate::backend::cpu::ops::Outputs;
 use crate::ir::ops::elementwise::Binary;
-use crate::tensor::{broadcast_shapes, TensorView};
+use crate::tensor::{broadcast_shapes, numel, TensorView};
 use crate::{with_numeric_type, DType, Error, Result};
 use mote_kernels::cpu::binary::BinaryOp;
 
@@ -48,14 +50,70 @@ pub(super) fn eval(
         | Binary::Div
         | Binary::Mod { .. }
         | Binary::PRelu => {
-            with_numeric_type!(a.dtype, T => arithmetic::<T>(op, &walk, a, b, &shape, out), _ => Err(unsupported()))
+            let z = out.alloc_uninit(0, a.dtype, &shape)?;
+            let dst = z.bytes;
+            macro_rules! native {
+                ($t:ty) => {
+                    arithmetic::<$t>(op, &walk, a.as_slice()?, b.as_slice()?, cast_mut(dst)?)
+                };
+            }
+            macro_rules! widened {
+                ($t:ty) => {
+                    widen::binary::<$t>(a.as_slice()?, b.as_slice()?, cast_mut(dst)?, |x, y, z| {
+                        arithmetic(op, &walk, x, y, z)
+                    })
+                };
+            }
+            match a.dtype {
+                DType::F32 => native!(f32),
+                DType::F64 => native!(f64),
+                DType::I32 => native!(i32),
+                DType::I64 => native!(i64),
+                DType::U64 => native!(u64),
+                DType::F16 => widened!(f16),
+                DType::BF16 => widened!(bf16),
+                DType::I8 => widened!(i8),
+                DType::U8 => widened!(u8),
+                DType::I16 => widened!(i16),
+                DType::U16 => widened!(u16),
+                DType::U32 => widened!(u32),
+                _ => Err(unsupported()),
+            }
         }
         _ if op.is_comparison() => {
             let dst = out.alloc_uninit(0, DType::Bool, &shape)?.bytes;
-            if a.dtype == DType::Bool {
-                return compare::<u8>(op, &walk, a.bytes, b.bytes, dst);
+            macro_rules! native {
+                ($t:ty) => {
+                    compare::<$t>(op, &walk, a.as_slice()?, b.as_slice()?, dst)
+                };
             }
-            with_numeric_type!(a.dtype, T => compare::<T>(op, &walk, a.as_slice()?, b.as_slice()?, dst), _ => Err(unsupported()))
+            macro_rules! widened {
+                ($t:ty) => {
+                    compare(
+                        op,
+                        &walk,
+                        &widen::widened::<$t>(a.as_slice()?),
+                        &widen::widened::<$t>(b.as_slice()?),
+                        dst,
+                    )
+                };
+            }
+            match a.dtype {
+                // Bools compare as their bytes.
+                DType::Bool | DType::U8 => compare::<u8>(op, &walk, a.bytes, b.bytes, dst),
+                DType::F32 => native!(f32),
+                DType::F64 => native!(f64),
+                DType::I32 => native!(i32),
+                DType::I64 => native!(i64),
+                DType::U64 => native!(u64),
+                DType::F16 => widened!(f16),
+                DType::BF16 => widened!(bf16),
+                DType::I8 => widened!(i8),
+                DType::I16 => widened!(i16),
+                DType::U16 => widened!(u16),
+                DType::U32 => widened!(u32),
+                _ => Err(unsupported()),
+            }
         }
         Binary::And | Binary::Or | Binary::Xor => {
             if a.dtype != DType::Bool {
@@ -69,31 +127,47 @@ pub(super) fn eval(
                 _ => map2(&walk, x, y, dst, |x, y| ((x != 0) != (y != 0)) as u8),
             }
         }
-        _ => match a.dtype {
-            DType::I8 => bits::<i8>(op, &walk, a, b, &shape, out),
-            DType::U8 => bits::<u8>(op, &walk, a, b, &shape, out),
-            DType::I16 => bits::<i16>(op, &walk, a, b, &shape, out),
-            DType::U16 => bits::<u16>(op, &walk, a, b, &shape, out),
-            DType::I32 => bits::<i32>(op, &walk, a, b, &shape, out),
-            DType::U32 => bits::<u32>(op, &walk, a, b, &shape, out),
-            DType::I64 => bits::<i64>(op, &walk, a, b, &shape, out),
-            DType::U64 => bits::<u64>(op, &walk, a, b, &shape, out),
+        Binary::BitShiftRight => match a.dtype {
+            DType::I8 => shift_right::<i8>(&walk, a, b, &shape, out),
+            DType::U8 => shift_right::<u8>(&walk, a, b, &shape, out),
+            DType::I16 => shift_right::<i16>(&walk, a, b, &shape, out),
+            DType::U16 => shift_right::<u16>(&walk, a, b, &shape, out),
+            DType::I32 => shift_right::<i32>(&walk, a, b, &shape, out),
+            DType::U32 => shift_right::<u32>(&walk, a, b, &shape, out),
+            DType::I64 => shift_right::<i64>(&walk, a, b, &shape, out),
+            DType::U64 => shift_right::<u64>(&walk, a, b, &shape, out),
             _ => Err(unsupported()),
         },
+        _ => {
+            if !a.dtype.is_integer() {
+                return Err(unsupported());
+            }
+            // The other bit operators do not depend on signedness (a negative shift count is
+            // out of range either way): they run on the unsigned type of the same width.
+            let dst = out.alloc_uninit(0, a.dtype, &shape)?.bytes;
+            let (x, y) = (a.bytes, b.bytes);
+            match a.dtype.size() {
+                1 => bits::<u8>(op, &walk, x, y, dst),
+                2 => bits::<u16>(op, &walk, cast(x)?, cast(y)?, cast_mut(dst)?),
+                4 => bits::<u32>(op, &walk, cast(x)?, cast(y)?, cast_mut(dst)?),
+                8 => bits::<u64>(op, &walk, cast(x)?, cast(y)?, cast_mut(dst)?),
+                _ => Err(unsupported()),
+            }
+        }
     }
 }
 
-fn arithmetic<T: Num>(
-    op: Binary,
-    walk: &Walk,
-    a: TensorView<'_>,
-    b: TensorView<'_>,
-    shape: &[usize],
-    out: &mut Outputs,
-) -> Result<()> {
-    let (x, y) = (a.as_slice::<T>()?, b.as_slice::<T>()?);
-    let mut z = out.alloc_uninit(0, a.dtype, shape)?;
-    let dst = z.as_mut_slice::<T>()?;
+fn cast<T: bytemuck::Pod>(bytes: &[u8]) -> Result<&[T]> {
+    bytemuck::try_cast_slice(bytes)
+        .map_err(|e| Error::internal(format!("binary op input not viewable: {e}")))
+}
+
+fn cast_mut<T: bytemuck::Pod>(bytes: &mut [u8]) -> Result<&mut [T]> {
+    bytemuck::try_cast_slice_mut(bytes)
+        .map_err(|e| Error::internal(format!("binary op output not viewable: {e}")))
+}
+
+fn arithmetic<T: Num>(op: Binary, walk: &Walk, x: &[T], y: &[T], dst: &mut [T]) -> Result<()> {
     match op {
         Binary::Add => map2(walk, x, y, dst, T::add),
         Binary::Sub => map2(walk, x, y, dst, T::sub),
@@ -152,7 +226,20 @@ fn simd_arithmetic(
     })
 }
 
-/// Comparisons of any ordered type (bools come as their bytes).
+fn equal<T: PartialOrd>(x: T, y: T) -> u8 {
+    (x == y) as u8
+}
+
+fn less<T: PartialOrd>(x: T, y: T) -> u8 {
+    (x < y) as u8
+}
+
+fn less_or_equal<T: PartialOrd>(x: T, y: T) -> u8 {
+    (x <= y) as u8
+}
+
+/// Comparisons of any ordered type (bools come as their bytes). `x > y` is computed as
+/// `y < x` on the swapped walk (and `>=` as `<=`), so each type has three loops, not five.
 fn compare<T: PartialOrd + Copy + Sync>(
     op: Binary,
     walk: &Walk,
@@ -161,11 +248,11 @@ fn compare<T: PartialOrd + Copy + Sync>(
     dst: &mut [u8],
 ) -> Result<()> {
     match op {
-        Binary::Equal => map2(walk, x, y, dst, |x, y| (x == y) as u8),
-        Binary::Less => map2(walk, x, y, dst, |x, y| (x < y) as u8),
-        Binary::Greater => map2(walk, x, y, dst, |x, y| (x > y) as u8),
-        Binary::LessOrEqual => map2(walk, x, y, dst, |x, y| (x <= y) as u8),
-        Binary::GreaterOrEqual => map2(walk, x, y, dst, |x, y| (x >= y) as u8),
+        Binary::Equal => map2(walk, x, y, dst, equal::<T>),
+        Binary::Less => map2(walk, x, y, dst, less::<T>),
+        Binary::Greater => map2(&walk.swapped(), y, x, dst, less::<T>),
+        Binary::LessOrEqual => map2(walk, x, y, dst, less_or_equal::<T>),
+        Binary::GreaterOrEqual => map2(&walk.swapped(), y, x, dst, less_or_equal::<T>),
         _ => Err(Error::internal(format!(
             "{} is not a comparison",
             op.name()
@@ -173,9 +260,19 @@ fn compare<T: PartialOrd + Copy + Sync>(
     }
 }
 
-/// Bitwise operators and shifts of integers.
-fn bits<T: Int>(
-    op: Binary,
+/// Bitwise operators and left shifts of integers, on the unsigned type of their width.
+fn bits<T: Int>(op: Binary, walk: &Walk, x: &[T], y: &[T], dst: &mut [T]) -> Result<()> {
+    match op {
+        Binary::BitwiseAnd => map2(walk, x, y, dst, |x, y| x & y),
+        Binary::BitwiseOr => map2(walk, x, y, dst, |x, y| x | y),
+        Binary::BitwiseXor => map2(walk, x, y, dst, |x, y| x ^ y),
+        Binary::BitShiftLeft => map2(walk, x, y, dst, T::shift_left),
+        _ => Err(Error::unsupported(op.name(), "this dtype")),
+    }
+}
+
+/// Right shifts: arithmetic for signed types, so one loop per type.
+fn shift_right<T: Int>(
     walk: &Walk,
     a: TensorView<'_>,
     b: TensorView<'_>,
@@ -184,15 +281,7 @@ fn bits<T: Int>(
 ) -> Result<()> {
     let (x, y) = (a.as_slice::<T>()?, b.as_slice::<T>()?);
     let mut z = out.alloc_uninit(0, a.dtype, shape)?;
-    let dst = z.as_mut_slice::<T>()?;
-    match op {
-        Binary::BitwiseAnd => map2(walk, x, y, dst, |x, y| x & y),
-        Binary::BitwiseOr => map2(walk, x, y, dst, |x, y| x | y),
-        Binary::BitwiseXor => map2(walk, x, y, dst, |x, y| x ^ y),
-        Binary::BitShiftLeft => map2(walk, x, y, dst, T::shift_left),
-        Binary::BitShiftRight => map2(walk, x, y, dst, T::shift_right),
-        _ => Err(Error::unsupported(op.name(), format!("dtype {}", a.dtype))),
-    }
+    map2(walk, x, y, z.as_mut_slice::<T>()?, T::shift_right)
 }
 
 /// `Pow`: the output has the base's dtype. Same-typed operands compute natively (f16/bf16
@@ -206,25 +295,51 @@ fn pow(
 ) -> Result<()> {
     let unsupported = || Error::unsupported("Pow", format!("dtypes {} and {}", a.dtype, b.dtype));
     if a.dtype == b.dtype {
-        return with_numeric_type!(a.dtype, T => pow_same::<T>(walk, a, b, shape, out), _ => Err(unsupported()));
+        let z = out.alloc_uninit(0, a.dtype, shape)?;
+        let dst = z.bytes;
+        macro_rules! native {
+            ($t:ty) => {
+                pow_same::<$t>(walk, a.as_slice()?, b.as_slice()?, cast_mut(dst)?)
+            };
+        }
+        macro_rules! widened {
+            ($t:ty) => {
+                widen::binary::<$t>(a.as_slice()?, b.as_slice()?, cast_mut(dst)?, |x, y, z| {
+                    pow_same(walk, x, y, z)
+                })
+            };
+        }
+        return match a.dtype {
+            DType::F32 => native!(f32),
+            DType::F64 => native!(f64),
+            DType::I32 => native!(i32),
+            DType::I64 => native!(i64),
+            DType::U64 => native!(u64),
+            DType::F16 => widened!(f16),
+            DType::BF16 => widened!(bf16),
+            DType::I8 => widened!(i8),
+            DType::U8 => widened!(u8),
+            DType::I16 => widened!(i16),
+            DType::U16 => widened!(u16),
+            DType::U32 => widened!(u32),
+            _ => Err(unsupported()),
+        };
     }
     if !(b.dtype.is_float() || b.dtype.is_integer()) {
         return Err(unsupported());
     }
-    let exponents = b.to_f64_vec()?;
-    with_numeric_type!(a.dtype, T => pow_f64::<T>(walk, a, &exponents, shape, out), _ => Err(unsupported()))
+    // In f64 once for every type; only the final cast is per type.
+    let (bases, exponents) = (a.to_f64_vec()?, b.to_f64_vec()?);
+    let mut powers = vec![0.0f64; numel(shape)];
+    map2(walk, &bases, &exponents, &mut powers, f64::powf)?;
+    with_numeric_type!(a.dtype, T => {
+        let dst = out.alloc_typed::<T>(0, shape)?;
+        dst.iter_mut().zip(&powers).for_each(|(d, &p)| *d = T::from_f64(p));
+        Ok(())
+    }, _ => Err(unsupported()))
 }
 
-fn pow_same<T: Num>(
-    walk: &Walk,
-    a: TensorView<'_>,
-    b: TensorView<'_>,
-    shape: &[usize],
-    out: &mut Outputs,
-) -> Result<()> {
-    let (x, y) = (a.as_slice::<T>()?, b.as_slice::<T>()?);
-    let mut z = out.alloc_uninit(0, a.dtype, shape)?;
-    let dst = z.as_mut_slice::<T>()?;
+fn pow_same<T: Num>(walk: &Walk, x: &[T], y: &[T], dst: &mut [T]) -> Result<()> {
     // x^2 (variance, squared errors) is by far the most common power: skip powf.
     if y.len() == 1 && y.first().is_some_and(|e| e.to_f64() == 2.0) {
         map2(walk, x, y, dst, |x, _| x.mul(x))
@@ -233,24 +348,9 @@ fn pow_same<T: Num>(
     }
 }
 
-fn pow_f64<T: Num>(
-    walk: &Walk,
-    a: TensorView<'_>,
-    exponents: &[f64],
-    shape: &[usize],
-    out: &mut Outputs,
-) -> Result<()> {
-    let x = a.as_slice::<T>()?;
-    let mut z = out.alloc_uninit(0, a.dtype, shape)?;
-    map2(walk, x, exponents, z.as_mut_slice::<T>()?, |x, e| {
-        T::from_f64(x.to_f64().powf(e))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::numel;
     use crate::Tensor;
 
     /// Finite values with every special value mixed in.
