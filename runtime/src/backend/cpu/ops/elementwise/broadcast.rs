@@ -218,6 +218,17 @@ pub(super) fn parallel<O: Send>(
     threads: usize,
     work: impl Fn(&mut [O], usize) -> Result<()> + Sync,
 ) -> Result<()> {
+    parallel_dyn(out, threads, &work)
+}
+
+/// [`parallel`] behind one `dyn` call per chunk: the splitting and the panic guard are
+/// compiled once per element type, not once per op and type (several hundred copies).
+#[inline(never)]
+fn parallel_dyn<O: Send>(
+    out: &mut [O],
+    threads: usize,
+    work: &(dyn Fn(&mut [O], usize) -> Result<()> + Sync),
+) -> Result<()> {
     let workers = worker_count(threads, out.len(), out.len(), MIN_ELEMENTS_PER_THREAD);
     for_each_chunk_mut(out, 1, workers, |start, chunk| work(chunk, start))
 }

@@ -12,11 +12,12 @@
 //! width, and the wide type holds every narrow value, quotient and remainder exactly (a
 //! narrow quotient that overflows, `-128 / -1`, wraps back to the same value when narrowed).
 
+use crate::tensor::Element;
 use crate::Result;
 use half::{bf16, f16};
 
 /// A storage type computed through [`Widen::W`].
-pub(super) trait Widen: Copy {
+pub(super) trait Widen: Element {
     /// The compute type, holding every value of `Self` exactly.
     type W: Copy + Default;
     fn widen(self) -> Self::W;
