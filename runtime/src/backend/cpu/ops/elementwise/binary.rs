@@ -8,11 +8,11 @@
 use super::broadcast::{map2, zip_runs, Walk};
 use super::scalar::{Int, Num};
 use super::widen;
-use half::{bf16, f16};
 use crate::backend::cpu::ops::Outputs;
 use crate::ir::ops::elementwise::Binary;
 use crate::tensor::{broadcast_shapes, numel, TensorView};
 use crate::{with_numeric_type, DType, Error, Result};
+use half::{bf16, f16};
 use mote_kernels::cpu::binary::BinaryOp;
 
 /// Evaluates `op(a, b)` into output 0.

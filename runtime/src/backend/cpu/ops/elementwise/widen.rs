@@ -123,7 +123,19 @@ mod tests {
         }
         check(&(i8::MIN..=i8::MAX).collect::<Vec<_>>());
         check(&(u8::MIN..=u8::MAX).collect::<Vec<_>>());
-        let edges16 = [i16::MIN, i16::MIN + 1, -300, -2, -1, 0, 1, 2, 255, 300, i16::MAX];
+        let edges16 = [
+            i16::MIN,
+            i16::MIN + 1,
+            -300,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            255,
+            300,
+            i16::MAX,
+        ];
         check(&edges16);
         let edges_u16 = [0u16, 1, 2, 255, 256, 300, 32768, u16::MAX - 1, u16::MAX];
         check(&edges_u16);
