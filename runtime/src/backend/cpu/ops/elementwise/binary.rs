@@ -5,9 +5,9 @@
 //! hard-swish's `/ 6`), run on the SIMD kernels of `mote_kernels::cpu::binary`, one call per
 //! broadcast run; their results equal the generic loops' bit for bit.
 
-use super::broadcast::{map2, zip_runs, Walk};
+use super::broadcast::{map2, zip_run, zip_runs, zip_runs_widened, zip_runs_with, RunFn, Walk};
 use super::scalar::{Int, Num};
-use super::widen;
+use super::widen::Widen;
 use crate::backend::cpu::ops::Outputs;
 use crate::ir::ops::elementwise::Binary;
 use crate::tensor::{broadcast_shapes, numel, TensorView};
@@ -54,14 +54,25 @@ pub(super) fn eval(
             let dst = z.bytes;
             macro_rules! native {
                 ($t:ty) => {
-                    arithmetic::<$t>(op, &walk, a.as_slice()?, b.as_slice()?, cast_mut(dst)?)
+                    zip_runs_with::<$t, $t>(
+                        &walk,
+                        a.as_slice()?,
+                        b.as_slice()?,
+                        cast_mut(dst)?,
+                        arithmetic_run(op)?,
+                    )
                 };
             }
             macro_rules! widened {
                 ($t:ty) => {
-                    widen::binary::<$t>(a.as_slice()?, b.as_slice()?, cast_mut(dst)?, |x, y, z| {
-                        arithmetic(op, &walk, x, y, z)
-                    })
+                    zip_runs_widened::<$t, _, $t>(
+                        &walk,
+                        a.as_slice()?,
+                        b.as_slice()?,
+                        cast_mut(dst)?,
+                        arithmetic_run(op)?,
+                        <$t>::narrow,
+                    )
                 };
             }
             match a.dtype {
@@ -82,25 +93,38 @@ pub(super) fn eval(
         }
         _ if op.is_comparison() => {
             let dst = out.alloc_uninit(0, DType::Bool, &shape)?.bytes;
+            // `x > y` is computed as `y < x` on the swapped walk (and `>=` as `<=`), so each
+            // type has three loops, not five.
+            let (swap, run_of) = comparison(op)?;
+            let swapped;
+            let (walk, a, b) = if swap {
+                swapped = walk.swapped();
+                (&swapped, b, a)
+            } else {
+                (&walk, a, b)
+            };
             macro_rules! native {
                 ($t:ty) => {
-                    compare::<$t>(op, &walk, a.as_slice()?, b.as_slice()?, dst)
+                    zip_runs_with::<$t, u8>(walk, a.as_slice()?, b.as_slice()?, dst, run_of.of())
                 };
             }
             macro_rules! widened {
                 ($t:ty) => {
-                    compare(
-                        op,
-                        &walk,
-                        &widen::widened::<$t>(a.as_slice()?),
-                        &widen::widened::<$t>(b.as_slice()?),
+                    zip_runs_widened::<$t, u8, u8>(
+                        walk,
+                        a.as_slice()?,
+                        b.as_slice()?,
                         dst,
+                        run_of.of(),
+                        |v| v,
                     )
                 };
             }
             match a.dtype {
                 // Bools compare as their bytes.
-                DType::Bool | DType::U8 => compare::<u8>(op, &walk, a.bytes, b.bytes, dst),
+                DType::Bool | DType::U8 => {
+                    zip_runs_with::<u8, u8>(walk, a.bytes, b.bytes, dst, run_of.of())
+                }
                 DType::F32 => native!(f32),
                 DType::F64 => native!(f64),
                 DType::I32 => native!(i32),
@@ -167,23 +191,44 @@ fn cast_mut<T: bytemuck::Pod>(bytes: &mut [u8]) -> Result<&mut [T]> {
         .map_err(|e| Error::internal(format!("binary op output not viewable: {e}")))
 }
 
-fn arithmetic<T: Num>(op: Binary, walk: &Walk, x: &[T], y: &[T], dst: &mut [T]) -> Result<()> {
-    match op {
-        Binary::Add => map2(walk, x, y, dst, T::add),
-        Binary::Sub => map2(walk, x, y, dst, T::sub),
-        Binary::Mul => map2(walk, x, y, dst, T::mul),
-        Binary::Div => map2(walk, x, y, dst, T::div),
-        Binary::Mod { fmod: false } => map2(walk, x, y, dst, T::rem_floor),
-        Binary::Mod { fmod: true } => map2(walk, x, y, dst, T::rem_trunc),
-        Binary::PRelu => map2(
-            walk,
+/// The loop computing arithmetic `op` along one run, in `T`.
+fn arithmetic_run<T: Num>(op: Binary) -> Result<RunFn<T, T>> {
+    fn add<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::add)
+    }
+    fn sub<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::sub)
+    }
+    fn mul<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::mul)
+    }
+    fn div<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::div)
+    }
+    fn rem_floor<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::rem_floor)
+    }
+    fn rem_trunc<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::rem_trunc)
+    }
+    fn prelu<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(
             x,
             y,
-            dst,
+            z,
             |x, slope| if x < T::ZERO { x.mul(slope) } else { x },
-        ),
-        _ => Err(Error::internal(format!("{} is not arithmetic", op.name()))),
+        )
     }
+    Ok(match op {
+        Binary::Add => add::<T>,
+        Binary::Sub => sub::<T>,
+        Binary::Mul => mul::<T>,
+        Binary::Div => div::<T>,
+        Binary::Mod { fmod: false } => rem_floor::<T>,
+        Binary::Mod { fmod: true } => rem_trunc::<T>,
+        Binary::PRelu => prelu::<T>,
+        _ => return Err(Error::internal(format!("{} is not arithmetic", op.name()))),
+    })
 }
 
 /// The SIMD kernel operator computing `op`, if there is one.
@@ -226,38 +271,49 @@ fn simd_arithmetic(
     })
 }
 
-fn equal<T: PartialOrd>(x: T, y: T) -> u8 {
-    (x == y) as u8
+/// The three comparison loops; `>` and `>=` are `<` and `<=` with the operands swapped.
+#[derive(Clone, Copy)]
+enum Comparison {
+    Equal,
+    Less,
+    LessOrEqual,
 }
 
-fn less<T: PartialOrd>(x: T, y: T) -> u8 {
-    (x < y) as u8
-}
-
-fn less_or_equal<T: PartialOrd>(x: T, y: T) -> u8 {
-    (x <= y) as u8
-}
-
-/// Comparisons of any ordered type (bools come as their bytes). `x > y` is computed as
-/// `y < x` on the swapped walk (and `>=` as `<=`), so each type has three loops, not five.
-fn compare<T: PartialOrd + Copy + Sync>(
-    op: Binary,
-    walk: &Walk,
-    x: &[T],
-    y: &[T],
-    dst: &mut [u8],
-) -> Result<()> {
-    match op {
-        Binary::Equal => map2(walk, x, y, dst, equal::<T>),
-        Binary::Less => map2(walk, x, y, dst, less::<T>),
-        Binary::Greater => map2(&walk.swapped(), y, x, dst, less::<T>),
-        Binary::LessOrEqual => map2(walk, x, y, dst, less_or_equal::<T>),
-        Binary::GreaterOrEqual => map2(&walk.swapped(), y, x, dst, less_or_equal::<T>),
-        _ => Err(Error::internal(format!(
-            "{} is not a comparison",
-            op.name()
-        ))),
+impl Comparison {
+    /// The loop along one run, in `T`.
+    fn of<T: PartialOrd + Copy>(self) -> RunFn<T, u8> {
+        fn equal<T: PartialOrd + Copy>(x: &[T], y: &[T], z: &mut [u8]) {
+            zip_run(x, y, z, |x, y| (x == y) as u8)
+        }
+        fn less<T: PartialOrd + Copy>(x: &[T], y: &[T], z: &mut [u8]) {
+            zip_run(x, y, z, |x, y| (x < y) as u8)
+        }
+        fn less_or_equal<T: PartialOrd + Copy>(x: &[T], y: &[T], z: &mut [u8]) {
+            zip_run(x, y, z, |x, y| (x <= y) as u8)
+        }
+        match self {
+            Comparison::Equal => equal::<T>,
+            Comparison::Less => less::<T>,
+            Comparison::LessOrEqual => less_or_equal::<T>,
+        }
     }
+}
+
+/// Whether `op` swaps its operands, and the comparison it then computes.
+fn comparison(op: Binary) -> Result<(bool, Comparison)> {
+    Ok(match op {
+        Binary::Equal => (false, Comparison::Equal),
+        Binary::Less => (false, Comparison::Less),
+        Binary::Greater => (true, Comparison::Less),
+        Binary::LessOrEqual => (false, Comparison::LessOrEqual),
+        Binary::GreaterOrEqual => (true, Comparison::LessOrEqual),
+        _ => {
+            return Err(Error::internal(format!(
+                "{} is not a comparison",
+                op.name()
+            )))
+        }
+    })
 }
 
 /// Bitwise operators and left shifts of integers, on the unsigned type of their width.
@@ -297,16 +353,29 @@ fn pow(
     if a.dtype == b.dtype {
         let z = out.alloc_uninit(0, a.dtype, shape)?;
         let dst = z.bytes;
+        // x^2 (variance, squared errors) is by far the most common power: skip powf.
+        let square = b.len() == 1 && b.to_f64_vec()?.first() == Some(&2.0);
         macro_rules! native {
             ($t:ty) => {
-                pow_same::<$t>(walk, a.as_slice()?, b.as_slice()?, cast_mut(dst)?)
+                zip_runs_with::<$t, $t>(
+                    walk,
+                    a.as_slice()?,
+                    b.as_slice()?,
+                    cast_mut(dst)?,
+                    pow_run(square),
+                )
             };
         }
         macro_rules! widened {
             ($t:ty) => {
-                widen::binary::<$t>(a.as_slice()?, b.as_slice()?, cast_mut(dst)?, |x, y, z| {
-                    pow_same(walk, x, y, z)
-                })
+                zip_runs_widened::<$t, _, $t>(
+                    walk,
+                    a.as_slice()?,
+                    b.as_slice()?,
+                    cast_mut(dst)?,
+                    pow_run(square),
+                    <$t>::narrow,
+                )
             };
         }
         return match a.dtype {
@@ -339,12 +408,18 @@ fn pow(
     }, _ => Err(unsupported()))
 }
 
-fn pow_same<T: Num>(walk: &Walk, x: &[T], y: &[T], dst: &mut [T]) -> Result<()> {
-    // x^2 (variance, squared errors) is by far the most common power: skip powf.
-    if y.len() == 1 && y.first().is_some_and(|e| e.to_f64() == 2.0) {
-        map2(walk, x, y, dst, |x, _| x.mul(x))
+/// The `Pow` loop along one run in `T`: `x·x` for an exponent of 2.
+fn pow_run<T: Num>(square: bool) -> RunFn<T, T> {
+    fn pow<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::pow)
+    }
+    fn squared<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, |x, _| x.mul(x))
+    }
+    if square {
+        squared::<T>
     } else {
-        map2(walk, x, y, dst, T::pow)
+        pow::<T>
     }
 }
 

@@ -6,6 +6,7 @@
 //! row covering everything; a bias `[C, 1, 1]` added to `[N, C, H, W]` gives `N * C` rows of
 //! `H * W`. The kernels then run tight loops over plain slices.
 
+use super::widen::Widen;
 use crate::backend::cpu::parallel::{for_each_chunk_mut, worker_count};
 use crate::tensor::{numel, strides_of};
 use crate::{Error, Result};
@@ -274,28 +275,108 @@ pub(super) fn map2<A: Copy + Sync, B: Copy + Sync, O: Copy + Send>(
     out: &mut [O],
     f: impl Fn(A, B) -> O + Sync,
 ) -> Result<()> {
-    let (a_contiguous, b_contiguous) = (walk.contiguous(0), walk.contiguous(1));
     zip_runs(walk, a, b, out, |x, y, dst| {
-        // A non-contiguous operand's run is its one repeated element.
-        match (a_contiguous, b_contiguous) {
-            (true, true) => dst
-                .iter_mut()
-                .zip(x)
-                .zip(y)
-                .for_each(|((d, &x), &y)| *d = f(x, y)),
-            (true, false) => {
-                let y = y[0];
-                dst.iter_mut().zip(x).for_each(|(d, &x)| *d = f(x, y));
-            }
-            (false, true) => {
-                let x = x[0];
-                dst.iter_mut().zip(y).for_each(|(d, &y)| *d = f(x, y));
-            }
-            // (One value repeated: not worth a vectorized loop of its own per op and type.)
-            (false, false) => dst.fill(f(x[0], y[0])),
+        zip_run(x, y, dst, &f);
+        Ok(())
+    })
+}
+
+/// `dst[i] = f(x[i], y[i])` along one run, where `x` and `y` each hold `dst.len()` elements
+/// or one repeated element.
+#[inline(always)]
+pub(super) fn zip_run<A: Copy, B: Copy, O: Copy>(
+    x: &[A],
+    y: &[B],
+    dst: &mut [O],
+    f: impl Fn(A, B) -> O,
+) {
+    match (x.len() == 1, y.len() == 1) {
+        (false, false) => dst
+            .iter_mut()
+            .zip(x)
+            .zip(y)
+            .for_each(|((d, &x), &y)| *d = f(x, y)),
+        (false, true) => {
+            let y = y[0];
+            dst.iter_mut().zip(x).for_each(|(d, &x)| *d = f(x, y));
+        }
+        (true, false) => {
+            let x = x[0];
+            dst.iter_mut().zip(y).for_each(|(d, &y)| *d = f(x, y));
+        }
+        // (One value repeated: not worth a vectorized loop of its own per op and type.)
+        (true, true) => dst.fill(f(x[0], y[0])),
+    }
+}
+
+/// A loop over one run ([`zip_run`]'s contract), compiled once per op and element type.
+pub(super) type RunFn<W, O> = fn(&[W], &[W], &mut [O]);
+
+/// `run` over the broadcast of `a` and `b`.
+pub(super) fn zip_runs_with<W: Copy + Sync, O: Send>(
+    walk: &Walk,
+    a: &[W],
+    b: &[W],
+    out: &mut [O],
+    run: RunFn<W, O>,
+) -> Result<()> {
+    zip_runs(walk, a, b, out, |x, y, dst| {
+        run(x, y, dst);
+        Ok(())
+    })
+}
+
+/// Elements per block of [`zip_runs_widened`]: stack buffers, no allocation.
+const WIDE_BLOCK: usize = 256;
+
+/// `run`, the loop of the wide type `T::W`, over the broadcast of narrow operands: each run
+/// is widened block by block into stack buffers and each result stored with `store`. The rare
+/// types so share the wide type's loops without a tensor-sized temporary.
+pub(super) fn zip_runs_widened<T: Widen, O: Copy + Default, P: Send>(
+    walk: &Walk,
+    a: &[T],
+    b: &[T],
+    out: &mut [P],
+    run: RunFn<T::W, O>,
+    store: impl Fn(O) -> P + Sync,
+) -> Result<()>
+where
+    T::W: Sync,
+{
+    zip_runs(walk, a, b, out, |x, y, dst| {
+        let mut wx = [T::W::default(); WIDE_BLOCK];
+        let mut wy = [T::W::default(); WIDE_BLOCK];
+        let mut wz = [O::default(); WIDE_BLOCK];
+        for (k, d) in dst.chunks_mut(WIDE_BLOCK).enumerate() {
+            let (start, n) = (k * WIDE_BLOCK, d.len());
+            let xs = widen_block(x, start, n, &mut wx);
+            let ys = widen_block(y, start, n, &mut wy);
+            run(xs, ys, &mut wz[..n]);
+            d.iter_mut().zip(&wz[..n]).for_each(|(d, &z)| *d = store(z));
         }
         Ok(())
     })
+}
+
+/// Elements `start..start + n` of a run widened into `buf`, or its one repeated element.
+fn widen_block<'b, T: Widen>(
+    run: &[T],
+    start: usize,
+    n: usize,
+    buf: &'b mut [T::W; WIDE_BLOCK],
+) -> &'b [T::W] {
+    match run {
+        [one] => {
+            buf[0] = one.widen();
+            &buf[..1]
+        }
+        _ => {
+            buf.iter_mut()
+                .zip(&run[start..start + n])
+                .for_each(|(b, &v)| *b = v.widen());
+            &buf[..n]
+        }
+    }
 }
 
 /// `f(&mut out[i], b[i'])` over `b` broadcast to the output (the walk's one operand): a

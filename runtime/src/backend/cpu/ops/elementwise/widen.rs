@@ -13,7 +13,6 @@
 //! narrow quotient that overflows, `-128 / -1`, wraps back to the same value when narrowed).
 
 use crate::tensor::Element;
-use crate::Result;
 use half::{bf16, f16};
 
 /// A storage type computed through [`Widen::W`].
@@ -76,19 +75,6 @@ pub(super) fn narrow_into<T: Widen>(wide: &[T::W], dst: &mut [T]) {
     dst.iter_mut()
         .zip(wide)
         .for_each(|(d, &w)| *d = T::narrow(w));
-}
-
-/// `f(x, y, z)` on `x` and `y` widened, with `z` narrowed into `dst` afterwards.
-pub(super) fn binary<T: Widen>(
-    x: &[T],
-    y: &[T],
-    dst: &mut [T],
-    f: impl FnOnce(&[T::W], &[T::W], &mut [T::W]) -> Result<()>,
-) -> Result<()> {
-    let mut z = vec![T::W::default(); dst.len()];
-    f(&widened(x), &widened(y), &mut z)?;
-    narrow_into(&z, dst);
-    Ok(())
 }
 
 #[cfg(test)]
