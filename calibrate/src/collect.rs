@@ -40,7 +40,16 @@ impl ObservedModel {
                 path.display()
             )));
         }
-        let mut graph = mote::import::load_path(path)?;
+        Self::from_graph(mote::import::load_path(path)?)
+    }
+
+    /// Imports an ONNX model held in memory (e.g. one `calibrate` edited before calibrating:
+    /// BatchNorm folded, layers equalized) with every float activation exposed.
+    pub fn from_onnx(model: &crate::onnx::pb::ModelProto) -> Result<ObservedModel> {
+        Self::from_graph(mote::import::load_bytes(&crate::onnx::encode(model))?)
+    }
+
+    fn from_graph(mut graph: mote::ir::Graph) -> Result<ObservedModel> {
         let original_outputs = graph.outputs.len();
         let mut exposed: HashSet<ValueId> = graph.outputs.iter().copied().collect();
         let mut extra = Vec::new();
@@ -110,6 +119,19 @@ impl Runner<'_> {
         sample: &Sample,
         mut observe: impl FnMut(&str, &[f32]),
     ) -> Result<Vec<Tensor>> {
+        self.run_tensors(sample, |name, t| {
+            if let Ok(values) = t.as_slice::<f32>() {
+                observe(name, values);
+            }
+        })
+    }
+
+    /// [`Runner::run`], handing each activation over as a tensor (with its shape).
+    pub fn run_tensors(
+        &mut self,
+        sample: &Sample,
+        mut observe: impl FnMut(&str, &Tensor),
+    ) -> Result<Vec<Tensor>> {
         let inputs: Vec<(&str, &Tensor)> = sample.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let signature: Vec<(DType, Vec<usize>)> = {
             let model = self.session.model().clone();
@@ -140,7 +162,7 @@ impl Runner<'_> {
         for (k, (name, t)) in outputs.into_iter().enumerate() {
             debug_assert_eq!(name, self.observed.output_names[k]);
             if t.dtype() == DType::F32 && !constant[k] {
-                observe(&name, t.as_slice::<f32>()?);
+                observe(&name, &t);
             }
             if k < self.observed.original_outputs {
                 original.push(t);

@@ -4,7 +4,10 @@
 //! The statistics side: [`data`] reads calibration samples one file at a time, [`collect`]
 //! runs the original model with every float activation exposed by its ONNX name, [`stats`]
 //! turns what was seen into a [`CalibrationTable`] (MinMax, percentile, entropy, MSE over
-//! streaming histograms), and [`report`] compares model variants.
+//! streaming histograms), and [`report`] compares model variants. The model side: [`onnx`]
+//! edits graphs (BatchNorm folding, cross-layer equalization in [`onnx::equalize`]) and
+//! [`qdq`] writes quantized models ([`qdq::BiasCorrection`] corrects biases from statistics
+//! gathered during calibration, [`stats::collect_table_observing`]).
 
 pub mod collect;
 pub mod data;

@@ -51,6 +51,8 @@ fn help_lists_commands_and_examples() {
         "--per-tensor",
         "--activations",
         "--table",
+        "--equalize",
+        "--bias-correction",
         "Defaults",
         "Examples",
     ] {
@@ -82,7 +84,21 @@ fn refusals_are_clear() {
         o.to_str().unwrap(),
     ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    // Equalization and bias correction calibrate the edited model: they need --data.
+    for flag in ["--equalize", "--bias-correction"] {
+        let out = calibrate(&[
+            "quantize",
+            digits().to_str().unwrap(),
+            flag,
+            "--table",
+            "t.table",
+            "-o",
+            o.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        assert!(!o.exists());
+    }
     let out = calibrate(&[
         "quantize",
         digits().to_str().unwrap(),
@@ -283,6 +299,9 @@ fn static_quantization_end_to_end() {
         &["--per-tensor"],
         &["--activations", "u8"],
         &["--symmetric"],
+        &["--bias-correction"],
+        &["--per-tensor", "--bias-correction"],
+        &["--equalize"],
     ] {
         let o = dir.join("v.onnx");
         let mut args = vec![

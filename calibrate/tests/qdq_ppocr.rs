@@ -180,6 +180,11 @@ fn ppocr_rec_methods() {
         &["--method", "mse"],
         &["--activations", "u8"],
         &["--per-tensor"],
+        &["--equalize"],
+        &["--bias-correction"],
+        &["--per-tensor", "--equalize"],
+        &["--per-tensor", "--bias-correction"],
+        &["--per-tensor", "--equalize", "--bias-correction"],
     ] {
         let q = dir.join("q.onnx");
         quantize(&src, &data, &q, extra);
@@ -244,4 +249,132 @@ fn ppocr_rec_dynamic_at_least_as_close_as_ort() {
     );
     assert!(c1 >= c2 - 1e-9 && s1 >= s2 - 1e-6);
     assert!(c3 >= c2 - 1e-9 && s3 >= s2 - 1e-6);
+}
+
+/// `src` with the input of a final Softmax exposed as the first graph output: the
+/// classifier's probabilities saturate (and are quantized to steps of 1/256), so its logits
+/// are what tells two quantized models apart.
+fn with_logits(src: &Path, dir: &Path) -> std::path::PathBuf {
+    let mut m = onnx::load(src).unwrap();
+    let g = onnx::graph_mut(&mut m).unwrap();
+    let mut out = g.output[0].name.clone();
+    // Through a trailing Identity (paddle2onnx writes one).
+    if let Some(id) = g
+        .node
+        .iter()
+        .find(|n| n.op_type == "Identity" && n.output[0] == out)
+    {
+        out = id.input[0].clone();
+    }
+    let Some(softmax) = g
+        .node
+        .iter()
+        .find(|n| n.op_type == "Softmax" && n.output[0] == out)
+    else {
+        return src.to_path_buf();
+    };
+    let logits = softmax.input[0].clone();
+    g.output.insert(
+        0,
+        onnx::pb::ValueInfoProto {
+            name: logits,
+            ..Default::default()
+        },
+    );
+    let path = dir.join("logits.onnx");
+    onnx::save(&m, &path).unwrap();
+    path
+}
+
+/// Calibrates `name` on the first `count` calibration lines with each option set and returns
+/// (cosine, SNR) against FP32 on held-out lines, everything run by onnxruntime.
+fn scores(
+    name: &str,
+    width: &str,
+    rotate: &str,
+    count: usize,
+    variants: &[&[&str]],
+) -> Option<Vec<(f64, f64)>> {
+    let py = python()?;
+    let src = repo_root().join(format!(".cache/real-models/{name}/model.onnx"));
+    if !src.exists() {
+        missing(&src.display().to_string())?;
+    }
+    let dir = scratch(&format!("{name}-options"));
+    let src = with_logits(&src, &dir);
+    let (calib, held) = (dir.join("calib.npy"), dir.join("held.npy"));
+    run_script(
+        &py,
+        "ppocr_lines.py",
+        &[width, rotate, "0", calib.to_str().unwrap()],
+    );
+    run_script(
+        &py,
+        "ppocr_lines.py",
+        &[width, rotate, "1", held.to_str().unwrap()],
+    );
+    let calib = mote::npy::read(&calib).unwrap();
+    let shape = calib.shape().to_vec();
+    let per: usize = shape[1..].iter().product();
+    let mut first = shape.clone();
+    first[0] = count.min(shape[0]);
+    let few =
+        Tensor::from_slice(&first, &calib.as_slice::<f32>().unwrap()[..first[0] * per]).unwrap();
+    let data = dir.join("data");
+    sample_dir(&few, &data);
+    let held = mote::npy::read(&held).unwrap();
+    let fp = ort_run(&py, &src, &[("x", &held)], &dir.join("fp"));
+    let reference = fp.outputs[0].as_slice::<f32>().unwrap().to_vec();
+    let mut out = Vec::new();
+    for extra in variants {
+        let q = dir.join("q.onnx");
+        quantize(&src, &data, &q, extra);
+        let r = ort_run(&py, &q, &[("x", &held)], &dir.join("q"));
+        let (c, snr) = cosine_snr(r.outputs[0].as_slice::<f32>().unwrap(), &reference);
+        eprintln!("{name} {extra:?}: cos {c:.6} SNR {snr:.2} dB (ORT, {count} calibration lines)");
+        out.push((c, snr));
+    }
+    Some(out)
+}
+
+/// The options that repair per-tensor weights: cross-layer equalization with bias
+/// correction on the direction classifier (MobileNetV3: pairs joined by Relu), bias
+/// correction on the recognizer; and entropy calibration on the recognizer, which its |x|-folded search
+/// used to clip to cosine 0.46. Eight calibration lines keep it quick.
+#[test]
+fn ppocr_equalize_bias_correction_and_entropy() {
+    let Some(cls) = scores(
+        "ch_ppocr_mobile_v2.0_cls_infer",
+        "192",
+        "1",
+        8,
+        &[
+            &["--per-tensor"],
+            &["--per-tensor", "--equalize", "--bias-correction"],
+        ],
+    ) else {
+        return;
+    };
+    assert!(
+        cls[1].1 > cls[0].1 + 1.0,
+        "equalization and bias correction should lift per-tensor cls logits' SNR: {cls:?}"
+    );
+    let Some(rec) = scores(
+        "ch_PP-OCRv4_rec_infer",
+        "320",
+        "0",
+        8,
+        &[
+            &["--per-tensor"],
+            &["--per-tensor", "--bias-correction"],
+            &["--method", "entropy"],
+        ],
+    ) else {
+        return;
+    };
+    assert!(
+        rec[1].1 > rec[0].1 + 3.0,
+        "bias correction should repair per-tensor rec: {rec:?}"
+    );
+    assert!(rec[2].0 > 0.9, "entropy on rec: {rec:?}");
 }

@@ -44,7 +44,8 @@ pub(crate) enum MethodArg {
     Minmax,
     /// A percentile of |x| (see --percentile).
     Percentile,
-    /// KL divergence (TensorRT's entropy calibration).
+    /// KL divergence (TensorRT's entropy calibration; each side of zero searched on its own
+    /// for asymmetric ranges).
     Entropy,
     /// Least mean squared quantization error.
     Mse,

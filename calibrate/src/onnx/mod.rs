@@ -7,6 +7,7 @@
 //! decode; every field of ONNX's `onnx.proto3` that a model written by current exporters uses
 //! is in it.
 
+pub mod equalize;
 pub mod fold;
 pub mod graph;
 pub mod tensor;

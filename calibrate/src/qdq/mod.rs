@@ -17,12 +17,15 @@
 //! and the default opset is raised only as far as needed (13 for per-channel weights, else
 //! 10).
 
+pub mod bias;
 pub mod dynamic;
 pub mod params;
 mod plan;
 mod write;
 
+pub use bias::{BiasCorrection, BiasReport};
 pub use params::{QParams, QType};
+pub use write::fake_quantize;
 
 use crate::onnx::{self, pb};
 use crate::table::CalibrationTable;
@@ -109,6 +112,38 @@ pub struct QdqReport {
     pub folded_into_conv: usize,
     /// Tensors a quantized node needed but the table has no range for (left in float).
     pub missing_ranges: Vec<String>,
+}
+
+/// The float model [`quantize_static`] starts from: constants hoisted, BatchNormalization and
+/// constant Mul/Add folded into Conv (when `opts.fold_into_conv`), nodes sorted, and, when
+/// `equalize` is set, Conv pairs equalized ([`onnx::equalize`]). Calibrating this model
+/// instead of the original is what `--equalize` and `--bias-correction` need: their weights
+/// and biases are the ones that get quantized. Returns the model, how many nodes were folded,
+/// and the equalization report.
+pub fn prepare_float(
+    model: &pb::ModelProto,
+    opts: &QdqOptions,
+    equalize: bool,
+) -> Result<(
+    pb::ModelProto,
+    usize,
+    Option<onnx::equalize::EqualizeReport>,
+)> {
+    let mut model = model.clone();
+    let g = onnx::graph_mut(&mut model)?;
+    onnx::graph::hoist_constants(g);
+    let folded = if opts.fold_into_conv {
+        onnx::fold::fold_into_conv(g)?
+    } else {
+        0
+    };
+    onnx::graph::topo_sort(g)?;
+    let report = if equalize {
+        Some(onnx::equalize::equalize(g)?)
+    } else {
+        None
+    };
+    Ok((model, folded, report))
 }
 
 /// Rewrites `model` (cloned) as a QDQ model with the ranges of `table`.

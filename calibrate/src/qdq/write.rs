@@ -188,39 +188,8 @@ fn quantize_weight(
         .clone();
     let data = tensor::to_f32(&proto)?;
     let dims = &proto.dims;
-    let (outer, channels, inner) = match axis {
-        Some(a) => {
-            let a = a as usize;
-            let outer: i64 = dims[..a].iter().product();
-            let inner: i64 = dims[a + 1..].iter().product();
-            (outer as usize, dims[a] as usize, inner as usize)
-        }
-        None => (1, 1, data.len()),
-    };
-    let (qmin, qmax) = qtype.range(symmetric);
-    let mut ps = Vec::with_capacity(channels);
-    for c in 0..channels {
-        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-        for o in 0..outer {
-            let start = (o * channels + c) * inner;
-            let (l, h) = params::min_max(&data[start..start + inner]);
-            lo = lo.min(l);
-            hi = hi.max(h);
-        }
-        if !lo.is_finite() {
-            (lo, hi) = (0.0, 0.0);
-        }
-        ps.push(params::compute(lo, hi, qtype, symmetric));
-    }
-    let mut q = vec![0i32; data.len()];
-    for o in 0..outer {
-        for (c, p) in ps.iter().enumerate() {
-            let start = (o * channels + c) * inner;
-            for k in start..start + inner {
-                q[k] = params::quantize(data[k], *p, qmin, qmax);
-            }
-        }
-    }
+    let (q, ps) = quantize_values(&data, dims, axis, qtype, symmetric);
+    let channels = ps.len();
     let q_name = names.fresh(&format!("{w}_quantized"));
     let scale = names.fresh(&format!("{w}_scale"));
     let zp = names.fresh(&format!("{w}_zero_point"));
@@ -328,4 +297,74 @@ fn quantize_bias(
             .unwrap_or_default(),
     ));
     Ok(true)
+}
+
+/// The integers and per-channel (along `axis`) or per-tensor parameters the writer stores
+/// for weight values `data` of shape `dims`: each channel's range, made to include 0, mapped
+/// by [`params::compute`]. Bias correction calls it too, so that the error it corrects is
+/// the one of the weights actually written.
+pub(crate) fn quantize_values(
+    data: &[f32],
+    dims: &[i64],
+    axis: Option<i64>,
+    qtype: QType,
+    symmetric: bool,
+) -> (Vec<i32>, Vec<params::QParams>) {
+    let (outer, channels, inner) = match axis {
+        Some(a) => {
+            let a = a as usize;
+            let outer: i64 = dims[..a].iter().product();
+            let inner: i64 = dims[a + 1..].iter().product();
+            (outer as usize, dims[a] as usize, inner as usize)
+        }
+        None => (1, 1, data.len()),
+    };
+    let (qmin, qmax) = qtype.range(symmetric);
+    let mut ps = Vec::with_capacity(channels);
+    for c in 0..channels {
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for o in 0..outer {
+            let start = (o * channels + c) * inner;
+            let (l, h) = params::min_max(&data[start..start + inner]);
+            lo = lo.min(l);
+            hi = hi.max(h);
+        }
+        if !lo.is_finite() {
+            (lo, hi) = (0.0, 0.0);
+        }
+        ps.push(params::compute(lo, hi, qtype, symmetric));
+    }
+    let mut q = vec![0i32; data.len()];
+    for o in 0..outer {
+        for (c, p) in ps.iter().enumerate() {
+            let start = (o * channels + c) * inner;
+            for k in start..start + inner {
+                q[k] = params::quantize(data[k], *p, qmin, qmax);
+            }
+        }
+    }
+    (q, ps)
+}
+
+/// `data` quantized as the writer quantizes it, then dequantized (`(q - zp) * scale`).
+pub fn fake_quantize(
+    data: &[f32],
+    dims: &[i64],
+    axis: Option<i64>,
+    qtype: QType,
+    symmetric: bool,
+) -> Vec<f32> {
+    let (q, ps) = quantize_values(data, dims, axis, qtype, symmetric);
+    let channels = ps.len();
+    let inner: usize = match axis {
+        Some(a) => dims[a as usize + 1..].iter().product::<i64>() as usize,
+        None => data.len(),
+    };
+    q.iter()
+        .enumerate()
+        .map(|(k, &v)| {
+            let p = ps[(k / inner.max(1)) % channels];
+            (v - p.zero_point) as f32 * p.scale
+        })
+        .collect()
 }

@@ -14,8 +14,8 @@ use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The integer type activations will be quantized to (it sets the number of levels the
-/// entropy and MSE searches assume).
+/// The integer type activations will be quantized to (informational: asymmetric u8 and s8
+/// grids both have 256 steps, which the entropy and MSE searches assume).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActivationType {
     U8,
@@ -86,17 +86,21 @@ pub fn range_of(h: &Histogram, opts: &StatsOptions) -> TensorRange {
     } else {
         Grid::Asymmetric
     };
-    // An asymmetric u8 grid spends all 256 levels on a non-negative tensor; otherwise each
-    // side of zero gets about 128.
-    let levels = if opts.activations == ActivationType::U8 && !opts.symmetric && min >= 0.0 {
-        256
-    } else {
-        128
-    };
+    // Entropy on an asymmetric grid searches each side on its own with the steps that
+    // side gets (see `methods::entropy_asymmetric`); on a symmetric grid, TensorRT's |x|
+    // search with the 128 levels of each side.
     let threshold = match &opts.method {
         Method::MinMax | Method::Manual => None,
         Method::Percentile(p) => Some(methods::percentile(h, *p)),
-        Method::Entropy => Some(methods::entropy(h, levels)),
+        Method::Entropy if !opts.symmetric => {
+            let (lo, hi) = methods::entropy_asymmetric(h);
+            return TensorRange {
+                min: lo.max(min).min(0.0),
+                max: hi.min(max).max(0.0),
+                method,
+            };
+        }
+        Method::Entropy => Some(methods::entropy(h, 128)),
         Method::Mse => Some(methods::mse(h, grid)),
     };
     let (lo, hi) = match threshold {
@@ -118,15 +122,33 @@ pub fn collect_table(
     data: &CalibrationData,
     opts: &StatsOptions,
 ) -> Result<Calibration> {
-    check_method(&opts.method)?;
     let observed = ObservedModel::load(model)?;
+    collect_table_observing(&observed, data, opts, |_, _| Ok(()))
+}
+
+/// [`collect_table`] on an already loaded model, also handing every activation to `extra`
+/// (e.g. bias correction's statistics) in the same single pass over the data.
+pub fn collect_table_observing(
+    observed: &ObservedModel,
+    data: &CalibrationData,
+    opts: &StatsOptions,
+    mut extra: impl FnMut(&str, &mote::Tensor) -> Result<()>,
+) -> Result<Calibration> {
+    check_method(&opts.method)?;
     let mut runner = observed.runner(opts.threads)?;
     let mut histograms: BTreeMap<String, Histogram> = BTreeMap::new();
     let bar = crate::progress::bar(data.len() as u64, "calibrating", opts.progress);
     for (i, sample) in data.samples().enumerate() {
         let sample = sample?;
+        let mut failed = None;
         runner
-            .run(&sample, |name, values| {
+            .run_tensors(&sample, |name, t| {
+                let Ok(values) = t.as_slice::<f32>() else {
+                    return;
+                };
+                if failed.is_none() {
+                    failed = extra(name, t).err();
+                }
                 if let Some(h) = histograms.get_mut(name) {
                     h.add(values);
                 } else {
@@ -142,6 +164,9 @@ pub fn collect_table(
                 )),
                 e => e,
             })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -167,3 +167,55 @@ fn entropy_does_not_clip_sparse_histograms() {
     let r = range_of(&h, &o);
     assert!(r.max > 0.6, "{r:?}");
 }
+
+/// A HardSwish output: `zeros` of the values exactly 0 (inputs below -3), `negative` of them
+/// HardSwish of inputs uniform in (-3, 0) (dense towards the minimum, -0.375), the rest
+/// HardSwish of |N(0, sigma)|: a positive tail.
+fn hardswish_like(zeros: f32, negative: f32, sigma: f32) -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    let normal = Normal::new(0.0f32, sigma).unwrap();
+    (0..200_000)
+        .map(|_| {
+            let u = rng.gen::<f32>();
+            let x = if u < zeros {
+                return 0.0;
+            } else if u < zeros + negative {
+                -rng.gen_range(0.0f32..3.0)
+            } else {
+                normal.sample(&mut rng).abs()
+            };
+            x * (x + 3.0) / 6.0
+        })
+        .collect()
+}
+
+#[test]
+fn asymmetric_entropy_does_not_clip_the_long_side_to_the_short_one() {
+    // Folded into one |x| histogram (TensorRT's search, still used for symmetric grids),
+    // the dense negative side makes the positive tail look like outliers: the range was cut
+    // to [-0.375, 0.375] here, as on dozens of PP-OCRv4 rec tensors (cosine 0.46 against
+    // FP32). Searching each side with the steps the asymmetric grid gives it keeps the tail.
+    for (zeros, negative, sigma, folded_at_most, new_at_least) in
+        [(0.6, 0.39, 0.5, 0.4, 1.0), (0.5, 0.49, 2.0, 2.0, 6.0)]
+    {
+        let h = histogram_of(&hardswish_like(zeros, negative, sigma));
+        let folded = methods::entropy(&h, 128);
+        assert!(
+            folded <= folded_at_most,
+            "{zeros}: folded threshold {folded}"
+        );
+        for activations in [ActivationType::S8, ActivationType::U8] {
+            let mut o = opts(Method::Entropy);
+            o.activations = activations;
+            o.symmetric = false;
+            let r = range_of(&h, &o);
+            assert!(
+                r.max >= new_at_least && r.max <= h.max(),
+                "{zeros} {activations:?}: {r:?} (max {})",
+                h.max()
+            );
+            assert!(r.min <= -0.37 && r.min >= h.min(), "{activations:?}: {r:?}");
+            assert_eq!(r, range_of(&h, &o), "deterministic");
+        }
+    }
+}

@@ -39,8 +39,15 @@ pub struct CpuFeatures {
 }
 
 impl CpuFeatures {
-    /// Detects the running CPU's features (cheap: the standard library caches the probe).
+    /// Detects the running CPU's features, probed once per process: the kernels that check
+    /// their ISA on every call (the quantize family, the direct conv) would otherwise pay ten
+    /// cached-but-checked probes each time, about 1 % of a small 8-bit model's run.
     pub fn detect() -> Self {
+        static DETECTED: std::sync::OnceLock<CpuFeatures> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(Self::probe)
+    }
+
+    fn probe() -> Self {
         #[allow(unused_mut)] // Nothing to set on other architectures.
         let mut f = Self::default();
         #[cfg(target_arch = "x86_64")]

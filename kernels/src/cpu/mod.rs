@@ -19,6 +19,7 @@ pub mod pool;
 // Quantized (8-bit) element-wise and depthwise families.
 pub mod qdepthwise;
 pub mod qgemm;
+pub mod qmatmul;
 pub mod quantize;
 pub mod reduce;
 pub mod softmax;
@@ -76,6 +77,10 @@ pub enum Kernel {
     QGemm(qgemm::QGemmKernels),
     /// A `quantize` / `u8` variant.
     Quantize(quantize::QuantizeKernels),
+    /// A `qmatmul` / `i8` variant.
+    QMatMul(qmatmul::QMatMulFn),
+    /// A `qsoftmax` / `u8` variant.
+    QSoftmax(softmax::quantized::QSoftmaxFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -120,6 +125,22 @@ impl Variant {
     pub fn activate(&self) -> Option<activation::ActivateFn> {
         match self.kernel {
             Kernel::Activate(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The 8-bit row-major product, if this is a `qmatmul` / `i8` variant.
+    pub fn qmatmul(&self) -> Option<qmatmul::QMatMulFn> {
+        match self.kernel {
+            Kernel::QMatMul(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The 8-bit row softmax, if this is a `qsoftmax` / `u8` variant.
+    pub fn qsoftmax(&self) -> Option<softmax::quantized::QSoftmaxFn> {
+        match self.kernel {
+            Kernel::QSoftmax(f) => Some(f),
             _ => None,
         }
     }
@@ -344,6 +365,13 @@ static VARIANTS: &[Variant] = &[
     qgemm::AVX512VNNI,
     #[cfg(target_arch = "aarch64")]
     qgemm::NEON,
+    qmatmul::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    qmatmul::AVX512VNNI,
+    softmax::quantized::REFERENCE,
+    softmax::quantized::PORTABLE,
+    #[cfg(target_arch = "x86_64")]
+    softmax::quantized::AVX512,
     quantize::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     quantize::AVX2,
@@ -428,10 +456,18 @@ pub struct KernelTable {
     pub dequantize: quantize::DequantizeFn,
     /// Quantized element-wise binary op (through float, QDQ semantics).
     pub qbinary: quantize::QBinaryFn,
+    /// [`KernelTable::qbinary`] with one operand repeated per run.
+    pub qbinary_runs: quantize::QBinaryRunsFn,
     /// 8-bit → 8-bit change of quantization.
     pub requantize: quantize::RequantizeFn,
     /// 256-entry byte table lookup.
     pub lut8: quantize::Lut8Fn,
+    /// 8-bit product of row-major activations and packed constant weights
+    /// ([`qmatmul::PackedQMatMulWeights`]), and which variant it is; `None` where no optimised
+    /// variant runs (the transposing path through `qgemm` is then the faster way).
+    pub qmatmul: Option<(KernelInfo, qmatmul::QMatMulFn)>,
+    /// 8-bit softmax over contiguous rows.
+    pub qsoftmax: softmax::quantized::QSoftmaxFn,
     /// Which variant `quantize` ... `lut8` come from.
     pub quantize_info: KernelInfo,
     /// The features the table was built for.
@@ -481,9 +517,12 @@ impl KernelTable {
             qgemm_block: q.qgemm_block,
             qgemm_layout: q.layout,
             qgemm_info,
+            qmatmul: qmatmul::choose(&features, max_isa),
+            qsoftmax: softmax::quantized::choose(&features, max_isa),
             quantize: qk.quantize,
             dequantize: qk.dequantize,
             qbinary: qk.qbinary,
+            qbinary_runs: qk.qbinary_runs,
             requantize: qk.requantize,
             lut8: qk.lut8,
             quantize_info,

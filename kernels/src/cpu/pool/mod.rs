@@ -19,6 +19,7 @@
 //! vector trait, instantiated for AVX-512, AVX2 + FMA and NEON.
 
 pub(crate) mod body;
+pub mod bytes;
 pub(crate) mod reference;
 
 #[cfg(target_arch = "x86_64")]
@@ -193,6 +194,15 @@ pub fn global_pool(
 /// Checks a 2-D pooling call: sizes `>= 1` where required, no overflow anywhere a variant
 /// indexes, exact slice lengths. Every variant calls it before touching anything.
 pub fn validate(p: &PoolParams, x: &[f32], y: &[f32]) -> Result<(), KernelError> {
+    validate_lengths(p, x.len(), y.len())
+}
+
+/// [`validate`] for inputs and outputs of `x_len` and `y_len` elements of any type.
+pub(crate) fn validate_lengths(
+    p: &PoolParams,
+    x_len: usize,
+    y_len: usize,
+) -> Result<(), KernelError> {
     let invalid = |what: &str| KernelError::invalid(format!("pool {p:?}: {what}"));
     if [
         p.kernel_h,
@@ -222,11 +232,9 @@ pub fn validate(p: &PoolParams, x: &[f32], y: &[f32]) -> Result<(), KernelError>
     let len = |dims: [usize; 3]| dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let want_x = len([p.channels, p.in_h, p.in_w]).ok_or_else(|| invalid("x overflows"))?;
     let want_y = len([p.channels, p.out_h, p.out_w]).ok_or_else(|| invalid("y overflows"))?;
-    if x.len() != want_x || y.len() != want_y {
+    if x_len != want_x || y_len != want_y {
         return Err(KernelError::out_of_bounds(format!(
-            "pool: x has {} elements (needs {want_x}), y {} (needs {want_y})",
-            x.len(),
-            y.len()
+            "pool: x has {x_len} elements (needs {want_x}), y {y_len} (needs {want_y})"
         )));
     }
     Ok(())

@@ -39,6 +39,7 @@ pub(crate) mod x86;
 
 use std::ops::Range;
 
+pub(crate) use output::requant;
 pub use output::{split_output, QColumnBlock};
 pub use pack::{PackedQWeights, QLayout};
 

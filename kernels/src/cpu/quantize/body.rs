@@ -269,6 +269,30 @@ pub(crate) unsafe fn qbinary<V: QVec>(
     }
 }
 
+/// [`qbinary`] on each run of `run` elements of `a`/`y` with `b[r]` for run `r`.
+///
+/// # Safety
+///
+/// `V`'s ISA is available; the slices passed [`super::check_binary_runs`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // The QBinaryRunsFn arguments.
+pub(crate) unsafe fn qbinary_runs<V: QVec>(
+    op: QBinaryOp,
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &mut [u8],
+    run: usize,
+) {
+    for ((a, b), y) in a.chunks_exact(run).zip(b).zip(y.chunks_exact_mut(run)) {
+        // SAFETY: forwarded contract; each run is a valid `qbinary` call (`a` and `y` of one
+        // length, `b` one element).
+        unsafe { qbinary::<V>(op, a, qa, std::slice::from_ref(b), qb, qy, y) };
+    }
+}
+
 /// [`qbinary`] for one operation.
 ///
 /// # Safety

@@ -99,6 +99,22 @@ pub type QBinaryFn = fn(
     y: &mut [u8],
 ) -> Result<(), KernelError>;
 
+/// [`QBinaryFn`] with `b` repeated per run: run `r` (elements `r·run .. (r + 1)·run`) of `y` is
+/// `Q(op(DQ(a), DQ(b[r])))` on the same run of `a`. `a` and `y` have equal lengths, a whole
+/// number of runs, and `b` one element per run: a squeeze-excite `x · s[c]` over small planes
+/// in one call, where one call per run cost more than its arithmetic. Bit-identical to
+/// [`QBinaryFn`] on each run.
+pub type QBinaryRunsFn = fn(
+    op: QBinaryOp,
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &mut [u8],
+    run: usize,
+) -> Result<(), KernelError>;
+
 /// `y = Q(((x − zx) as f32 · sx) / sy)`; equal lengths.
 pub type RequantizeFn =
     fn(x: &[u8], qx: QParams, qy: QParams, y: &mut [u8]) -> Result<(), KernelError>;
@@ -115,6 +131,8 @@ pub struct QuantizeKernels {
     pub dequantize: DequantizeFn,
     /// Quantized binary op.
     pub qbinary: QBinaryFn,
+    /// Quantized binary op with one operand repeated per run.
+    pub qbinary_runs: QBinaryRunsFn,
     /// Change of quantization.
     pub requantize: RequantizeFn,
     /// 256-entry table lookup.
@@ -225,6 +243,32 @@ pub(crate) fn check_binary(
     Ok(())
 }
 
+/// Checks a [`QBinaryRunsFn`] call: parameters, `a` and `y` whole runs of equal length, `b` one
+/// element per run.
+#[allow(clippy::too_many_arguments)] // The QBinaryRunsFn arguments.
+pub(crate) fn check_binary_runs(
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &[u8],
+    run: usize,
+) -> Result<(), KernelError> {
+    check_params("qbinary_runs a", qa)?;
+    check_params("qbinary_runs b", qb)?;
+    check_params("qbinary_runs y", qy)?;
+    check_len("qbinary_runs a", a.len(), y.len())?;
+    if run == 0 || y.len() % run != 0 || b.len() != y.len() / run {
+        return Err(KernelError::out_of_bounds(format!(
+            "qbinary_runs: {} outputs in runs of {run} with {} repeated values",
+            y.len(),
+            b.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Every byte value in order: the inputs that tabulate a function of one byte.
 const ALL_BYTES: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -310,6 +354,7 @@ pub(crate) const REFERENCE_KERNELS: QuantizeKernels = QuantizeKernels {
     quantize: reference::quantize,
     dequantize: reference::dequantize,
     qbinary: reference::qbinary,
+    qbinary_runs: reference::qbinary_runs,
     requantize: reference::requantize,
     lut8: reference::lut8,
 };

@@ -2,8 +2,9 @@
 
 use std::arch::aarch64::*;
 
-use super::{body, check_binary, check_len, check_params, QBinaryOp, QParams, QuantizeKernels};
+use super::{body, check_binary, check_binary_runs, check_len, check_params};
 use super::{qbinary_by_table, requantize_by_table};
+use super::{QBinaryOp, QParams, QuantizeKernels};
 use crate::cpu::{CpuFeatures, Isa};
 use crate::KernelError;
 
@@ -12,6 +13,7 @@ pub(crate) const KERNELS: QuantizeKernels = QuantizeKernels {
     quantize,
     dequantize,
     qbinary: qbinary_table,
+    qbinary_runs,
     requantize: requantize_table,
     lut8,
 };
@@ -95,6 +97,24 @@ fn qbinary(
     cpu()?;
     // SAFETY: as in `quantize`.
     unsafe { body::qbinary::<float32x4_t>(op, a, qa, b, qb, qy, y) };
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)] // The QBinaryRunsFn arguments.
+fn qbinary_runs(
+    op: QBinaryOp,
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &mut [u8],
+    run: usize,
+) -> Result<(), KernelError> {
+    check_binary_runs(a, qa, b, qb, qy, y, run)?;
+    cpu()?;
+    // SAFETY: as in `quantize`.
+    unsafe { body::qbinary_runs::<float32x4_t>(op, a, qa, b, qb, qy, y, run) };
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! THE ORACLE for the family: each element on its own, with exactly the `f32` operations the
 //! module docs state.
 
-use super::{check_binary, check_len, check_params, saturate, widen, QBinaryOp, QParams};
+use super::{check_binary, check_binary_runs, check_len, check_params, saturate, widen};
+use super::{QBinaryOp, QParams};
 use crate::KernelError;
 
 /// Reference [`super::QuantizeFn`].
@@ -82,6 +83,25 @@ pub(crate) fn qbinary(
         let fa = dq(a[if a.len() == 1 { 0 } else { i }], qa);
         let fb = dq(b[if b.len() == 1 { 0 } else { i }], qb);
         *y = saturate(apply(op, fa, fb) / qy.scale, qy.zero_point, qy.signed);
+    }
+    Ok(())
+}
+
+/// Reference [`super::QBinaryRunsFn`]: the reference `qbinary` on each run.
+#[allow(clippy::too_many_arguments)] // The QBinaryRunsFn arguments.
+pub(crate) fn qbinary_runs(
+    op: QBinaryOp,
+    a: &[u8],
+    qa: QParams,
+    b: &[u8],
+    qb: QParams,
+    qy: QParams,
+    y: &mut [u8],
+    run: usize,
+) -> Result<(), KernelError> {
+    check_binary_runs(a, qa, b, qb, qy, y, run)?;
+    for ((a, b), y) in a.chunks_exact(run).zip(b).zip(y.chunks_exact_mut(run)) {
+        qbinary(op, a, qa, std::slice::from_ref(b), qb, qy, y)?;
     }
     Ok(())
 }

@@ -135,6 +135,32 @@ proptest! {
     }
 
     #[test]
+    fn qbinary_runs_matches(
+        run in prop_oneof![1usize..=20, Just(96), Just(192), Just(255)],
+        runs in 1usize..12,
+        op in op(),
+        (qa, qb, qy) in (qparams(), qparams(), qparams()),
+        seed: u64,
+    ) {
+        let n = run * runs;
+        let (a, b) = (bytes(seed, n), bytes(seed ^ 0xabc, runs));
+        let mut want = vec![0u8; n];
+        (REFERENCE_KERNELS.qbinary_runs)(op, &a, qa, &b, qb, qy, &mut want, run).unwrap();
+        // The reference itself: `qbinary` with the run's repeated value, run by run.
+        for r in 0..runs {
+            let mut y = vec![0u8; run];
+            let span = r * run..(r + 1) * run;
+            (REFERENCE_KERNELS.qbinary)(op, &a[span.clone()], qa, &b[r..r + 1], qb, qy, &mut y).unwrap();
+            prop_assert_eq!(&y[..], &want[span]);
+        }
+        for (name, k) in optimised() {
+            let mut got = vec![0xA5u8; n];
+            (k.qbinary_runs)(op, &a, qa, &b, qb, qy, &mut got, run).unwrap();
+            prop_assert_eq!(&got, &want, "{} {:?}", name, op);
+        }
+    }
+
+    #[test]
     fn requantize_matches(n in length(), (qx, qy) in (qparams(), qparams()), seed: u64) {
         let x = bytes(seed, n);
         let mut want = vec![0u8; n];
@@ -321,6 +347,18 @@ fn bad_calls_are_errors() {
             kind((k.qbinary)(QBinaryOp::Mul, &x, q, &x[..0], q, q, &mut y)),
             Oob
         );
+        let runs = |a: &[u8], b: &[u8], qy, y: &mut [u8], run| {
+            kind((k.qbinary_runs)(QBinaryOp::Mul, a, q, b, q, qy, y, run))
+        };
+        // Runs that do not tile the output, a wrong count of repeated values, `a` too short,
+        // a bad output scale.
+        assert_eq!(runs(&x, &x[..2], q, &mut y, 2), Oob, "{name}");
+        assert_eq!(runs(&x, &x[..2], q, &mut y, 0), Oob, "{name}");
+        assert_eq!(runs(&x[..4], &x[..3], q, &mut y[..4], 2), Oob, "{name}");
+        assert_eq!(runs(&x[..3], &x[..2], q, &mut y[..4], 2), Oob, "{name}");
+        let bad = QParams { scale: 0.0, ..q };
+        assert_eq!(runs(&x[..4], &x[..2], bad, &mut y[..4], 2), Inv, "{name}");
+        (k.qbinary_runs)(QBinaryOp::Mul, &x[..4], q, &x[..2], q, q, &mut y[..4], 2).unwrap();
         assert_eq!(kind((k.lut8)(&x, &[0; 256], &mut y[..3])), Oob, "{name}");
         // Empty is fine everywhere (a repeated operand with an empty output too).
         (k.qbinary)(QBinaryOp::Add, &x[..1], q, &x[..1], q, q, &mut []).unwrap();

@@ -4,8 +4,9 @@
 use std::arch::x86_64::*;
 
 use super::QuantizeKernels;
-use super::{body, check_binary, check_len, check_params, reference, QBinaryOp, QParams};
+use super::{body, check_binary, check_binary_runs, check_len, check_params, reference};
 use super::{qbinary_by_table, requantize_by_table};
+use super::{QBinaryOp, QParams};
 use crate::cpu::{CpuFeatures, Isa};
 use crate::KernelError;
 
@@ -108,6 +109,39 @@ macro_rules! isa_kernels {
                 Ok(())
             }
 
+            #[allow(clippy::too_many_arguments)] // The QBinaryRunsFn arguments.
+            pub(crate) fn qbinary_runs(
+                op: QBinaryOp,
+                a: &[u8],
+                qa: QParams,
+                b: &[u8],
+                qb: QParams,
+                qy: QParams,
+                y: &mut [u8],
+                run: usize,
+            ) -> Result<(), KernelError> {
+                check_binary_runs(a, qa, b, qb, qy, y, run)?;
+                cpu()?;
+                #[target_feature(enable = $features)]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn go(
+                    op: QBinaryOp,
+                    a: &[u8],
+                    qa: QParams,
+                    b: &[u8],
+                    qb: QParams,
+                    qy: QParams,
+                    y: &mut [u8],
+                    run: usize,
+                ) {
+                    // SAFETY: as in `quantize`.
+                    unsafe { body::qbinary_runs::<$vector>(op, a, qa, b, qb, qy, y, run) }
+                }
+                // SAFETY: as in `quantize`.
+                unsafe { go(op, a, qa, b, qb, qy, y, run) };
+                Ok(())
+            }
+
             pub(crate) fn requantize(
                 x: &[u8],
                 qx: QParams,
@@ -146,6 +180,7 @@ pub(crate) const AVX2: QuantizeKernels = QuantizeKernels {
     quantize: avx2::quantize,
     dequantize: avx2::dequantize,
     qbinary: avx2::qbinary,
+    qbinary_runs: avx2::qbinary_runs,
     requantize: avx2::requantize,
     lut8: reference::lut8,
 };
@@ -155,6 +190,7 @@ pub(crate) const AVX512: QuantizeKernels = QuantizeKernels {
     quantize: avx512::quantize,
     dequantize: avx512::dequantize,
     qbinary: avx512::qbinary,
+    qbinary_runs: avx512::qbinary_runs,
     requantize: avx512::requantize,
     lut8: reference::lut8,
 };
@@ -165,6 +201,7 @@ pub(crate) const AVX512_VBMI: QuantizeKernels = QuantizeKernels {
     quantize: avx512::quantize,
     dequantize: avx512::dequantize,
     qbinary: qbinary_vbmi,
+    qbinary_runs: avx512::qbinary_runs,
     requantize: requantize_vbmi,
     lut8: lut8_vbmi,
 };

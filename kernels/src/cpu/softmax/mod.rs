@@ -11,6 +11,7 @@
 //! numpy.
 
 mod kernel;
+pub mod quantized;
 pub(crate) mod reference;
 #[cfg(test)]
 mod tests;

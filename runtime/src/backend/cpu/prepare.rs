@@ -3,7 +3,7 @@
 //! repacks them. Built once per session and shared by all its plans.
 
 use crate::backend::cpu::ops::quant::{
-    pack_right_operand, right_zero_points, DynamicQMatMulPrepared, QConvPrepared,
+    pack_right_operand, right_zero_points, softmax_table, DynamicQMatMulPrepared, QConvPrepared,
     QConvTransposePrepared, QMatMulPrepared,
 };
 use crate::ir::ops::nn::{Conv, FusedConv};
@@ -15,6 +15,7 @@ use crate::{DType, Result};
 use mote_kernels::cpu::direct_conv::{DirectConvKernel, PackedConvWeights};
 use mote_kernels::cpu::matmul::{packing_tile, PackedA, PackedB, Strided};
 use mote_kernels::cpu::qgemm::PackedQWeights;
+use mote_kernels::cpu::softmax::quantized::QSoftmaxTable;
 use std::sync::Arc;
 
 /// What a node keeps from load time.
@@ -37,6 +38,8 @@ pub(crate) enum Prepared {
     MatMulInteger(PackedQWeights),
     /// A dynamically quantized product's packed weights, scales and bias.
     DynamicQMatMul(DynamicQMatMulPrepared),
+    /// An 8-bit softmax's table of `e^x` per input byte distance.
+    QSoftmax(QSoftmaxTable),
 }
 
 /// The prepared state of every node of `graph` (by node index), `None` where there is none.
@@ -45,6 +48,9 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
         .nodes
         .iter()
         .map(|node| {
+            if let Op::Quant(QuantOp::QSoftmax(q)) = &node.op {
+                return Ok(Some(Arc::new(Prepared::QSoftmax(softmax_table(q)?))));
+            }
             let Some(w) = node
                 .inputs
                 .get(1)
@@ -64,7 +70,10 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
             };
             match &node.op {
                 Op::Quant(QuantOp::QConv(q)) => {
-                    let p = QConvPrepared::new(q, w.view(), bias())?;
+                    // An input known to be one position per image (a squeeze-excite's pooled
+                    // channels) makes a 1×1 conv a row-major product.
+                    let single = node.inputs[0].is_some_and(|x| one_position(graph, x, 8));
+                    let p = QConvPrepared::new(q, w.view(), bias(), single)?;
                     return Ok(Some(Arc::new(Prepared::QConv(p))));
                 }
                 Op::Quant(QuantOp::QMatMul(q)) => {
@@ -123,6 +132,47 @@ pub(crate) fn prepare(graph: &Graph) -> Result<Vec<Option<Arc<Prepared>>>> {
             pack_conv_weights(conv, shape, w).map(|p| p.map(|p| Arc::new(Prepared::ConvWeights(p))))
         })
         .collect()
+}
+
+/// Whether `id` is known to hold one spatial position per image (a global pool's output, or
+/// what element-wise ops and 1×1 convs without padding make of one), looking at most `depth`
+/// producers back. Shapes of intermediate values are not recorded once the passes ran, so
+/// this follows the producers.
+fn one_position(graph: &Graph, id: crate::ir::ValueId, depth: usize) -> bool {
+    if let Some(shape) = &graph.value(id).shape {
+        return shape.len() > 2 && shape[2..].iter().all(|d| *d == crate::ir::Dim::Known(1));
+    }
+    let Some(node) = graph.nodes.iter().find(|n| n.outputs.contains(&Some(id))) else {
+        return false;
+    };
+    let input = || node.inputs.first().copied().flatten();
+    let from_input = || depth > 0 && input().is_some_and(|x| one_position(graph, x, depth - 1));
+    match &node.op {
+        Op::Quant(QuantOp::QGlobalAveragePool(_)) | Op::Nn(NnOp::GlobalPool(_)) => true,
+        Op::Quant(QuantOp::Lut(_) | QuantOp::ChannelLut(_)) => from_input(),
+        Op::Quant(QuantOp::QConv(q)) => {
+            let one_by_one = node
+                .inputs
+                .get(1)
+                .copied()
+                .flatten()
+                .and_then(|w| graph.constant(w))
+                .is_some_and(|w| w.shape().len() > 2 && w.shape()[2..].iter().all(|&k| k == 1));
+            one_by_one && no_explicit_padding(&q.conv.window.padding) && from_input()
+        }
+        _ => false,
+    }
+}
+
+/// `pads` all zero (or absent) with `auto_pad = NOTSET`.
+fn no_explicit_padding(p: &crate::ir::ops::nn::Padding) -> bool {
+    match p {
+        crate::ir::ops::nn::Padding::Explicit { begin, end } => {
+            begin.iter().chain(end).all(|&x| x == 0)
+        }
+        crate::ir::ops::nn::Padding::Valid => true,
+        _ => false,
+    }
 }
 
 /// Wider convs take the im2col GEMM. Measured (`benches/benches/direct_conv.rs`, AVX-512):

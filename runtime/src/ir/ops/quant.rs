@@ -8,7 +8,7 @@ mod tables_serde;
 pub use conv::{AutoPad, ConvAttrs, ConvGeometry};
 pub use int8::{
     ChannelLut, DynamicQMatMul, Lut, QBinary, QConv, QConvTranspose, QGlobalAveragePool, QMatMul,
-    Quant8,
+    QSoftmax, Quant8,
 };
 
 use super::infer_util::{dtype, shape};
@@ -59,6 +59,8 @@ pub enum QuantOp {
     /// `f32` product through dynamically quantized 8-bit activations and constant 8-bit
     /// weights, made by folding the `DynamicQuantizeLinear → MatMulInteger` chain.
     DynamicQMatMul(Box<DynamicQMatMul>),
+    /// 8-bit softmax over the last axis, made by QDQ folding.
+    QSoftmax(QSoftmax),
 }
 
 /// Attributes of `Cast` / `CastLike`.
@@ -137,6 +139,7 @@ impl QuantOp {
             QuantOp::QConvTranspose(_) => "QConvTranspose",
             QuantOp::ChannelLut(_) => "ChannelLut",
             QuantOp::DynamicQMatMul(_) => "DynamicQMatMul",
+            QuantOp::QSoftmax(_) => "QSoftmax",
         }
     }
 
@@ -243,6 +246,11 @@ impl QuantOp {
                     value: None,
                 }]
             }
+            QuantOp::QSoftmax(q) => vec![Fact {
+                dtype: Some(q.y.dtype()),
+                shape: shape(inputs, 0).map(|s| s.to_vec()),
+                value: None,
+            }],
             QuantOp::QGlobalAveragePool(q) => {
                 let s = shape(inputs, 0).map(|x| {
                     x.iter()

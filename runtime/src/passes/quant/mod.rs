@@ -18,6 +18,8 @@
 //! * [`movement`]: ops that only move elements (`Reshape`, `Transpose`, `MaxPool`, nearest
 //!   `Resize`, `Concat`...) run on the 8-bit values; when the scales differ a `Lut`
 //!   requantizes. `GlobalAveragePool` → `QGlobalAveragePool`.
+//! * [`softmax`]: `Softmax` over the last axis → `QSoftmax` (`e^x` from a table of the 256 byte
+//!   distances to the row's maximum).
 //!
 //! * [`rescale`] first: a dequantized value times or over a positive scalar constant is a
 //!   dequantized value with another scale.
@@ -38,6 +40,9 @@ mod movement;
 mod qoperator;
 mod report;
 mod rescale;
+mod softmax;
+#[cfg(test)]
+mod test_graph;
 
 pub use report::{report, Precision, QuantLine};
 
@@ -70,6 +75,7 @@ impl Pass for FoldQdq {
                     conv::fold(graph, &site)?
                         || binary::fold(graph, &site)?
                         || movement::fold(graph, &site)?
+                        || softmax::fold(graph, &site)?
                         || lut::fold(graph, &site)?
                 }
                 None => false,

@@ -91,6 +91,7 @@ pub fn report(graph: &Graph) -> Vec<QuantLine> {
                     | QuantOp::QConvTranspose(_)
                     | QuantOp::ChannelLut(_)
                     | QuantOp::DynamicQMatMul(_)
+                    | QuantOp::QSoftmax(_)
                     | QuantOp::QLinearConv(_)
                     | QuantOp::QLinearMatMul,
                 ) => (Precision::Int8, None),

@@ -116,40 +116,13 @@ fn apply(graph: &mut Graph, site: Rescale) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_graph::{constant, dequantize, eval, node, quantize, value};
     use super::super::FoldQdq;
-    use crate::backend::cpu::eval_node;
     use crate::ir::ops::elementwise::{Binary, ElementwiseOp};
     use crate::ir::ops::nn::{NnOp, Padding, Pool, PoolKind, Window};
-    use crate::ir::ops::quant::{DequantizeAttrs, QuantOp, QuantizeAttrs};
-    use crate::ir::{Dim, Graph, Node, Op, ValueId, ValueInfo};
+    use crate::ir::{Graph, Op, ValueId};
     use crate::passes::Pass;
     use crate::{DType, Tensor};
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    fn value(g: &mut Graph, name: &str, dtype: DType, shape: &[usize]) -> ValueId {
-        g.add_value(ValueInfo {
-            name: name.into(),
-            dtype: Some(dtype),
-            shape: Some(shape.iter().map(|&d| Dim::Known(d)).collect()),
-            quant: None,
-        })
-    }
-
-    fn constant(g: &mut Graph, name: &str, t: Tensor) -> ValueId {
-        let v = value(g, name, t.dtype(), &t.shape().to_vec());
-        g.constants.insert(v, Arc::new(t));
-        v
-    }
-
-    fn node(g: &mut Graph, name: &str, op: Op, inputs: &[ValueId], output: ValueId) {
-        g.nodes.push(Node {
-            name: name.into(),
-            op,
-            inputs: inputs.iter().map(|&i| Some(i)).collect(),
-            outputs: vec![Some(output)],
-        });
-    }
 
     /// `u8 x → DequantizeLinear → op(·, c) → MaxPool 2×2 → QuantizeLinear → u8 y`.
     fn graph(op: Binary, c: f32) -> (Graph, ValueId) {
@@ -169,18 +142,7 @@ mod tests {
         let u = value(&mut g, "u", DType::F32, &shape);
         let p = value(&mut g, "p", DType::F32, &[1, 2, 2, 3]);
         let y = value(&mut g, "y", DType::U8, &[1, 2, 2, 3]);
-        let dq = DequantizeAttrs {
-            axis: 1,
-            block_size: 0,
-            output_dtype: None,
-        };
-        node(
-            &mut g,
-            "dq",
-            Op::Quant(QuantOp::DequantizeLinear(dq)),
-            &[x, s, z],
-            v,
-        );
+        dequantize(&mut g, "dq", [x, s, z], v);
         let b = Op::Elementwise(ElementwiseOp::Binary(op));
         node(&mut g, "scale", b, &[v, c], u);
         let pool = Pool {
@@ -199,37 +161,10 @@ mod tests {
             ceil_mode: false,
         };
         node(&mut g, "pool", Op::Nn(NnOp::Pool(pool)), &[u], p);
-        let q = QuantizeAttrs {
-            axis: 1,
-            block_size: 0,
-            saturate: true,
-            output_dtype: None,
-            precision: None,
-        };
-        node(
-            &mut g,
-            "q",
-            Op::Quant(QuantOp::QuantizeLinear(q)),
-            &[p, s2, z2],
-            y,
-        );
+        quantize(&mut g, "q", [p, s2, z2], y);
         g.inputs = vec![x];
         g.outputs = vec![y];
         (g, x)
-    }
-
-    fn eval(g: &Graph, x: ValueId, input: &Tensor) -> Tensor {
-        let mut env: HashMap<ValueId, Tensor> = HashMap::from([(x, input.clone())]);
-        for n in &g.nodes {
-            let ins: Vec<Option<&Tensor>> = n
-                .inputs
-                .iter()
-                .map(|i| i.map(|i| g.constant(i).map(|t| &**t).unwrap_or_else(|| &env[&i])))
-                .collect();
-            let out = eval_node(&n.op, &ins, 1, 1).expect("op runs").remove(0);
-            env.insert(n.outputs[0].unwrap(), out.expect("an output"));
-        }
-        env[&g.outputs[0]].clone()
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::ir::ops::QuantOp;
 use crate::Result;
 
 pub(crate) use int8::{
-    pack_right_operand, right_zero_points, DynamicQMatMulPrepared, QConvPrepared,
+    pack_right_operand, right_zero_points, softmax_table, DynamicQMatMulPrepared, QConvPrepared,
     QConvTransposePrepared, QMatMulPrepared,
 };
 
@@ -38,5 +38,6 @@ pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
         QuantOp::QConvTranspose(q) => int8::qconv_transpose(q, ins, out),
         QuantOp::ChannelLut(l) => int8::channel_lut(l, ins, out),
         QuantOp::DynamicQMatMul(q) => int8::dynamic_qmatmul(q, ins, out),
+        QuantOp::QSoftmax(q) => int8::qsoftmax(q, ins, out),
     }
 }

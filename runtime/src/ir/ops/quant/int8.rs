@@ -146,6 +146,15 @@ pub struct QGlobalAveragePool {
     pub y: Quant8,
 }
 
+/// `Softmax` over the last axis of an 8-bit tensor into an 8-bit tensor: `Y = Q_y(softmax(DQ_x(X)))`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QSoftmax {
+    /// The input's quantization.
+    pub x: Quant8,
+    /// The output's quantization.
+    pub y: Quant8,
+}
+
 /// A transposed convolution whose stride equals its kernel, without padding or dilation
 /// (2-D, one group): every input pixel writes its own `kh × kw` output patch, so it is one 8-bit
 /// GEMM (`[C_out · kh · kw, C_in] · [C_in, H · W]`) and a scatter, no overlap to sum. Inputs:

@@ -14,6 +14,7 @@ use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::{pool_shape, Geometry, GlobalPoolKind, Pool, PoolKind};
 use crate::tensor::{byte_len, numel, strides_of, Element};
 use crate::{DType, Error, Result};
+use mote_kernels::cpu::pool::bytes::max_pool2d_u8;
 use mote_kernels::cpu::pool::{
     global_pool as pool_planes, pool2d, GlobalPoolOp, PoolOp, PoolParams,
 };
@@ -34,33 +35,16 @@ pub(super) fn pool(attrs: &Pool, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
                 pool_2d(&geometry, spatial, PoolOp::Max, xs, y, threads)
             })
         }
-        // 8-bit values (a quantized model's MaxPool) through the f32 kernel: widening is exact
-        // and a max only picks one of its inputs, so the result narrows back exactly.
+        // 8-bit values (a quantized model's MaxPool) on the byte kernel: a max only picks one
+        // of its inputs.
         PoolKind::Max { .. }
             if spatial.len() == 2
                 && matches!(x.dtype, DType::U8 | DType::I8)
                 && !out.is_used(1) =>
         {
-            let signed = x.dtype == DType::I8;
-            // Two monomorphic loops each way (they vectorise; one with a branch inside did not).
-            let xs: Vec<f32> = if signed {
-                x.bytes.iter().map(|&b| b as i8 as f32).collect()
-            } else {
-                x.bytes.iter().map(|&b| b as f32).collect()
-            };
-            let mut ys = vec![0f32; numel(&shape)];
-            pool_2d(&geometry, spatial, PoolOp::Max, &xs, &mut ys, threads)?;
             let y = out.alloc_uninit(0, x.dtype, &shape)?;
-            // Exact: every value is one of the inputs.
-            if signed {
-                y.bytes
-                    .iter_mut()
-                    .zip(&ys)
-                    .for_each(|(d, &v)| *d = v as i8 as u8);
-            } else {
-                y.bytes.iter_mut().zip(&ys).for_each(|(d, &v)| *d = v as u8);
-            }
-            Ok(())
+            let signed = x.dtype == DType::I8;
+            max_pool_2d_bytes(&geometry, spatial, signed, x.bytes, y.bytes, threads)
         }
         PoolKind::Average { count_include_pad } if spatial.len() == 2 => {
             let xs = f32_data("AveragePool", &x)?;
@@ -187,6 +171,49 @@ fn lp_norm(values: impl Iterator<Item = f32>, p: f32) -> f32 {
 
 /// A 2-D `MaxPool` / `AveragePool` of every `[N, C]` plane with the pooling kernel, planes
 /// split across threads (one kernel call per thread).
+/// 2-D max pooling of 8-bit planes, split over threads by planes as [`pool_2d`].
+fn max_pool_2d_bytes(
+    g: &Geometry,
+    spatial: &[usize],
+    signed: bool,
+    x: &[u8],
+    y: &mut [u8],
+    threads: usize,
+) -> Result<()> {
+    let (input_plane, output_plane) = (numel(spatial), numel(&g.output));
+    if output_plane == 0 {
+        return Ok(());
+    }
+    let workers = workers_for(threads, y.len(), output_plane);
+    parallel::for_each_chunk_mut(y, output_plane, workers, |p0, planes| {
+        let channels = planes.len() / output_plane;
+        let params = pool_params(g, spatial, channels);
+        let src = &x[p0 * input_plane..(p0 + channels) * input_plane];
+        max_pool2d_u8(&params, signed, src, planes).map_err(|e| kernel_error("MaxPool", e))
+    })
+}
+
+/// The kernels' geometry of `channels` planes pooled by `g`.
+fn pool_params(g: &Geometry, spatial: &[usize], channels: usize) -> PoolParams {
+    PoolParams {
+        channels,
+        in_h: spatial[0],
+        in_w: spatial[1],
+        out_h: g.output[0],
+        out_w: g.output[1],
+        kernel_h: g.kernel[0],
+        kernel_w: g.kernel[1],
+        stride_h: g.strides[0],
+        stride_w: g.strides[1],
+        dilation_h: g.dilations[0],
+        dilation_w: g.dilations[1],
+        pad_top: g.pads_begin[0],
+        pad_left: g.pads_begin[1],
+        pad_bottom: g.pads_end[0],
+        pad_right: g.pads_end[1],
+    }
+}
+
 fn pool_2d(
     g: &Geometry,
     spatial: &[usize],
@@ -206,23 +233,7 @@ fn pool_2d(
     let workers = workers_for(threads, y.len(), output_plane);
     parallel::for_each_chunk_mut(y, output_plane, workers, |p0, planes| {
         let channels = planes.len() / output_plane;
-        let params = PoolParams {
-            channels,
-            in_h: spatial[0],
-            in_w: spatial[1],
-            out_h: g.output[0],
-            out_w: g.output[1],
-            kernel_h: g.kernel[0],
-            kernel_w: g.kernel[1],
-            stride_h: g.strides[0],
-            stride_w: g.strides[1],
-            dilation_h: g.dilations[0],
-            dilation_w: g.dilations[1],
-            pad_top: g.pads_begin[0],
-            pad_left: g.pads_begin[1],
-            pad_bottom: g.pads_end[0],
-            pad_right: g.pads_end[1],
-        };
+        let params = pool_params(g, spatial, channels);
         let src = &x[p0 * input_plane..(p0 + channels) * input_plane];
         pool2d(&params, op, src, planes).map_err(|e| kernel_error(name, e))
     })

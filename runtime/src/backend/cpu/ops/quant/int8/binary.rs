@@ -5,7 +5,7 @@
 //! Broadcasting is reduced to runs: adjacent axes along which both operands are either whole or
 //! repeated are merged, so the last merged axis is a run the kernel takes in one call (an
 //! operand repeated along it passes one element). A squeeze-excite `x · s[c]` is one call per
-//! channel over the whole plane.
+//! channel over the whole plane; over small planes, one `qbinary_runs` call over the tensor.
 
 use super::super::super::{Inputs, Outputs};
 use super::{bytes_of, kernel_error};
@@ -38,6 +38,27 @@ pub(in crate::backend::cpu::ops::quant) fn qbinary(
     let run_len = runs.len;
     let rows = y.bytes.len() / run_len;
     if run_len < SHORT_RUN && rows > 1 {
+        if let Some(repeated) =
+            repeated_per_run(&runs, q.op, a.shape == &shape[..], b.shape == &shape[..])
+        {
+            // `x · s[c]` with `x` whole: one call over the whole tensor, `s` per run.
+            let (whole, qw, values, qv) = match repeated {
+                Side::B => (ab, qa, per_run(&runs, bb, Side::B), qb),
+                Side::A => (bb, qb, per_run(&runs, ab, Side::A), qa),
+            };
+            let kernel = mote_kernels::cpu::table().qbinary_runs;
+            let workers =
+                parallel::worker_count(ins.threads(), rows, y.bytes.len(), MIN_ELEMENTS_PER_THREAD);
+            return parallel::for_each_chunk_mut(y.bytes, run_len, workers, |first_run, chunk| {
+                let at = first_run * run_len;
+                let runs_here = chunk.len() / run_len;
+                let (w, v) = (
+                    &whole[at..at + chunk.len()],
+                    &values[first_run..first_run + runs_here],
+                );
+                kernel(op, w, qw, v, qv, qy, chunk, run_len).map_err(|e| kernel_error("QBinary", e))
+            });
+        }
         // Many short runs (a squeeze-excite `x · s[c]` over small planes): one kernel call per
         // run cost more than the arithmetic. Spell the repeated operands out instead and make
         // one call per thread over the whole tensor.
@@ -70,6 +91,29 @@ pub(in crate::backend::cpu::ops::quant) fn qbinary(
         }
         Ok(())
     })
+}
+
+/// Which operand is one value per run while the other is laid out as the whole output, when
+/// `qbinary_runs` can take the call (the repeated operand must be `b`, or `a` of a commutative
+/// op, which then swaps).
+fn repeated_per_run(runs: &Runs, op: Binary, a_is_output: bool, b_is_output: bool) -> Option<Side> {
+    let commutes = matches!(op, Binary::Add | Binary::Mul);
+    match (runs.a_whole, runs.b_whole) {
+        (true, false) if a_is_output => Some(Side::B),
+        (false, true) if b_is_output && commutes => Some(Side::A),
+        _ => None,
+    }
+}
+
+/// The repeated operand's value for each run, in run order.
+fn per_run(runs: &Runs, src: &[u8], side: Side) -> Vec<u8> {
+    let rows: usize = runs.outer.iter().product();
+    (0..rows)
+        .map(|r| {
+            let (oa, ob) = runs.offsets(r);
+            src[if side == Side::A { oa } else { ob }]
+        })
+        .collect()
 }
 
 /// Runs shorter than this are spelled out (see [`qbinary`]).

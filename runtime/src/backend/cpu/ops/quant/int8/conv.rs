@@ -1,5 +1,8 @@
 //! `QConv`: the 8-bit GEMM over the implicit im2col of each (image, group), or the 8-bit
 //! depthwise kernel, both requantizing in their epilogue; a folded `Lut` runs on the bytes after.
+//! A 1×1 conv over inputs of one position per image (the squeeze-excite convs after a global
+//! pool) is a matrix product of the `[N, C_in]` channels: it runs on the row-major `qmatmul`
+//! where the CPU has it, which the GEMM would run on a single column of its tile.
 
 use super::super::super::{Inputs, Outputs};
 use super::{bytes_of, gemm, kernel_error};
@@ -14,6 +17,7 @@ use mote_kernels::cpu::qdepthwise::{
     qdepthwise, PackedQDepthwiseWeights, QDepthwise, QDepthwiseOut,
 };
 use mote_kernels::cpu::qgemm::{PackedQWeights, QConvGeometry, QGemm, QOperandB, QOutput};
+use mote_kernels::cpu::qmatmul::{PackedQMatMulWeights, QMatMulCall, QMatMulFn, QMatMulOutput};
 use std::sync::Arc;
 
 /// What a `QConv` keeps from load time: weights packed for its kernel, and the requantization
@@ -32,11 +36,19 @@ pub(crate) struct QConvPrepared {
 enum QConvWeights {
     Gemm(Vec<PackedQWeights>),
     Depthwise(PackedQDepthwiseWeights),
+    /// A 1×1 conv over one position per image, as `[N, C_in] · Wᵀ` on the row-major product.
+    Rows(QMatMulFn, PackedQMatMulWeights),
 }
 
 impl QConvPrepared {
-    /// Packs `w` (`[C_out, C_in/group, kh, kw]`, or 1-D `[C_out, C_in/group, k]`).
-    pub(crate) fn new(q: &QConv, w: TensorView<'_>, bias: Option<TensorView<'_>>) -> Result<Self> {
+    /// Packs `w` (`[C_out, C_in/group, kh, kw]`, or 1-D `[C_out, C_in/group, k]`);
+    /// `single_position`: the input is known to have one position per image.
+    pub(crate) fn new(
+        q: &QConv,
+        w: TensorView<'_>,
+        bias: Option<TensorView<'_>>,
+        single_position: bool,
+    ) -> Result<Self> {
         let signed = match w.dtype {
             DType::I8 => true,
             DType::U8 => false,
@@ -87,7 +99,19 @@ impl QConvPrepared {
             ),
         };
         let depthwise = q.conv.group == out_channels && w.shape[1] == 1 && w.shape.len() == 4;
-        let kernel = if depthwise {
+        let rows_kernel = mote_kernels::cpu::table().qmatmul.map(|(_, f)| f);
+        let kernel = if let Some(f) = rows_kernel.filter(|_| {
+            single_position
+                && q.conv.group == 1
+                && taps == 1
+                && one_position_out(q, w.shape.len() - 2)
+        }) {
+            // `[C_out, C_in, 1, 1]` is `Wᵀ` row-major.
+            let (n, k) = (out_channels, w.shape[1]);
+            let packed = PackedQMatMulWeights::pack(n, k, w.bytes, k, signed, &q.w_zero_point)
+                .map_err(|e| kernel_error("QConv", e))?;
+            QConvWeights::Rows(f, packed)
+        } else if depthwise {
             let packed =
                 PackedQDepthwiseWeights::pack(w.bytes, signed, &q.w_zero_point, out_channels, taps)
                     .map_err(|e| kernel_error("QConv", e))?;
@@ -118,6 +142,19 @@ impl QConvPrepared {
     }
 }
 
+/// Whether the conv's window, on an input of one position, reads that position alone and gives
+/// one position (no padding).
+fn one_position_out(q: &QConv, spatial: usize) -> bool {
+    let ones = vec![1; spatial];
+    q.conv
+        .window
+        .resolve(&ones, Some(&ones), false)
+        .is_ok_and(|g| {
+            g.output.iter().all(|&o| o == 1)
+                && g.pads_begin.iter().chain(&g.pads_end).all(|&p| p == 0)
+        })
+}
+
 pub(in crate::backend::cpu::ops::quant) fn qconv(
     q: &QConv,
     ins: &Inputs<'_>,
@@ -128,10 +165,14 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
     let shape = conv_shape(&q.conv, Some(x.shape), Some(w.shape))?
         .ok_or_else(|| Error::internal("QConv: no output shape"))?;
     let fresh;
+    let one_position = x.shape.len() > 2 && x.shape[2..].iter().all(|&d| d == 1);
     let prepared = match ins.prepared() {
-        Some(Prepared::QConv(p)) => p,
+        // Packed for one position per image, and this input has more: pack for the GEMM.
+        Some(Prepared::QConv(p)) if one_position || !matches!(p.kernel, QConvWeights::Rows(..)) => {
+            p
+        }
         _ => {
-            fresh = Arc::new(QConvPrepared::new(q, w, ins.opt(2))?);
+            fresh = Arc::new(QConvPrepared::new(q, w, ins.opt(2), one_position)?);
             &*fresh
         }
     };
@@ -181,6 +222,28 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
         return Ok(());
     }
     match &prepared.kernel {
+        QConvWeights::Rows(f, wr) => {
+            let images = x.shape[0];
+            let call = QMatMulCall {
+                rows: images,
+                a: xb,
+                lda: c_in,
+                a_signed: q.x.signed,
+                a_zero_point: q.x.zero_point,
+                w: wr,
+            };
+            let output = QMatMulOutput::Requant {
+                y: &mut *y.bytes,
+                ldy: c_out,
+                signed: q.y.signed,
+                bias: &prepared.bias,
+                scale: &prepared.scale,
+                zero_point: q.y.zero_point,
+                lo,
+                hi,
+            };
+            gemm::run_rows("QConv", *f, &call, output, c_out, threads)?;
+        }
         QConvWeights::Depthwise(wd) => {
             let params = DepthwiseParams {
                 channels: c_in,

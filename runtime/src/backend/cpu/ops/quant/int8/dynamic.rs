@@ -1,9 +1,10 @@
 //! `DynamicQMatMul`: the dynamic-quantization product in one node. `x` is quantized to `u8`
-//! exactly as `DynamicQuantizeLinear` does, multiplied on the 8-bit GEMM as `Yᵀ = Wᵀ · Xᵀ`
-//! (the constant `W` is the GEMM's packed operand, as in `QMatMul`), and the `i32` products
-//! leave through the GEMM's `f32` epilogue scaled by `x_scale · w_scale[n]`: no `i32` tensor,
-//! `Cast` or `Mul` pass over the output. The bias is added after the result is transposed back, to
-//! the rounded product, as the unfused `Add` did.
+//! exactly as `DynamicQuantizeLinear` does, multiplied on the row-major 8-bit product
+//! (`qmatmul`) where the CPU has it, else on the 8-bit GEMM as `Yᵀ = Wᵀ · Xᵀ` (the constant `W`
+//! is the GEMM's packed operand, as in `QMatMul`), and the `i32` products leave through the
+//! kernel's `f32` epilogue scaled by `x_scale · w_scale[n]`: no `i32` tensor, `Cast` or `Mul`
+//! pass over the output. The bias is added last, to the rounded product, as the unfused `Add`
+//! did.
 
 use super::super::super::{Inputs, Outputs};
 use super::super::linear::dynamic_quantize_u8;
@@ -13,14 +14,18 @@ use crate::ir::ops::quant::DynamicQMatMul;
 use crate::tensor::TensorView;
 use crate::{bail, DType, Result};
 use mote_kernels::cpu::qgemm::{PackedQWeights, QGemm, QOperandB, QOutput};
+use mote_kernels::cpu::qmatmul::{PackedQMatMulWeights, QMatMulCall, QMatMulFn, QMatMulOutput};
 use mote_kernels::cpu::transpose::{transpose, TransposeParams};
 use std::sync::Arc;
 
 /// What a `DynamicQMatMul` keeps from load time.
 #[derive(Debug)]
 pub(crate) struct DynamicQMatMulPrepared {
-    /// `Wᵀ` (`[N, K]`) packed with its zero points.
-    packed: PackedQWeights,
+    /// Output columns `N` and depth `K`.
+    n: usize,
+    k: usize,
+    /// `W` packed with its zero points for the kernel that runs the product.
+    weights: Weights,
     /// The weight scale of each output column.
     w_scale: Vec<f32>,
     /// `f32` bias per output column (empty when the model has none).
@@ -66,15 +71,36 @@ impl DynamicQMatMulPrepared {
             ),
         };
         let wt = gemm::transposed_bytes(w.bytes, k, n)?; // Wᵀ row-major: `[N, K]`.
-        let layout = mote_kernels::cpu::table().qgemm_layout;
-        let packed = PackedQWeights::pack(layout, n, k, &wt, k, signed, &q.w_zero_point)
-            .map_err(|e| kernel_error("DynamicQMatMul", e))?;
+        let table = mote_kernels::cpu::table();
+        let zero_points = &q.w_zero_point;
+        let error = |e| kernel_error("DynamicQMatMul", e);
+        let weights = match table.qmatmul {
+            Some((_, f)) => Weights::Rows(
+                f,
+                PackedQMatMulWeights::pack(n, k, &wt, k, signed, zero_points).map_err(error)?,
+            ),
+            None => Weights::Gemm(
+                PackedQWeights::pack(table.qgemm_layout, n, k, &wt, k, signed, zero_points)
+                    .map_err(error)?,
+            ),
+        };
         Ok(DynamicQMatMulPrepared {
-            packed,
+            n,
+            k,
+            weights,
             w_scale,
             bias,
         })
     }
+}
+
+/// `W` packed for the kernel that runs the product.
+#[derive(Debug)]
+enum Weights {
+    /// For the row-major product (where an optimised variant of it runs), with its kernel.
+    Rows(QMatMulFn, PackedQMatMulWeights),
+    /// `Wᵀ` (`[N, K]`) for the GEMM.
+    Gemm(PackedQWeights),
 }
 
 pub(in crate::backend::cpu::ops::quant) fn dynamic_qmatmul(
@@ -94,7 +120,7 @@ pub(in crate::backend::cpu::ops::quant) fn dynamic_qmatmul(
             &*fresh
         }
     };
-    let (n, k) = (prepared.packed.rows(), prepared.packed.depth());
+    let (n, k) = (prepared.n, prepared.k);
     let Some((&kx, lead)) = x.shape.split_last() else {
         bail!(shape, "DynamicQMatMul: scalar input");
     };
@@ -117,12 +143,50 @@ pub(in crate::backend::cpu::ops::quant) fn dynamic_qmatmul(
     }
     // The product of the two scale tensors, as the chain's `Mul(x_scale, w_scale)` rounds it.
     let scale: Vec<f32> = prepared.w_scale.iter().map(|&s| x_scale * s).collect();
+    let packed = match &prepared.weights {
+        Weights::Gemm(packed) => packed,
+        Weights::Rows(f, w) => {
+            let call = QMatMulCall {
+                rows,
+                a: &xq,
+                lda: k,
+                a_signed: false,
+                a_zero_point: x_zero_point as i32,
+                w,
+            };
+            let threads = ins.threads();
+            if scale.iter().all(|s| s.is_finite()) {
+                let output = QMatMulOutput::F32 {
+                    y: &mut *y,
+                    ldy: n,
+                    scale: &scale,
+                };
+                gemm::run_rows("DynamicQMatMul", *f, &call, output, n, threads)?;
+            } else {
+                // As below: the `i32` products, then the same `f32` product per element.
+                let mut acc = vec![0i32; n * rows];
+                let output = QMatMulOutput::I32 {
+                    y: &mut acc,
+                    ldy: n,
+                };
+                gemm::run_rows("DynamicQMatMul", *f, &call, output, n, threads)?;
+                for (v, a) in y.chunks_exact_mut(n).zip(acc.chunks_exact(n)) {
+                    v.iter_mut()
+                        .zip(a)
+                        .zip(&scale)
+                        .for_each(|((v, &a), &s)| *v = a as f32 * s);
+                }
+            }
+            add_bias(y, &prepared.bias, n);
+            return Ok(());
+        }
+    };
     let xt = gemm::transposed_bytes(&xq, rows, k)?; // Xᵀ: `[K, rows]`.
     let call = QGemm {
         m: n,
         n: rows,
         k,
-        a: &prepared.packed,
+        a: packed,
         b: QOperandB::Matrix {
             data: &xt,
             ld: rows,
@@ -156,12 +220,16 @@ pub(in crate::backend::cpu::ops::quant) fn dynamic_qmatmul(
     // Back to row-major `[rows, N]` with the vectorised transpose, then the bias.
     let back = TransposeParams::contiguous(1, n, rows);
     transpose(&back, &yt, y).map_err(|e| kernel_error("DynamicQMatMul", e))?;
-    if !prepared.bias.is_empty() {
-        for row in y.chunks_exact_mut(n) {
-            row.iter_mut()
-                .zip(&prepared.bias)
-                .for_each(|(v, &b)| *v += b);
-        }
-    }
+    add_bias(y, &prepared.bias, n);
     Ok(())
+}
+
+/// `y[.., c] += bias[c]` over rows of `n` (nothing for an empty bias).
+fn add_bias(y: &mut [f32], bias: &[f32], n: usize) {
+    if bias.is_empty() {
+        return;
+    }
+    for row in y.chunks_exact_mut(n) {
+        row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
+    }
 }

@@ -1,11 +1,13 @@
 //! What every 8-bit op built on the GEMM shares: running one call over threads (the output cut
-//! into column blocks), the transposes that turn `A · W` into `Wᵀ · Aᵀ` (the GEMM packs its
-//! left operand, and the constant is `W`), and the folded table applied to the result.
+//! into column blocks, or row blocks for the row-major `qmatmul`), the transposes that turn
+//! `A · W` into `Wᵀ · Aᵀ` where `qgemm` runs it (it packs its left operand, and the constant is
+//! `W`), and the folded table applied to the result.
 
 use super::kernel_error;
 use crate::backend::cpu::parallel;
 use crate::Result;
 use mote_kernels::cpu::qgemm::{qgemm_block, split_output, QGemm, QOutput};
+use mote_kernels::cpu::qmatmul::{QMatMulCall, QMatMulFn, QMatMulOutput};
 use mote_kernels::cpu::transpose::bytes::transpose_u8;
 use mote_kernels::cpu::transpose::{transpose, TransposeParams};
 
@@ -26,6 +28,101 @@ pub(super) fn run(op: &str, call: &QGemm<'_>, output: QOutput<'_>, threads: usiz
     parallel::for_each_part(parts, |part| {
         qgemm_block(call, part).map_err(|e| kernel_error(op, e))
     })
+}
+
+/// Rows per thread grain of the row-major product (its tile height).
+const ROW_GRAIN: usize = 8;
+
+/// Runs the row-major product `call` into `output` (row stride `ldy`) with `f`, its rows split
+/// over as many of `threads` as the work is worth.
+pub(super) fn run_rows(
+    op: &str,
+    f: QMatMulFn,
+    call: &QMatMulCall<'_>,
+    output: QMatMulOutput<'_>,
+    ldy: usize,
+    threads: usize,
+) -> Result<()> {
+    let grains = call.rows.div_ceil(ROW_GRAIN);
+    let work = call.rows * call.w.features() * call.w.depth();
+    let workers = parallel::worker_count(threads, grains, work, MIN_MACS_PER_THREAD);
+    if workers <= 1 {
+        return f(call, output).map_err(|e| kernel_error(op, e));
+    }
+    let cuts: Vec<usize> = (1..workers)
+        .map(|t| (grains * t / workers) * ROW_GRAIN)
+        .chain([call.rows])
+        .collect();
+    let mut parts = Vec::with_capacity(cuts.len());
+    let (mut rest, mut start) = (Some(output), 0);
+    for &end in &cuts {
+        let (part, tail) = split_rows(
+            rest.take().expect("one output per cut"),
+            (end - start) * ldy,
+        );
+        let sub = QMatMulCall {
+            rows: end - start,
+            a: &call.a[(start * call.lda).min(call.a.len())..],
+            ..*call
+        };
+        parts.push((sub, part));
+        rest = Some(tail);
+        start = end;
+    }
+    parallel::for_each_part(parts, |(sub, part)| {
+        f(&sub, part).map_err(|e| kernel_error(op, e))
+    })
+}
+
+/// `output` cut after its first `len` elements (the tail is empty past the end).
+fn split_rows(output: QMatMulOutput<'_>, len: usize) -> (QMatMulOutput<'_>, QMatMulOutput<'_>) {
+    match output {
+        QMatMulOutput::I32 { y, ldy } => {
+            let (head, tail) = y.split_at_mut(len.min(y.len()));
+            (
+                QMatMulOutput::I32 { y: head, ldy },
+                QMatMulOutput::I32 { y: tail, ldy },
+            )
+        }
+        QMatMulOutput::F32 { y, ldy, scale } => {
+            let (head, tail) = y.split_at_mut(len.min(y.len()));
+            (
+                QMatMulOutput::F32 {
+                    y: head,
+                    ldy,
+                    scale,
+                },
+                QMatMulOutput::F32 {
+                    y: tail,
+                    ldy,
+                    scale,
+                },
+            )
+        }
+        QMatMulOutput::Requant {
+            y,
+            ldy,
+            signed,
+            bias,
+            scale,
+            zero_point,
+            lo,
+            hi,
+        } => {
+            let (head, tail) = y.split_at_mut(len.min(y.len()));
+            let part = |y| QMatMulOutput::Requant {
+                y,
+                ldy,
+                signed,
+                bias,
+                scale,
+                zero_point,
+                lo,
+                hi,
+            };
+            (part(head), part(tail))
+        }
+    }
 }
 
 /// `dst = srcᵀ` for the row-major `[rows, cols]` byte matrix `src` (`dst` is `[cols, rows]`).

@@ -1,6 +1,8 @@
-//! `QMatMul`: `Y = A · W` as the 8-bit GEMM `Yᵀ = Wᵀ · Aᵀ` (the GEMM's packed operand is its
-//! left one, and here the constant is `W`): `A`'s rows become the GEMM's columns, so `A` is
-//! transposed in, and the result transposed out.
+//! `QMatMul`: `Y = A · W` on the row-major 8-bit product (`qmatmul`: `A` read in place, `Y`
+//! written row by row) where the CPU has an optimised variant of it; elsewhere as the 8-bit
+//! GEMM `Yᵀ = Wᵀ · Aᵀ` (the GEMM's packed operand is its left one, and here the constant is
+//! `W`): `A`'s rows become the GEMM's columns, so `A` is transposed in, and the result
+//! transposed out.
 
 use super::super::super::{Inputs, Outputs};
 use super::{bytes_of, gemm, kernel_error};
@@ -9,13 +11,17 @@ use crate::ir::ops::quant::QMatMul;
 use crate::tensor::TensorView;
 use crate::{bail, DType, Result};
 use mote_kernels::cpu::qgemm::{PackedQWeights, QGemm, QOperandB, QOutput};
+use mote_kernels::cpu::qmatmul::{PackedQMatMulWeights, QMatMulCall, QMatMulFn, QMatMulOutput};
 use std::sync::Arc;
 
 /// What a `QMatMul` keeps from load time.
 #[derive(Debug)]
 pub(crate) struct QMatMulPrepared {
-    /// `Wᵀ` (`[N, K]`) packed.
-    packed: PackedQWeights,
+    /// Output columns `N` and depth `K`.
+    n: usize,
+    k: usize,
+    /// The packed weights.
+    weights: QMatMulWeights,
     /// `i32` bias per output column (zeros when the model has none).
     bias: Vec<i32>,
     /// `a.scale · w_scale[n] / y.scale` per output column.
@@ -68,15 +74,36 @@ impl QMatMulPrepared {
                 b.shape
             ),
         };
-        let layout = mote_kernels::cpu::table().qgemm_layout;
-        let packed = PackedQWeights::pack(layout, n, k, &wt, k, signed, &q.w_zero_point)
-            .map_err(|e| kernel_error("QMatMul", e))?;
+        let table = mote_kernels::cpu::table();
+        let zero_points = &q.w_zero_point;
+        let weights = match table.qmatmul {
+            Some((_, f)) => QMatMulWeights::Rows(
+                f,
+                PackedQMatMulWeights::pack(n, k, &wt, k, signed, zero_points)
+                    .map_err(|e| kernel_error("QMatMul", e))?,
+            ),
+            None => QMatMulWeights::Gemm(
+                PackedQWeights::pack(table.qgemm_layout, n, k, &wt, k, signed, zero_points)
+                    .map_err(|e| kernel_error("QMatMul", e))?,
+            ),
+        };
         Ok(QMatMulPrepared {
-            packed,
+            n,
+            k,
+            weights,
             bias,
             scale,
         })
     }
+}
+
+/// `W` packed for the kernel that runs the product.
+#[derive(Debug)]
+enum QMatMulWeights {
+    /// For the row-major product (where an optimised variant of it runs), with its kernel.
+    Rows(QMatMulFn, PackedQMatMulWeights),
+    /// `Wᵀ` (`[N, K]`) for the GEMM.
+    Gemm(PackedQWeights),
 }
 
 pub(in crate::backend::cpu::ops::quant) fn qmatmul(
@@ -94,7 +121,7 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
             &*fresh
         }
     };
-    let (n, k) = (prepared.packed.rows(), prepared.packed.depth());
+    let (n, k) = (prepared.n, prepared.k);
     let Some((&ka, lead)) = a.shape.split_last() else {
         bail!(shape, "QMatMul: scalar input");
     };
@@ -112,12 +139,38 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
     if y.bytes.is_empty() {
         return Ok(());
     }
+    let (lo, hi) = q.y.range();
+    let packed = match &prepared.weights {
+        QMatMulWeights::Gemm(packed) => packed,
+        QMatMulWeights::Rows(f, w) => {
+            let call = QMatMulCall {
+                rows,
+                a: ab,
+                lda: k,
+                a_signed: q.a.signed,
+                a_zero_point: q.a.zero_point,
+                w,
+            };
+            let output = QMatMulOutput::Requant {
+                y: y.bytes,
+                ldy: n,
+                signed: q.y.signed,
+                bias: &prepared.bias,
+                scale: &prepared.scale,
+                zero_point: q.y.zero_point,
+                lo,
+                hi,
+            };
+            gemm::run_rows("QMatMul", *f, &call, output, n, ins.threads())?;
+            return gemm::apply_table(y.bytes, q.lut.as_deref());
+        }
+    };
     let at = gemm::transposed_bytes(ab, rows, k)?; // Aᵀ: `[K, rows]`.
     let call = QGemm {
         m: n,
         n: rows,
         k,
-        a: &prepared.packed,
+        a: packed,
         b: QOperandB::Matrix {
             data: &at,
             ld: rows,
@@ -125,7 +178,6 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
         b_signed: q.a.signed,
         b_zero_point: q.a.zero_point,
     };
-    let (lo, hi) = q.y.range();
     let mut yt = vec![0u8; n * rows];
     let output = QOutput::Requant {
         c: &mut yt,

@@ -9,6 +9,7 @@ mod gemm;
 mod lut;
 mod matmul;
 mod pool;
+mod softmax;
 
 pub(super) use binary::qbinary;
 pub(super) use conv::qconv;
@@ -17,11 +18,13 @@ pub(super) use dynamic::dynamic_qmatmul;
 pub(super) use lut::{channel_lut, lut};
 pub(super) use matmul::{matmul_integer, qmatmul};
 pub(super) use pool::qglobal_average_pool;
+pub(super) use softmax::qsoftmax;
 
 pub(crate) use conv::QConvPrepared;
 pub(crate) use conv_transpose::QConvTransposePrepared;
 pub(crate) use dynamic::DynamicQMatMulPrepared;
 pub(crate) use matmul::{pack_right_operand, right_zero_points, QMatMulPrepared};
+pub(crate) use softmax::table as softmax_table;
 
 use crate::ir::ops::quant::Quant8;
 use crate::tensor::TensorView;
