@@ -5,12 +5,14 @@
 //! hard-swish's `/ 6`), run on the SIMD kernels of `mote_kernels::cpu::binary`, one call per
 //! broadcast run; their results equal the generic loops' bit for bit.
 
-use super::broadcast::{map2, zip_runs, Walk};
+use super::broadcast::{map2, zip_run, zip_runs, zip_runs_widened, zip_runs_with, RunFn, Walk};
 use super::scalar::{Int, Num};
+use super::widen::Widen;
 use crate::backend::cpu::ops::Outputs;
 use crate::ir::ops::elementwise::Binary;
-use crate::tensor::{broadcast_shapes, TensorView};
+use crate::tensor::{broadcast_shapes, numel, TensorView};
 use crate::{with_numeric_type, DType, Error, Result};
+use half::{bf16, f16};
 use mote_kernels::cpu::binary::BinaryOp;
 
 /// Evaluates `op(a, b)` into output 0.
@@ -48,14 +50,94 @@ pub(super) fn eval(
         | Binary::Div
         | Binary::Mod { .. }
         | Binary::PRelu => {
-            with_numeric_type!(a.dtype, T => arithmetic::<T>(op, &walk, a, b, &shape, out), _ => Err(unsupported()))
+            let z = out.alloc_uninit(0, a.dtype, &shape)?;
+            let dst = z.bytes;
+            macro_rules! native {
+                ($t:ty) => {
+                    zip_runs_with::<$t, $t>(
+                        &walk,
+                        a.as_slice()?,
+                        b.as_slice()?,
+                        cast_mut(dst)?,
+                        arithmetic_run(op)?,
+                    )
+                };
+            }
+            macro_rules! widened {
+                ($t:ty) => {
+                    zip_runs_widened::<$t, _, $t>(
+                        &walk,
+                        a.as_slice()?,
+                        b.as_slice()?,
+                        cast_mut(dst)?,
+                        arithmetic_run(op)?,
+                        <$t>::narrow,
+                    )
+                };
+            }
+            match a.dtype {
+                DType::F32 => native!(f32),
+                DType::F64 => native!(f64),
+                DType::I32 => native!(i32),
+                DType::I64 => native!(i64),
+                DType::U64 => native!(u64),
+                DType::F16 => widened!(f16),
+                DType::BF16 => widened!(bf16),
+                DType::I8 => widened!(i8),
+                DType::U8 => widened!(u8),
+                DType::I16 => widened!(i16),
+                DType::U16 => widened!(u16),
+                DType::U32 => widened!(u32),
+                _ => Err(unsupported()),
+            }
         }
         _ if op.is_comparison() => {
             let dst = out.alloc_uninit(0, DType::Bool, &shape)?.bytes;
-            if a.dtype == DType::Bool {
-                return compare::<u8>(op, &walk, a.bytes, b.bytes, dst);
+            // `x > y` is computed as `y < x` on the swapped walk (and `>=` as `<=`), so each
+            // type has three loops, not five.
+            let (swap, run_of) = comparison(op)?;
+            let swapped;
+            let (walk, a, b) = if swap {
+                swapped = walk.swapped();
+                (&swapped, b, a)
+            } else {
+                (&walk, a, b)
+            };
+            macro_rules! native {
+                ($t:ty) => {
+                    zip_runs_with::<$t, u8>(walk, a.as_slice()?, b.as_slice()?, dst, run_of.of())
+                };
             }
-            with_numeric_type!(a.dtype, T => compare::<T>(op, &walk, a.as_slice()?, b.as_slice()?, dst), _ => Err(unsupported()))
+            macro_rules! widened {
+                ($t:ty) => {
+                    zip_runs_widened::<$t, u8, u8>(
+                        walk,
+                        a.as_slice()?,
+                        b.as_slice()?,
+                        dst,
+                        run_of.of(),
+                        |v| v,
+                    )
+                };
+            }
+            match a.dtype {
+                // Bools compare as their bytes.
+                DType::Bool | DType::U8 => {
+                    zip_runs_with::<u8, u8>(walk, a.bytes, b.bytes, dst, run_of.of())
+                }
+                DType::F32 => native!(f32),
+                DType::F64 => native!(f64),
+                DType::I32 => native!(i32),
+                DType::I64 => native!(i64),
+                DType::U64 => native!(u64),
+                DType::F16 => widened!(f16),
+                DType::BF16 => widened!(bf16),
+                DType::I8 => widened!(i8),
+                DType::I16 => widened!(i16),
+                DType::U16 => widened!(u16),
+                DType::U32 => widened!(u32),
+                _ => Err(unsupported()),
+            }
         }
         Binary::And | Binary::Or | Binary::Xor => {
             if a.dtype != DType::Bool {
@@ -69,47 +151,84 @@ pub(super) fn eval(
                 _ => map2(&walk, x, y, dst, |x, y| ((x != 0) != (y != 0)) as u8),
             }
         }
-        _ => match a.dtype {
-            DType::I8 => bits::<i8>(op, &walk, a, b, &shape, out),
-            DType::U8 => bits::<u8>(op, &walk, a, b, &shape, out),
-            DType::I16 => bits::<i16>(op, &walk, a, b, &shape, out),
-            DType::U16 => bits::<u16>(op, &walk, a, b, &shape, out),
-            DType::I32 => bits::<i32>(op, &walk, a, b, &shape, out),
-            DType::U32 => bits::<u32>(op, &walk, a, b, &shape, out),
-            DType::I64 => bits::<i64>(op, &walk, a, b, &shape, out),
-            DType::U64 => bits::<u64>(op, &walk, a, b, &shape, out),
+        Binary::BitShiftRight => match a.dtype {
+            DType::I8 => shift_right::<i8>(&walk, a, b, &shape, out),
+            DType::U8 => shift_right::<u8>(&walk, a, b, &shape, out),
+            DType::I16 => shift_right::<i16>(&walk, a, b, &shape, out),
+            DType::U16 => shift_right::<u16>(&walk, a, b, &shape, out),
+            DType::I32 => shift_right::<i32>(&walk, a, b, &shape, out),
+            DType::U32 => shift_right::<u32>(&walk, a, b, &shape, out),
+            DType::I64 => shift_right::<i64>(&walk, a, b, &shape, out),
+            DType::U64 => shift_right::<u64>(&walk, a, b, &shape, out),
             _ => Err(unsupported()),
         },
+        _ => {
+            if !a.dtype.is_integer() {
+                return Err(unsupported());
+            }
+            // The other bit operators do not depend on signedness (a negative shift count is
+            // out of range either way): they run on the unsigned type of the same width.
+            let dst = out.alloc_uninit(0, a.dtype, &shape)?.bytes;
+            let (x, y) = (a.bytes, b.bytes);
+            match a.dtype.size() {
+                1 => bits::<u8>(op, &walk, x, y, dst),
+                2 => bits::<u16>(op, &walk, cast(x)?, cast(y)?, cast_mut(dst)?),
+                4 => bits::<u32>(op, &walk, cast(x)?, cast(y)?, cast_mut(dst)?),
+                8 => bits::<u64>(op, &walk, cast(x)?, cast(y)?, cast_mut(dst)?),
+                _ => Err(unsupported()),
+            }
+        }
     }
 }
 
-fn arithmetic<T: Num>(
-    op: Binary,
-    walk: &Walk,
-    a: TensorView<'_>,
-    b: TensorView<'_>,
-    shape: &[usize],
-    out: &mut Outputs,
-) -> Result<()> {
-    let (x, y) = (a.as_slice::<T>()?, b.as_slice::<T>()?);
-    let mut z = out.alloc_uninit(0, a.dtype, shape)?;
-    let dst = z.as_mut_slice::<T>()?;
-    match op {
-        Binary::Add => map2(walk, x, y, dst, T::add),
-        Binary::Sub => map2(walk, x, y, dst, T::sub),
-        Binary::Mul => map2(walk, x, y, dst, T::mul),
-        Binary::Div => map2(walk, x, y, dst, T::div),
-        Binary::Mod { fmod: false } => map2(walk, x, y, dst, T::rem_floor),
-        Binary::Mod { fmod: true } => map2(walk, x, y, dst, T::rem_trunc),
-        Binary::PRelu => map2(
-            walk,
+fn cast<T: bytemuck::Pod>(bytes: &[u8]) -> Result<&[T]> {
+    bytemuck::try_cast_slice(bytes)
+        .map_err(|e| Error::internal(format!("binary op input not viewable: {e}")))
+}
+
+fn cast_mut<T: bytemuck::Pod>(bytes: &mut [u8]) -> Result<&mut [T]> {
+    bytemuck::try_cast_slice_mut(bytes)
+        .map_err(|e| Error::internal(format!("binary op output not viewable: {e}")))
+}
+
+/// The loop computing arithmetic `op` along one run, in `T`.
+fn arithmetic_run<T: Num>(op: Binary) -> Result<RunFn<T, T>> {
+    fn add<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::add)
+    }
+    fn sub<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::sub)
+    }
+    fn mul<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::mul)
+    }
+    fn div<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::div)
+    }
+    fn rem_floor<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::rem_floor)
+    }
+    fn rem_trunc<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::rem_trunc)
+    }
+    fn prelu<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(
             x,
             y,
-            dst,
+            z,
             |x, slope| if x < T::ZERO { x.mul(slope) } else { x },
-        ),
-        _ => Err(Error::internal(format!("{} is not arithmetic", op.name()))),
+        )
     }
+    Ok(match op {
+        Binary::Add => add::<T>,
+        Binary::Sub => sub::<T>,
+        Binary::Mul => mul::<T>,
+        Binary::Div => div::<T>,
+        Binary::Mod { fmod: false } => rem_floor::<T>,
+        Binary::Mod { fmod: true } => rem_trunc::<T>,
+        Binary::PRelu => prelu::<T>,
+        _ => return Err(Error::internal(format!("{} is not arithmetic", op.name()))),
+    })
 }
 
 /// The SIMD kernel operator computing `op`, if there is one.
@@ -152,30 +271,64 @@ fn simd_arithmetic(
     })
 }
 
-/// Comparisons of any ordered type (bools come as their bytes).
-fn compare<T: PartialOrd + Copy + Sync>(
-    op: Binary,
-    walk: &Walk,
-    x: &[T],
-    y: &[T],
-    dst: &mut [u8],
-) -> Result<()> {
-    match op {
-        Binary::Equal => map2(walk, x, y, dst, |x, y| (x == y) as u8),
-        Binary::Less => map2(walk, x, y, dst, |x, y| (x < y) as u8),
-        Binary::Greater => map2(walk, x, y, dst, |x, y| (x > y) as u8),
-        Binary::LessOrEqual => map2(walk, x, y, dst, |x, y| (x <= y) as u8),
-        Binary::GreaterOrEqual => map2(walk, x, y, dst, |x, y| (x >= y) as u8),
-        _ => Err(Error::internal(format!(
-            "{} is not a comparison",
-            op.name()
-        ))),
+/// The three comparison loops; `>` and `>=` are `<` and `<=` with the operands swapped.
+#[derive(Clone, Copy)]
+enum Comparison {
+    Equal,
+    Less,
+    LessOrEqual,
+}
+
+impl Comparison {
+    /// The loop along one run, in `T`.
+    fn of<T: PartialOrd + Copy>(self) -> RunFn<T, u8> {
+        fn equal<T: PartialOrd + Copy>(x: &[T], y: &[T], z: &mut [u8]) {
+            zip_run(x, y, z, |x, y| (x == y) as u8)
+        }
+        fn less<T: PartialOrd + Copy>(x: &[T], y: &[T], z: &mut [u8]) {
+            zip_run(x, y, z, |x, y| (x < y) as u8)
+        }
+        fn less_or_equal<T: PartialOrd + Copy>(x: &[T], y: &[T], z: &mut [u8]) {
+            zip_run(x, y, z, |x, y| (x <= y) as u8)
+        }
+        match self {
+            Comparison::Equal => equal::<T>,
+            Comparison::Less => less::<T>,
+            Comparison::LessOrEqual => less_or_equal::<T>,
+        }
     }
 }
 
-/// Bitwise operators and shifts of integers.
-fn bits<T: Int>(
-    op: Binary,
+/// Whether `op` swaps its operands, and the comparison it then computes.
+fn comparison(op: Binary) -> Result<(bool, Comparison)> {
+    Ok(match op {
+        Binary::Equal => (false, Comparison::Equal),
+        Binary::Less => (false, Comparison::Less),
+        Binary::Greater => (true, Comparison::Less),
+        Binary::LessOrEqual => (false, Comparison::LessOrEqual),
+        Binary::GreaterOrEqual => (true, Comparison::LessOrEqual),
+        _ => {
+            return Err(Error::internal(format!(
+                "{} is not a comparison",
+                op.name()
+            )))
+        }
+    })
+}
+
+/// Bitwise operators and left shifts of integers, on the unsigned type of their width.
+fn bits<T: Int>(op: Binary, walk: &Walk, x: &[T], y: &[T], dst: &mut [T]) -> Result<()> {
+    match op {
+        Binary::BitwiseAnd => map2(walk, x, y, dst, |x, y| x & y),
+        Binary::BitwiseOr => map2(walk, x, y, dst, |x, y| x | y),
+        Binary::BitwiseXor => map2(walk, x, y, dst, |x, y| x ^ y),
+        Binary::BitShiftLeft => map2(walk, x, y, dst, T::shift_left),
+        _ => Err(Error::unsupported(op.name(), "this dtype")),
+    }
+}
+
+/// Right shifts: arithmetic for signed types, so one loop per type.
+fn shift_right<T: Int>(
     walk: &Walk,
     a: TensorView<'_>,
     b: TensorView<'_>,
@@ -184,15 +337,7 @@ fn bits<T: Int>(
 ) -> Result<()> {
     let (x, y) = (a.as_slice::<T>()?, b.as_slice::<T>()?);
     let mut z = out.alloc_uninit(0, a.dtype, shape)?;
-    let dst = z.as_mut_slice::<T>()?;
-    match op {
-        Binary::BitwiseAnd => map2(walk, x, y, dst, |x, y| x & y),
-        Binary::BitwiseOr => map2(walk, x, y, dst, |x, y| x | y),
-        Binary::BitwiseXor => map2(walk, x, y, dst, |x, y| x ^ y),
-        Binary::BitShiftLeft => map2(walk, x, y, dst, T::shift_left),
-        Binary::BitShiftRight => map2(walk, x, y, dst, T::shift_right),
-        _ => Err(Error::unsupported(op.name(), format!("dtype {}", a.dtype))),
-    }
+    map2(walk, x, y, z.as_mut_slice::<T>()?, T::shift_right)
 }
 
 /// `Pow`: the output has the base's dtype. Same-typed operands compute natively (f16/bf16
@@ -206,51 +351,81 @@ fn pow(
 ) -> Result<()> {
     let unsupported = || Error::unsupported("Pow", format!("dtypes {} and {}", a.dtype, b.dtype));
     if a.dtype == b.dtype {
-        return with_numeric_type!(a.dtype, T => pow_same::<T>(walk, a, b, shape, out), _ => Err(unsupported()));
+        let z = out.alloc_uninit(0, a.dtype, shape)?;
+        let dst = z.bytes;
+        // x^2 (variance, squared errors) is by far the most common power: skip powf.
+        let square = b.len() == 1 && b.to_f64_vec()?.first() == Some(&2.0);
+        macro_rules! native {
+            ($t:ty) => {
+                zip_runs_with::<$t, $t>(
+                    walk,
+                    a.as_slice()?,
+                    b.as_slice()?,
+                    cast_mut(dst)?,
+                    pow_run(square),
+                )
+            };
+        }
+        macro_rules! widened {
+            ($t:ty) => {
+                zip_runs_widened::<$t, _, $t>(
+                    walk,
+                    a.as_slice()?,
+                    b.as_slice()?,
+                    cast_mut(dst)?,
+                    pow_run(square),
+                    <$t>::narrow,
+                )
+            };
+        }
+        return match a.dtype {
+            DType::F32 => native!(f32),
+            DType::F64 => native!(f64),
+            DType::I32 => native!(i32),
+            DType::I64 => native!(i64),
+            DType::U64 => native!(u64),
+            DType::F16 => widened!(f16),
+            DType::BF16 => widened!(bf16),
+            DType::I8 => widened!(i8),
+            DType::U8 => widened!(u8),
+            DType::I16 => widened!(i16),
+            DType::U16 => widened!(u16),
+            DType::U32 => widened!(u32),
+            _ => Err(unsupported()),
+        };
     }
     if !(b.dtype.is_float() || b.dtype.is_integer()) {
         return Err(unsupported());
     }
-    let exponents = b.to_f64_vec()?;
-    with_numeric_type!(a.dtype, T => pow_f64::<T>(walk, a, &exponents, shape, out), _ => Err(unsupported()))
+    // In f64 once for every type; only the final cast is per type.
+    let (bases, exponents) = (a.to_f64_vec()?, b.to_f64_vec()?);
+    let mut powers = vec![0.0f64; numel(shape)];
+    map2(walk, &bases, &exponents, &mut powers, f64::powf)?;
+    with_numeric_type!(a.dtype, T => {
+        let dst = out.alloc_typed::<T>(0, shape)?;
+        dst.iter_mut().zip(&powers).for_each(|(d, &p)| *d = T::from_f64(p));
+        Ok(())
+    }, _ => Err(unsupported()))
 }
 
-fn pow_same<T: Num>(
-    walk: &Walk,
-    a: TensorView<'_>,
-    b: TensorView<'_>,
-    shape: &[usize],
-    out: &mut Outputs,
-) -> Result<()> {
-    let (x, y) = (a.as_slice::<T>()?, b.as_slice::<T>()?);
-    let mut z = out.alloc_uninit(0, a.dtype, shape)?;
-    let dst = z.as_mut_slice::<T>()?;
-    // x^2 (variance, squared errors) is by far the most common power: skip powf.
-    if y.len() == 1 && y.first().is_some_and(|e| e.to_f64() == 2.0) {
-        map2(walk, x, y, dst, |x, _| x.mul(x))
-    } else {
-        map2(walk, x, y, dst, T::pow)
+/// The `Pow` loop along one run in `T`: `x·x` for an exponent of 2.
+fn pow_run<T: Num>(square: bool) -> RunFn<T, T> {
+    fn pow<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, T::pow)
     }
-}
-
-fn pow_f64<T: Num>(
-    walk: &Walk,
-    a: TensorView<'_>,
-    exponents: &[f64],
-    shape: &[usize],
-    out: &mut Outputs,
-) -> Result<()> {
-    let x = a.as_slice::<T>()?;
-    let mut z = out.alloc_uninit(0, a.dtype, shape)?;
-    map2(walk, x, exponents, z.as_mut_slice::<T>()?, |x, e| {
-        T::from_f64(x.to_f64().powf(e))
-    })
+    fn squared<T: Num>(x: &[T], y: &[T], z: &mut [T]) {
+        zip_run(x, y, z, |x, _| x.mul(x))
+    }
+    if square {
+        squared::<T>
+    } else {
+        pow::<T>
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::numel;
     use crate::Tensor;
 
     /// Finite values with every special value mixed in.

@@ -6,6 +6,7 @@
 //! row covering everything; a bias `[C, 1, 1]` added to `[N, C, H, W]` gives `N * C` rows of
 //! `H * W`. The kernels then run tight loops over plain slices.
 
+use super::widen::Widen;
 use crate::backend::cpu::parallel::{for_each_chunk_mut, worker_count};
 use crate::tensor::{numel, strides_of};
 use crate::{Error, Result};
@@ -93,6 +94,28 @@ impl Walk {
         }
     }
 
+    /// The same walk with operands 0 and 1 exchanged (`x > y` as `y < x`).
+    pub(super) fn swapped(&self) -> Walk {
+        let swap = |strides: &[usize]| {
+            let mut s = strides.to_vec();
+            if s.len() >= 2 {
+                s.swap(0, 1);
+            }
+            s
+        };
+        Walk {
+            row_len: self.row_len,
+            row_strides: swap(&self.row_strides),
+            outer: self
+                .outer
+                .iter()
+                .map(|(size, strides)| (*size, swap(strides)))
+                .collect(),
+            rows: self.rows,
+            threads: self.threads,
+        }
+    }
+
     /// Threads the kernels may use.
     pub(super) fn threads(&self) -> usize {
         self.threads
@@ -106,10 +129,16 @@ impl Walk {
     /// Calls `f(out_offset, operand_offsets, len)` for each run of output elements in
     /// `range`, in order: a run is a row, or the part of one that lies in `range`. Along a
     /// run, each operand reads `len` contiguous elements or repeats one.
+    ///
+    /// Compiled once, behind a `dyn` call per run: only the loop over a run's elements (in
+    /// `f`) is specialized per op and element type. Inlined into every op and type, this index
+    /// walking took ~1 MB of the shared library; a call per run costs nanoseconds against a
+    /// run's elements (a row of the broadcast).
+    #[inline(never)]
     pub(super) fn for_each_run(
         &self,
         range: Range<usize>,
-        mut f: impl FnMut(usize, &[usize], usize) -> Result<()>,
+        f: &mut dyn FnMut(usize, &[usize], usize) -> Result<()>,
     ) -> Result<()> {
         let n = self.row_len;
         if range.is_empty() || n == 0 {
@@ -190,6 +219,17 @@ pub(super) fn parallel<O: Send>(
     threads: usize,
     work: impl Fn(&mut [O], usize) -> Result<()> + Sync,
 ) -> Result<()> {
+    parallel_dyn(out, threads, &work)
+}
+
+/// [`parallel`] behind one `dyn` call per chunk: the splitting and the panic guard are
+/// compiled once per element type, not once per op and type (several hundred copies).
+#[inline(never)]
+fn parallel_dyn<O: Send>(
+    out: &mut [O],
+    threads: usize,
+    work: &(dyn Fn(&mut [O], usize) -> Result<()> + Sync),
+) -> Result<()> {
     let workers = worker_count(threads, out.len(), out.len(), MIN_ELEMENTS_PER_THREAD);
     for_each_chunk_mut(out, 1, workers, |start, chunk| work(chunk, start))
 }
@@ -217,7 +257,7 @@ pub(super) fn zip_runs<A: Sync, B: Sync, O: Send>(
     f: impl Fn(&[A], &[B], &mut [O]) -> Result<()> + Sync,
 ) -> Result<()> {
     parallel(out, walk.threads(), |chunk, start| {
-        walk.for_each_run(start..start + chunk.len(), |pos, offsets, len| {
+        walk.for_each_run(start..start + chunk.len(), &mut |pos, offsets, len| {
             let dst = out_run(chunk, pos - start, len)?;
             let x = walk.run_of(a, 0, offsets[0], len)?;
             let y = walk.run_of(b, 1, offsets[1], len)?;
@@ -228,37 +268,115 @@ pub(super) fn zip_runs<A: Sync, B: Sync, O: Send>(
 
 /// `out[i] = f(a[i'], b[i''])` over the broadcast of `a` and `b` (the walk's two operands).
 #[inline(always)]
-pub(super) fn map2<A: Copy + Sync, B: Copy + Sync, O: Send>(
+pub(super) fn map2<A: Copy + Sync, B: Copy + Sync, O: Copy + Send>(
     walk: &Walk,
     a: &[A],
     b: &[B],
     out: &mut [O],
     f: impl Fn(A, B) -> O + Sync,
 ) -> Result<()> {
-    let (a_contiguous, b_contiguous) = (walk.contiguous(0), walk.contiguous(1));
     zip_runs(walk, a, b, out, |x, y, dst| {
-        // A non-contiguous operand's run is its one repeated element.
-        match (a_contiguous, b_contiguous) {
-            (true, true) => dst
-                .iter_mut()
-                .zip(x)
-                .zip(y)
-                .for_each(|((d, &x), &y)| *d = f(x, y)),
-            (true, false) => {
-                let y = y[0];
-                dst.iter_mut().zip(x).for_each(|(d, &x)| *d = f(x, y));
-            }
-            (false, true) => {
-                let x = x[0];
-                dst.iter_mut().zip(y).for_each(|(d, &y)| *d = f(x, y));
-            }
-            (false, false) => {
-                let (x, y) = (x[0], y[0]);
-                dst.iter_mut().for_each(|d| *d = f(x, y));
-            }
+        zip_run(x, y, dst, &f);
+        Ok(())
+    })
+}
+
+/// `dst[i] = f(x[i], y[i])` along one run, where `x` and `y` each hold `dst.len()` elements
+/// or one repeated element.
+#[inline(always)]
+pub(super) fn zip_run<A: Copy, B: Copy, O: Copy>(
+    x: &[A],
+    y: &[B],
+    dst: &mut [O],
+    f: impl Fn(A, B) -> O,
+) {
+    match (x.len() == 1, y.len() == 1) {
+        (false, false) => dst
+            .iter_mut()
+            .zip(x)
+            .zip(y)
+            .for_each(|((d, &x), &y)| *d = f(x, y)),
+        (false, true) => {
+            let y = y[0];
+            dst.iter_mut().zip(x).for_each(|(d, &x)| *d = f(x, y));
+        }
+        (true, false) => {
+            let x = x[0];
+            dst.iter_mut().zip(y).for_each(|(d, &y)| *d = f(x, y));
+        }
+        // (One value repeated: not worth a vectorized loop of its own per op and type.)
+        (true, true) => dst.fill(f(x[0], y[0])),
+    }
+}
+
+/// A loop over one run ([`zip_run`]'s contract), compiled once per op and element type.
+pub(super) type RunFn<W, O> = fn(&[W], &[W], &mut [O]);
+
+/// `run` over the broadcast of `a` and `b`.
+pub(super) fn zip_runs_with<W: Copy + Sync, O: Send>(
+    walk: &Walk,
+    a: &[W],
+    b: &[W],
+    out: &mut [O],
+    run: RunFn<W, O>,
+) -> Result<()> {
+    zip_runs(walk, a, b, out, |x, y, dst| {
+        run(x, y, dst);
+        Ok(())
+    })
+}
+
+/// Elements per block of [`zip_runs_widened`]: stack buffers, no allocation.
+const WIDE_BLOCK: usize = 256;
+
+/// `run`, the loop of the wide type `T::W`, over the broadcast of narrow operands: each run
+/// is widened block by block into stack buffers and each result stored with `store`. The rare
+/// types so share the wide type's loops without a tensor-sized temporary.
+pub(super) fn zip_runs_widened<T: Widen, O: Copy + Default, P: Send>(
+    walk: &Walk,
+    a: &[T],
+    b: &[T],
+    out: &mut [P],
+    run: RunFn<T::W, O>,
+    store: impl Fn(O) -> P + Sync,
+) -> Result<()>
+where
+    T::W: Sync,
+{
+    zip_runs(walk, a, b, out, |x, y, dst| {
+        let mut wx = [T::W::default(); WIDE_BLOCK];
+        let mut wy = [T::W::default(); WIDE_BLOCK];
+        let mut wz = [O::default(); WIDE_BLOCK];
+        for (k, d) in dst.chunks_mut(WIDE_BLOCK).enumerate() {
+            let (start, n) = (k * WIDE_BLOCK, d.len());
+            let xs = widen_block(x, start, n, &mut wx);
+            let ys = widen_block(y, start, n, &mut wy);
+            run(xs, ys, &mut wz[..n]);
+            d.iter_mut().zip(&wz[..n]).for_each(|(d, &z)| *d = store(z));
         }
         Ok(())
     })
+}
+
+/// Elements `start..start + n` of a run widened into `buf`, or its one repeated element.
+fn widen_block<'b, T: Widen>(
+    run: &[T],
+    start: usize,
+    n: usize,
+    buf: &'b mut [T::W; WIDE_BLOCK],
+) -> &'b [T::W] {
+    match run {
+        [one] => {
+            buf[0] = one.widen();
+            &buf[..1]
+        }
+        _ => {
+            buf.iter_mut()
+                .zip(&run[start..start + n])
+                .for_each(|(b, &v)| *b = v.widen());
+            &buf[..n]
+        }
+    }
 }
 
 /// `f(&mut out[i], b[i'])` over `b` broadcast to the output (the walk's one operand): a
@@ -272,7 +390,7 @@ pub(super) fn update<B: Copy + Sync, O: Send>(
 ) -> Result<()> {
     let b_contiguous = walk.contiguous(0);
     parallel(out, walk.threads(), |chunk, start| {
-        walk.for_each_run(start..start + chunk.len(), |pos, offsets, len| {
+        walk.for_each_run(start..start + chunk.len(), &mut |pos, offsets, len| {
             let dst = out_run(chunk, pos - start, len)?;
             let y = walk.run_of(b, 0, offsets[0], len)?;
             if b_contiguous {
@@ -351,7 +469,7 @@ mod tests {
     fn runs_over_a_sub_range_start_mid_row() {
         let walk = Walk::new(&[2, 3], &[&[2, 3], &[3]]).unwrap();
         let mut runs = Vec::new();
-        walk.for_each_run(2..5, |pos, offsets, len| {
+        walk.for_each_run(2..5, &mut |pos, offsets, len| {
             runs.push((pos, offsets.to_vec(), len));
             Ok(())
         })

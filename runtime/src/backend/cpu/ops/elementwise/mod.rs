@@ -18,6 +18,7 @@ mod select;
 mod tests;
 mod unary;
 mod variadic;
+mod widen;
 
 use super::{Inputs, Outputs};
 use crate::ir::ops::elementwise::{align_at_axis, ElementwiseOp};

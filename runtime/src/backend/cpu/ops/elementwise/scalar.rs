@@ -19,7 +19,6 @@ pub(super) trait Num: Element {
     const ZERO: Self;
     /// Multiplicative identity.
     const ONE: Self;
-    fn to_f64(self) -> f64;
     /// A C cast: integers truncate toward zero and saturate (NaN gives 0).
     fn from_f64(v: f64) -> Self;
     fn add(self, o: Self) -> Self;
@@ -68,10 +67,6 @@ macro_rules! int_num {
         impl Num for $t {
             const ZERO: Self = 0;
             const ONE: Self = 1;
-            #[inline(always)]
-            fn to_f64(self) -> f64 {
-                self as f64
-            }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
                 v as $t
@@ -222,10 +217,6 @@ macro_rules! float_num {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             #[inline(always)]
-            fn to_f64(self) -> f64 {
-                self as f64
-            }
-            #[inline(always)]
             fn from_f64(v: f64) -> Self {
                 v as $t
             }
@@ -299,10 +290,6 @@ macro_rules! half_num {
         impl Num for $t {
             const ZERO: Self = <$t>::ZERO;
             const ONE: Self = <$t>::ONE;
-            #[inline(always)]
-            fn to_f64(self) -> f64 {
-                <$t>::to_f64(self)
-            }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
                 <$t>::from_f64(v)

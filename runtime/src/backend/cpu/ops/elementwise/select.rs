@@ -56,7 +56,7 @@ fn select<T: Copy + Send + Sync>(
     let step = |k| walk.contiguous(k) as usize;
     let (sc, sx, sy) = (step(0), step(1), step(2));
     parallel(out, walk.threads(), |chunk, start| {
-        walk.for_each_run(start..start + chunk.len(), |pos, offsets, len| {
+        walk.for_each_run(start..start + chunk.len(), &mut |pos, offsets, len| {
             let dst = out_run(chunk, pos - start, len)?;
             let c = walk.run_of(cond, 0, offsets[0], len)?;
             let xs = walk.run_of(x, 1, offsets[1], len)?;

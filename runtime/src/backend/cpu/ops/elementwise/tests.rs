@@ -196,3 +196,120 @@ fn mismatched_dtypes_and_unsupported_dtypes_are_errors() {
     .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::UnsupportedOp { .. }));
 }
+
+/// Every numeric dtype (the rare ones are computed through a wider type) against the
+/// element-level oracle in the storage type itself, over a broadcast of both operands.
+#[test]
+fn binary_ops_of_every_dtype_match_the_storage_type_oracle() {
+    use super::scalar::{Int, Num};
+    use half::{bf16, f16};
+
+    // [3, 1, 4] against [2, 1]: both operands repeat along some axis.
+    let (a_shape, b_shape, out_shape) = ([3usize, 1, 4], [2usize, 1], [3usize, 2, 4]);
+    let a_at = |i: usize| (i / 8) * 4 + i % 4;
+    let b_at = |i: usize| (i / 4) % 2;
+
+    fn values<T: Num>(n: usize, seed: i64) -> Vec<T> {
+        // Small and extreme values, negative ones (wrapping for unsigned types), and zeros.
+        (0..n as i64)
+            .map(|i| {
+                let v = ((i * 37 + seed * 11) % 23) - 9;
+                T::from_f64(if i % 5 == 4 {
+                    v as f64 * 1000.0
+                } else {
+                    v as f64
+                })
+            })
+            .collect()
+    }
+
+    fn check<T: Num + std::fmt::Debug>(
+        x: &[T],
+        y: &[T],
+        shapes: (&[usize], &[usize], &[usize]),
+        at: (&dyn Fn(usize) -> usize, &dyn Fn(usize) -> usize),
+        extra: &[(Binary, fn(T, T) -> T)],
+    ) {
+        let (ta, tb) = (t(shapes.0, x), t(shapes.1, y));
+        let n: usize = shapes.2.iter().product();
+        let arithmetic: [(Binary, fn(T, T) -> T); 7] = [
+            (Binary::Add, T::add),
+            (Binary::Sub, T::sub),
+            (Binary::Mul, T::mul),
+            (Binary::Div, T::div),
+            (Binary::Mod { fmod: false }, T::rem_floor),
+            (Binary::Mod { fmod: true }, T::rem_trunc),
+            (Binary::Pow, T::pow),
+        ];
+        for &(op, f) in arithmetic.iter().chain(extra) {
+            let got = run(ElementwiseOp::Binary(op), &[Some(&ta), Some(&tb)], 1)
+                .unwrap()
+                .remove(0);
+            assert_eq!((got.dtype(), got.shape()), (T::DTYPE, shapes.2));
+            let got = got.as_slice::<T>().unwrap();
+            for i in 0..n {
+                let want = f(x[at.0(i)], y[at.1(i)]);
+                // Bit for bit (NaNs included: the same code makes them).
+                let same = bytemuck::bytes_of(&want) == bytemuck::bytes_of(&got[i]);
+                assert!(
+                    same,
+                    "{op:?} {:?} at {i}: {:?} vs {want:?}",
+                    T::DTYPE,
+                    got[i]
+                );
+            }
+        }
+        let comparisons: [(Binary, fn(&T, &T) -> bool); 5] = [
+            (Binary::Equal, |a, b| a == b),
+            (Binary::Less, |a, b| a < b),
+            (Binary::Greater, |a, b| a > b),
+            (Binary::LessOrEqual, |a, b| a <= b),
+            (Binary::GreaterOrEqual, |a, b| a >= b),
+        ];
+        for (op, f) in comparisons {
+            let got = run(ElementwiseOp::Binary(op), &[Some(&ta), Some(&tb)], 1)
+                .unwrap()
+                .remove(0);
+            assert_eq!(got.dtype(), DType::Bool);
+            for (i, &g) in got.bytes().iter().enumerate() {
+                let want = f(&x[at.0(i)], &y[at.1(i)]) as u8;
+                assert_eq!(g, want, "{op:?} {:?} at {i}", T::DTYPE);
+            }
+        }
+    }
+
+    fn ints<T: Int + std::fmt::Debug>() -> [(Binary, fn(T, T) -> T); 5] {
+        [
+            (Binary::BitwiseAnd, |a, b| a & b),
+            (Binary::BitwiseOr, |a, b| a | b),
+            (Binary::BitwiseXor, |a, b| a ^ b),
+            (Binary::BitShiftLeft, T::shift_left),
+            (Binary::BitShiftRight, T::shift_right),
+        ]
+    }
+
+    macro_rules! case {
+        ($t:ty, $extra:expr) => {{
+            let (x, y) = (values::<$t>(12, 1), values::<$t>(2, 2));
+            let shapes = (&a_shape[..], &b_shape[..], &out_shape[..]);
+            check::<$t>(&x, &y, shapes, (&a_at, &b_at), $extra);
+            // Shifts by small counts too (the values above are mostly out of range).
+            let small: Vec<$t> = (0..2)
+                .map(|i| <$t>::from_f64(i as f64 * 3.0 + 1.0))
+                .collect();
+            check::<$t>(&x, &small, shapes, (&a_at, &b_at), $extra);
+        }};
+    }
+    case!(f32, &[]);
+    case!(f64, &[]);
+    case!(f16, &[]);
+    case!(bf16, &[]);
+    case!(i8, &ints::<i8>());
+    case!(u8, &ints::<u8>());
+    case!(i16, &ints::<i16>());
+    case!(u16, &ints::<u16>());
+    case!(i32, &ints::<i32>());
+    case!(u32, &ints::<u32>());
+    case!(i64, &ints::<i64>());
+    case!(u64, &ints::<u64>());
+}

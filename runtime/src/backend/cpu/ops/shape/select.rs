@@ -77,13 +77,7 @@ fn top_k_typed<T: Numeric>(
                 })
                 .then(a.cmp(b))
             };
-            lane.clear();
-            lane.extend(0..dim);
-            if k > 0 && k < dim {
-                lane.select_nth_unstable_by(k - 1, order);
-            }
-            lane.truncate(k);
-            lane.sort_unstable_by(order);
+            best_k(&mut lane, dim, k, &order);
             for (r, &j) in lane.iter().enumerate() {
                 let dst = (o * k + r) * inner + i;
                 values[dst] = *at(j);
@@ -96,6 +90,18 @@ fn top_k_typed<T: Numeric>(
         out.alloc_typed::<i64>(1, shape)?.copy_from_slice(&indices);
     }
     Ok(())
+}
+
+/// `lane` set to the `k` first of `0..dim` in `order`, in that order. Not generic: the
+/// selection and sort are compiled once, not once per element type.
+fn best_k(lane: &mut Vec<usize>, dim: usize, k: usize, order: &dyn Fn(&usize, &usize) -> Ordering) {
+    lane.clear();
+    lane.extend(0..dim);
+    if k > 0 && k < dim {
+        lane.select_nth_unstable_by(k - 1, order);
+    }
+    lane.truncate(k);
+    lane.sort_unstable_by(order);
 }
 
 pub(super) fn top_k(ins: &Inputs<'_>, out: &mut Outputs, attrs: &TopKAttrs) -> Result<()> {
@@ -114,19 +120,14 @@ pub(super) fn top_k(ins: &Inputs<'_>, out: &mut Outputs, attrs: &TopKAttrs) -> R
 
 /// Groups of equal rows: the row index of each group's first occurrence, each row's group,
 /// each group's size; groups in ascending row order when `sorted`, else by first occurrence.
-fn unique_rows<T: Numeric>(
-    data: &[T],
+///
+/// Not generic: the rows are compared through `cmp_rows`, so the sort is compiled once rather
+/// than once per element type and row layout (the stable sort is ~10 KB of code a copy).
+fn unique_rows(
     rows: usize,
-    row_of: impl Fn(usize, usize) -> usize,
-    row_len: usize,
+    cmp_rows: &dyn Fn(usize, usize) -> Ordering,
     sorted: bool,
 ) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
-    let cmp_rows = |a: usize, b: usize| {
-        (0..row_len)
-            .map(|j| compare(&data[row_of(a, j)], &data[row_of(b, j)]))
-            .find(|o| o.is_ne())
-            .unwrap_or(Ordering::Equal)
-    };
     let mut order: Vec<usize> = (0..rows).collect();
     order.sort_by(|&a, &b| cmp_rows(a, b)); // stable: the first row of a group is its first occurrence
     let (mut first, mut counts, mut group_of) = (Vec::new(), Vec::new(), vec![0usize; rows]);
@@ -152,6 +153,24 @@ fn unique_rows<T: Numeric>(
     (first, group_of, counts)
 }
 
+/// [`unique_rows`] of `rows` rows of `row_len` elements, element `j` of row `r` at
+/// `row_of(r, j)`.
+fn unique_typed<T: Numeric>(
+    data: &[T],
+    rows: usize,
+    row_of: &dyn Fn(usize, usize) -> usize,
+    row_len: usize,
+    sorted: bool,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let cmp_rows = |a: usize, b: usize| {
+        (0..row_len)
+            .map(|j| compare(&data[row_of(a, j)], &data[row_of(b, j)]))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    };
+    unique_rows(rows, &cmp_rows, sorted)
+}
+
 pub(super) fn unique(
     ins: &Inputs<'_>,
     out: &mut Outputs,
@@ -161,7 +180,7 @@ pub(super) fn unique(
     let x = ins.get(0)?;
     let (first, group_of, counts) = match axis {
         None => {
-            crate::with_numeric_type!(x.dtype, T => unique_rows(x.as_slice::<T>()?, x.len(), |r, _| r, 1, sorted),
+            crate::with_numeric_type!(x.dtype, T => unique_typed(x.as_slice::<T>()?, x.len(), &|r, _| r, 1, sorted),
             _ => bail!(dtype, "Unique of {} is not supported", x.dtype))
         }
         Some(a) => {
@@ -171,7 +190,7 @@ pub(super) fn unique(
             // Row r is the slice at index r of the axis; element j walks the other dims in order.
             let row_of =
                 |r: usize, j: usize| ((j / inner.max(1)) * dim + r) * inner + j % inner.max(1);
-            crate::with_numeric_type!(x.dtype, T => unique_rows(x.as_slice::<T>()?, dim, row_of, row_len, sorted),
+            crate::with_numeric_type!(x.dtype, T => unique_typed(x.as_slice::<T>()?, dim, &row_of, row_len, sorted),
                 _ => bail!(dtype, "Unique of {} is not supported", x.dtype))
         }
     };

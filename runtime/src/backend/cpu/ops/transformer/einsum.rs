@@ -5,7 +5,7 @@
 
 use super::matmul::{batched, Dims};
 use super::numeric::{with_num_type, Num};
-use super::{through_f32, Inputs, Outputs};
+use super::{through_f32, through_wide_int, wide_int, Inputs, Outputs};
 use crate::ir::ops::transformer::einsum::{Einsum, Resolved};
 use crate::tensor::{numel, strides_of, TensorView};
 use crate::{DType, Error, Result};
@@ -26,6 +26,9 @@ pub(super) fn eval(e: &Einsum, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
     }
     if matches!(t, DType::F16 | DType::BF16) {
         return through_f32(ins, out, t, |ins, out| eval(e, ins, out));
+    }
+    if let Some(wide) = wide_int(t) {
+        return through_wide_int(ins, out, t, wide, |ins, out| eval(e, ins, out));
     }
     with_num_type!(t, T => einsum::<T>(e, &views, out), _ => Err(Error::unsupported("Einsum", format!("dtype {t}"))))
 }

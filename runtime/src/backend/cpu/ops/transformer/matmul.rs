@@ -3,7 +3,7 @@
 use super::numeric::{tail, tail_mut, with_num_type, Num};
 use super::packed::{gemm_packed_rhs, packed_rhs, Lhs};
 use super::MIN_WORK_PER_THREAD;
-use super::{same_dtype, through_f32, Inputs, Outputs};
+use super::{same_dtype, through_f32, through_wide_int, wide_int, Inputs, Outputs};
 use crate::backend::cpu::ops::util::broadcast_index;
 use crate::backend::cpu::parallel::{for_each_chunk_mut, worker_count};
 use crate::ir::ops::transformer::matmul_shape;
@@ -15,6 +15,9 @@ pub(super) fn eval(ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let t = same_dtype("MatMul", ins, &[1])?;
     if matches!(t, DType::F16 | DType::BF16) {
         return through_f32(ins, out, t, eval);
+    }
+    if let Some(wide) = wide_int(t) {
+        return through_wide_int(ins, out, t, wide, eval);
     }
     let (a, b) = (ins.get(0)?, ins.get(1)?);
     if let (DType::F32, &[k, n]) = (t, b.shape) {

@@ -61,6 +61,73 @@ fn same_dtype(op: &str, ins: &Inputs<'_>, which: &[usize]) -> Result<DType> {
     Ok(t)
 }
 
+/// The integer type [`through_wide_int`] computes narrow integers in: wrapping `+` and `·`
+/// agree modulo 2^bits whatever the width, so the narrowed results are exact.
+fn wide_int(t: DType) -> Option<DType> {
+    match t {
+        DType::I8 | DType::U8 | DType::I16 | DType::U16 => Some(DType::I32),
+        DType::U32 => Some(DType::I64),
+        _ => None,
+    }
+}
+
+/// Evaluates `eval` on copies of the inputs of dtype `narrow` widened to `wide`
+/// ([`wide_int`]) and wraps every `wide` output back to `narrow`. For ops computing sums of
+/// products only (MatMul, Einsum): each has its loops for five integer types, not ten.
+fn through_wide_int(
+    ins: &Inputs<'_>,
+    out: &mut Outputs,
+    narrow: DType,
+    wide: DType,
+    eval: impl FnOnce(&Inputs<'_>, &mut Outputs) -> Result<()>,
+) -> Result<()> {
+    let widened = (0..ins.len())
+        .map(|i| match ins.opt(i) {
+            Some(v) if v.dtype == narrow => ints_as(wide, v.shape, &v.to_i64_vec()?).map(Some),
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<Option<Tensor>>>>()?;
+    let views: Vec<Option<TensorView<'_>>> = widened
+        .iter()
+        .enumerate()
+        .map(|(i, w)| w.as_ref().map(Tensor::view).or_else(|| ins.opt(i)))
+        .collect();
+    let mut wide_out = Outputs::fresh(out.len());
+    eval(&Inputs::new(views, ins.threads()), &mut wide_out)?;
+    for (i, result) in wide_out.into_results().into_iter().enumerate() {
+        if let Some(t) = result {
+            if t.dtype() == wide {
+                let narrowed = ints_as(narrow, t.shape(), &t.view().to_i64_vec()?)?;
+                out.set(i, narrowed)?;
+            } else {
+                out.set(i, t)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `values` as a tensor of integer dtype `t`, wrapping (keeping the low bits).
+fn ints_as(t: DType, shape: &[usize], values: &[i64]) -> Result<Tensor> {
+    fn wrap<T: crate::tensor::Element>(
+        shape: &[usize],
+        values: &[i64],
+        f: impl Fn(i64) -> T,
+    ) -> Result<Tensor> {
+        Tensor::from_vec(shape, values.iter().map(|&v| f(v)).collect())
+    }
+    match t {
+        DType::I8 => wrap(shape, values, |v| v as i8),
+        DType::U8 => wrap(shape, values, |v| v as u8),
+        DType::I16 => wrap(shape, values, |v| v as i16),
+        DType::U16 => wrap(shape, values, |v| v as u16),
+        DType::I32 => wrap(shape, values, |v| v as i32),
+        DType::U32 => wrap(shape, values, |v| v as u32),
+        DType::I64 => wrap(shape, values, |v| v),
+        _ => Err(Error::internal(format!("{t} is not a narrow integer type"))),
+    }
+}
+
 /// Evaluates `eval` on f32 copies of the inputs of dtype `half` (f16/bf16) and rounds every
 /// f32 output back to `half`: products and sums of half types are computed in f32.
 fn through_f32(
