@@ -261,7 +261,10 @@ mod tests {
         file[8..12].copy_from_slice(&newer.to_le_bytes());
         let e = decode(&file).unwrap_err();
         assert_eq!(*e.kind(), ErrorKind::InvalidModel);
-        assert!(e.to_string().contains(&format!("format version {newer}")), "{e}");
+        assert!(
+            e.to_string().contains(&format!("format version {newer}")),
+            "{e}"
+        );
     }
 
     #[test]
