@@ -11,20 +11,6 @@ use calibrate::qdq::{fake_quantize, quantize_static, BiasCorrection, QType, QdqO
 use common::*;
 use mote::Tensor;
 
-fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f64 / (1u64 << 31) as f64 * 2.0 - 1.0) as f32
-        })
-        .collect()
-}
-
 fn vi(name: &str) -> pb::ValueInfoProto {
     pb::ValueInfoProto {
         name: name.into(),

@@ -9,21 +9,6 @@ use calibrate::onnx::{self, equalize, graph, pb, tensor};
 use common::*;
 use mote::Tensor;
 
-/// Deterministic values in [-1, 1).
-fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f64 / (1u64 << 31) as f64 * 2.0 - 1.0) as f32
-        })
-        .collect()
-}
-
 /// A Conv weight `[o, i, k, k]` whose output channels have ranges spread over 1000×, and a
 /// bias.
 fn conv_init(name: &str, o: usize, i: usize, k: usize, seed: u64) -> Vec<pb::TensorProto> {

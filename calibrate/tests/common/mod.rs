@@ -211,3 +211,18 @@ pub(crate) fn argmax_rows(t: &Tensor) -> Vec<usize> {
         })
         .collect()
 }
+
+/// Deterministic values in [-1, 1) (an LCG from `seed`).
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 33) as f64 / (1u64 << 31) as f64 * 2.0 - 1.0) as f32
+        })
+        .collect()
+}

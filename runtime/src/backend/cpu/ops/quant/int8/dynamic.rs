@@ -8,13 +8,14 @@
 
 use super::super::super::{Inputs, Outputs};
 use super::super::linear::dynamic_quantize_u8;
+use super::gemm::PackedProduct;
 use super::{gemm, kernel_error};
 use crate::backend::cpu::prepare::Prepared;
 use crate::ir::ops::quant::DynamicQMatMul;
 use crate::tensor::TensorView;
 use crate::{bail, DType, Result};
-use mote_kernels::cpu::qgemm::{PackedQWeights, QGemm, QOperandB, QOutput};
-use mote_kernels::cpu::qmatmul::{PackedQMatMulWeights, QMatMulCall, QMatMulFn, QMatMulOutput};
+use mote_kernels::cpu::qgemm::{QGemm, QOperandB, QOutput};
+use mote_kernels::cpu::qmatmul::{QMatMulCall, QMatMulOutput};
 use mote_kernels::cpu::transpose::{transpose, TransposeParams};
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ pub(crate) struct DynamicQMatMulPrepared {
     n: usize,
     k: usize,
     /// `W` packed with its zero points for the kernel that runs the product.
-    weights: Weights,
+    weights: PackedProduct,
     /// The weight scale of each output column.
     w_scale: Vec<f32>,
     /// `f32` bias per output column (empty when the model has none).
@@ -71,19 +72,7 @@ impl DynamicQMatMulPrepared {
             ),
         };
         let wt = gemm::transposed_bytes(w.bytes, k, n)?; // Wᵀ row-major: `[N, K]`.
-        let table = mote_kernels::cpu::table();
-        let zero_points = &q.w_zero_point;
-        let error = |e| kernel_error("DynamicQMatMul", e);
-        let weights = match table.qmatmul {
-            Some((_, f)) => Weights::Rows(
-                f,
-                PackedQMatMulWeights::pack(n, k, &wt, k, signed, zero_points).map_err(error)?,
-            ),
-            None => Weights::Gemm(
-                PackedQWeights::pack(table.qgemm_layout, n, k, &wt, k, signed, zero_points)
-                    .map_err(error)?,
-            ),
-        };
+        let weights = PackedProduct::pack("DynamicQMatMul", n, k, &wt, signed, &q.w_zero_point)?;
         Ok(DynamicQMatMulPrepared {
             n,
             k,
@@ -92,15 +81,6 @@ impl DynamicQMatMulPrepared {
             bias,
         })
     }
-}
-
-/// `W` packed for the kernel that runs the product.
-#[derive(Debug)]
-enum Weights {
-    /// For the row-major product (where an optimised variant of it runs), with its kernel.
-    Rows(QMatMulFn, PackedQMatMulWeights),
-    /// `Wᵀ` (`[N, K]`) for the GEMM.
-    Gemm(PackedQWeights),
 }
 
 pub(in crate::backend::cpu::ops::quant) fn dynamic_qmatmul(
@@ -144,8 +124,8 @@ pub(in crate::backend::cpu::ops::quant) fn dynamic_qmatmul(
     // The product of the two scale tensors, as the chain's `Mul(x_scale, w_scale)` rounds it.
     let scale: Vec<f32> = prepared.w_scale.iter().map(|&s| x_scale * s).collect();
     let packed = match &prepared.weights {
-        Weights::Gemm(packed) => packed,
-        Weights::Rows(f, w) => {
+        PackedProduct::Gemm(packed) => packed,
+        PackedProduct::Rows(f, w) => {
             let call = QMatMulCall {
                 rows,
                 a: &xq,

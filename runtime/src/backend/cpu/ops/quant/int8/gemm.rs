@@ -6,8 +6,8 @@
 use super::kernel_error;
 use crate::backend::cpu::parallel;
 use crate::Result;
-use mote_kernels::cpu::qgemm::{qgemm_block, split_output, QGemm, QOutput};
-use mote_kernels::cpu::qmatmul::{QMatMulCall, QMatMulFn, QMatMulOutput};
+use mote_kernels::cpu::qgemm::{qgemm_block, split_output, PackedQWeights, QGemm, QOutput};
+use mote_kernels::cpu::qmatmul::{PackedQMatMulWeights, QMatMulCall, QMatMulFn, QMatMulOutput};
 use mote_kernels::cpu::transpose::bytes::transpose_u8;
 use mote_kernels::cpu::transpose::{transpose, TransposeParams};
 
@@ -28,6 +28,42 @@ pub(super) fn run(op: &str, call: &QGemm<'_>, output: QOutput<'_>, threads: usiz
     parallel::for_each_part(parts, |part| {
         qgemm_block(call, part).map_err(|e| kernel_error(op, e))
     })
+}
+
+/// Constant product weights packed for the kernel that runs the product: the row-major
+/// `qmatmul` where an optimised variant of it runs, else the GEMM.
+#[derive(Debug)]
+pub(super) enum PackedProduct {
+    /// For the row-major product, with its kernel.
+    Rows(QMatMulFn, PackedQMatMulWeights),
+    /// `Wᵀ` (`[N, K]`) as the GEMM's left operand.
+    Gemm(PackedQWeights),
+}
+
+impl PackedProduct {
+    /// Packs `Wᵀ` given row-major `[n, k]` (`i8` when `signed`) with one zero point or one per
+    /// output column, for this CPU's kernel table.
+    pub(super) fn pack(
+        op: &str,
+        n: usize,
+        k: usize,
+        wt: &[u8],
+        signed: bool,
+        zero_points: &[i32],
+    ) -> Result<Self> {
+        let table = mote_kernels::cpu::table();
+        let error = |e| kernel_error(op, e);
+        Ok(match table.qmatmul {
+            Some((_, f)) => PackedProduct::Rows(
+                f,
+                PackedQMatMulWeights::pack(n, k, wt, k, signed, zero_points).map_err(error)?,
+            ),
+            None => PackedProduct::Gemm(
+                PackedQWeights::pack(table.qgemm_layout, n, k, wt, k, signed, zero_points)
+                    .map_err(error)?,
+            ),
+        })
+    }
 }
 
 /// Rows per thread grain of the row-major product (its tile height).

@@ -5,13 +5,14 @@
 //! transposed out.
 
 use super::super::super::{Inputs, Outputs};
+use super::gemm::PackedProduct;
 use super::{bytes_of, gemm, kernel_error};
 use crate::backend::cpu::prepare::Prepared;
 use crate::ir::ops::quant::QMatMul;
 use crate::tensor::TensorView;
 use crate::{bail, DType, Result};
 use mote_kernels::cpu::qgemm::{PackedQWeights, QGemm, QOperandB, QOutput};
-use mote_kernels::cpu::qmatmul::{PackedQMatMulWeights, QMatMulCall, QMatMulFn, QMatMulOutput};
+use mote_kernels::cpu::qmatmul::{QMatMulCall, QMatMulOutput};
 use std::sync::Arc;
 
 /// What a `QMatMul` keeps from load time.
@@ -21,7 +22,7 @@ pub(crate) struct QMatMulPrepared {
     n: usize,
     k: usize,
     /// The packed weights.
-    weights: QMatMulWeights,
+    weights: PackedProduct,
     /// `i32` bias per output column (zeros when the model has none).
     bias: Vec<i32>,
     /// `a.scale · w_scale[n] / y.scale` per output column.
@@ -74,19 +75,7 @@ impl QMatMulPrepared {
                 b.shape
             ),
         };
-        let table = mote_kernels::cpu::table();
-        let zero_points = &q.w_zero_point;
-        let weights = match table.qmatmul {
-            Some((_, f)) => QMatMulWeights::Rows(
-                f,
-                PackedQMatMulWeights::pack(n, k, &wt, k, signed, zero_points)
-                    .map_err(|e| kernel_error("QMatMul", e))?,
-            ),
-            None => QMatMulWeights::Gemm(
-                PackedQWeights::pack(table.qgemm_layout, n, k, &wt, k, signed, zero_points)
-                    .map_err(|e| kernel_error("QMatMul", e))?,
-            ),
-        };
+        let weights = PackedProduct::pack("QMatMul", n, k, &wt, signed, &q.w_zero_point)?;
         Ok(QMatMulPrepared {
             n,
             k,
@@ -95,15 +84,6 @@ impl QMatMulPrepared {
             scale,
         })
     }
-}
-
-/// `W` packed for the kernel that runs the product.
-#[derive(Debug)]
-enum QMatMulWeights {
-    /// For the row-major product (where an optimised variant of it runs), with its kernel.
-    Rows(QMatMulFn, PackedQMatMulWeights),
-    /// `Wᵀ` (`[N, K]`) for the GEMM.
-    Gemm(PackedQWeights),
 }
 
 pub(in crate::backend::cpu::ops::quant) fn qmatmul(
@@ -141,8 +121,8 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
     }
     let (lo, hi) = q.y.range();
     let packed = match &prepared.weights {
-        QMatMulWeights::Gemm(packed) => packed,
-        QMatMulWeights::Rows(f, w) => {
+        PackedProduct::Gemm(packed) => packed,
+        PackedProduct::Rows(f, w) => {
             let call = QMatMulCall {
                 rows,
                 a: ab,
