@@ -54,7 +54,7 @@ fn qdepthwise(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(1));
         let x = bytes(channels * h * w);
         let w =
-            PackedQDepthwiseWeights::pack(&bytes(channels * k * k), true, &[0], channels, k * k)
+            PackedQDepthwiseWeights::pack(&bytes(channels * k * k), true, &[0], channels, [k, k])
                 .expect("valid weights");
         let bias: Vec<i32> = (0..channels as i32).map(|c| c * 31 - 500).collect();
         let scale = vec![0.0005f32; channels];
@@ -64,6 +64,7 @@ fn qdepthwise(c: &mut Criterion) {
             x_signed: false,
             x_zero_point: 128,
             w: w.as_slice(),
+            w_pairs: w.pairs(),
             bias: &bias,
             scale: &scale,
         };

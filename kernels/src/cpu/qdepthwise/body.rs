@@ -73,8 +73,8 @@ pub(crate) unsafe fn qdepthwise<L: QLanes>(
             .map(|(ky, kx)| layout.tap(ky, kx))
             .collect()
     });
-    let odd_used = runs.iter().any(|r| r.pairs > 0 && r.ky_lo % 2 == 1);
-    let mut pairs = [vec![0u32; offsets[0].len()], vec![0u32; offsets[1].len()]];
+    // Weight pairs of parity 0 (kernel rows 0, 2, ...) come first in each channel's table.
+    let even_pairs = kh.div_ceil(2) * kw;
     let mut y = y;
     for c in 0..p.channels {
         fill_rows(q, &layout, &q.x[c * in_plane..(c + 1) * in_plane], s_plane);
@@ -91,11 +91,9 @@ pub(crate) unsafe fn qdepthwise<L: QLanes>(
                 );
             }
         }
-        let w = &q.w[c * taps..(c + 1) * taps];
-        weight_pairs(w, kw, 0, &mut pairs[0]);
-        if odd_used {
-            weight_pairs(w, kw, 1, &mut pairs[1]);
-        }
+        let channel_pairs = &q.w_pairs[c * taps..(c + 1) * taps];
+        let pairs = channel_pairs.split_at(even_pairs);
+        let pairs = [pairs.0, pairs.1];
         let (bias, scale) = (q.bias.get(c).copied().unwrap_or(0), q.scale[c]);
         let range = c * out_plane..(c + 1) * out_plane;
         let plane = Plane {
@@ -176,23 +174,6 @@ fn row_runs(q: &QDepthwise<'_>, out_h: usize) -> Vec<RowRun> {
         }
     }
     runs
-}
-
-/// The weight pairs `(w[ky][kx], w[ky + 1][kx])` for ky = parity, parity + 2, ... (0 for a
-/// row past the kernel), in the order of the tap tables. Row by row, not by dividing a flat
-/// index: a division per tap per channel cost a sixth of the time on small planes.
-fn weight_pairs(w: &[i16], kw: usize, parity: usize, out: &mut [u32]) {
-    let kh = w.len() / kw;
-    let mut slots = out.iter_mut();
-    for ky in (parity..kh).step_by(2) {
-        let (row, below) = (
-            &w[ky * kw..(ky + 1) * kw],
-            w.get((ky + 1) * kw..(ky + 2) * kw),
-        );
-        for (kx, slot) in slots.by_ref().take(kw).enumerate() {
-            *slot = pair(row[kx], below.map_or(0, |b| b[kx]));
-        }
-    }
 }
 
 /// `dst[i] = pair(s[i], s[i + distance])` for every `i` of `dst` (`s` holds at least
@@ -314,15 +295,19 @@ impl Plane<'_> {
                 let base = self.pairs.as_ptr().add(self.layout.output_row(oy));
                 let mut ox = 0;
                 while ox < ow {
-                    let mut acc = [L::zero(); NP];
+                    // Two accumulators per pair (even and odd kernel columns): the chains of
+                    // dependent multiply-adds are half as long, which matters on short planes
+                    // where little other work hides their latency.
+                    let mut acc = [[L::zero(); 2]; NP];
                     for p in 0..NP {
                         for kx in 0..KW {
-                            acc[p] = acc[p].madd(base.add(off[p][kx] + ox), w[p][kx]);
+                            let a = &mut acc[p][kx % 2];
+                            *a = a.madd(base.add(off[p][kx] + ox), w[p][kx]);
                         }
                     }
-                    let mut total = acc[0];
+                    let mut total = acc[0][0].add(acc[0][1]);
                     for a in &acc[1..] {
-                        total = total.add(*a);
+                        total = total.add(a[0].add(a[1]));
                     }
                     let n = if ox < full { L::LANES } else { ow - ox };
                     store::<L, F32>(total, k, dst, oy * ow + ox, n);

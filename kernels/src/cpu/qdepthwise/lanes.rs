@@ -22,6 +22,8 @@ pub(crate) struct Consts<I, F> {
     pub(crate) zero_point: I,
     pub(crate) lo: I,
     pub(crate) hi: I,
+    /// Bounds of the float before rounding: ±65536, or `lo`/`hi` minus the zero point where
+    /// the store then needs no integer clamp (see each `consts`).
     pub(crate) fmin: F,
     pub(crate) fmax: F,
 }
@@ -94,8 +96,11 @@ unsafe impl QLanes for __m512i {
                 zero_point: _mm512_set1_epi32(zero_point),
                 lo: _mm512_set1_epi32(lo),
                 hi: _mm512_set1_epi32(hi),
-                fmin: _mm512_set1_ps(-65536.0),
-                fmax: _mm512_set1_ps(65536.0),
+                // `[lo − zp, hi − zp]`: clamping before the rounding gives the integers the
+                // reference's clamp after it gives (rounding is monotonic, the bounds are
+                // integers within ±383, inside its ±65536), with no integer clamp.
+                fmin: _mm512_set1_ps((lo - zero_point) as f32),
+                fmax: _mm512_set1_ps((hi - zero_point) as f32),
             }
         }
     }
@@ -107,7 +112,6 @@ unsafe impl QLanes for __m512i {
             let f = _mm512_min_ps(_mm512_max_ps(f, k.fmin), k.fmax);
             // Round to nearest even: the MXCSR default, which Rust code never changes.
             let i = _mm512_add_epi32(_mm512_cvtps_epi32(f), k.zero_point);
-            let i = _mm512_min_epi32(_mm512_max_epi32(i, k.lo), k.hi);
             _mm512_mask_cvtepi32_storeu_epi8(dst.cast(), mask16(n), i);
         }
     }

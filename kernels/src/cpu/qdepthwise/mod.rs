@@ -62,6 +62,9 @@ pub struct QDepthwise<'a> {
     /// `[channels, kernel_h · kernel_w]` weights minus their zero point
     /// ([`PackedQDepthwiseWeights::as_slice`]).
     pub w: &'a [i16],
+    /// The same weights as the vectorised bodies read them, `[channels, kernel_h · kernel_w]`
+    /// pairs of two kernel rows ([`PackedQDepthwiseWeights::pairs`]).
+    pub w_pairs: &'a [u32],
     /// `[channels]` accumulator offsets, or empty for none.
     pub bias: &'a [i32],
     /// `[channels]` finite multipliers from the accumulator to the output (for a `U8` output:
@@ -146,6 +149,7 @@ impl<'a> QDepthwise<'a> {
         };
         let xr = slice("x", self.x.len(), per("x", plane)?)?;
         let wr = slice("w", self.w.len(), per("w", taps)?)?;
+        let pr = slice("w_pairs", self.w_pairs.len(), per("w_pairs", taps)?)?;
         let sr = slice("scale", self.scale.len(), range.clone())?;
         let bias = if self.bias.is_empty() {
             self.bias
@@ -159,6 +163,7 @@ impl<'a> QDepthwise<'a> {
             },
             x: &self.x[xr],
             w: &self.w[wr],
+            w_pairs: &self.w_pairs[pr],
             bias,
             scale: &self.scale[sr],
             ..*self
@@ -166,13 +171,15 @@ impl<'a> QDepthwise<'a> {
     }
 }
 
-/// Depthwise weights minus their zero points, `[channels, taps]` `i16`: what [`QDepthwise::w`]
-/// reads. Built once at prepare time.
+/// Depthwise weights minus their zero points, `[channels, taps]` `i16` ([`QDepthwise::w`]),
+/// and the same as pairs of kernel rows ([`QDepthwise::w_pairs`]). Built once at prepare
+/// time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackedQDepthwiseWeights {
     channels: usize,
     taps: usize,
     data: Vec<i16>,
+    pairs: Vec<u32>,
 }
 
 impl PackedQDepthwiseWeights {
@@ -184,8 +191,11 @@ impl PackedQDepthwiseWeights {
         signed: bool,
         zero_points: &[i32],
         channels: usize,
-        taps: usize,
+        [kernel_h, kernel_w]: [usize; 2],
     ) -> Result<Self, KernelError> {
+        let taps = kernel_h
+            .checked_mul(kernel_w)
+            .ok_or_else(|| KernelError::invalid("qdepthwise weights: kernel size overflows"))?;
         let want = channels
             .checked_mul(taps)
             .ok_or_else(|| KernelError::invalid("qdepthwise weights: size overflows"))?;
@@ -210,16 +220,30 @@ impl PackedQDepthwiseWeights {
             let row = &w[c * taps..(c + 1) * taps];
             data.extend(row.iter().map(|&b| (widen(b, signed) - z) as i16));
         }
+        let mut pairs = vec![0u32; want];
+        if taps > 0 {
+            for (w, out) in data.chunks_exact(taps).zip(pairs.chunks_exact_mut(taps)) {
+                weight_pairs(w, kernel_w, out);
+            }
+        }
         Ok(Self {
             channels,
             taps,
             data,
+            pairs,
         })
     }
 
     /// The `[channels, taps]` values for [`QDepthwise::w`].
     pub fn as_slice(&self) -> &[i16] {
         &self.data
+    }
+
+    /// The `[channels, taps]` pairs for [`QDepthwise::w_pairs`]: per channel, for kernel rows
+    /// `ky = 0, 2, 4, ...` then `ky = 1, 3, ...`, the `kernel_w` values
+    /// `w[ky][kx] | w[ky + 1][kx] << 16` (as `u16` halves; 0 for a row past the kernel).
+    pub fn pairs(&self) -> &[u32] {
+        &self.pairs
     }
 
     /// Channels packed.
@@ -230,6 +254,20 @@ impl PackedQDepthwiseWeights {
     /// Taps per channel.
     pub fn taps(&self) -> usize {
         self.taps
+    }
+}
+
+/// One channel's weight pairs (see [`PackedQDepthwiseWeights::pairs`]) from its `[kh, kw]`
+/// values `w` into `out` (`w.len()` entries: ⌈kh/2⌉ + ⌊kh/2⌋ rows of pairs).
+fn weight_pairs(w: &[i16], kernel_w: usize, out: &mut [u32]) {
+    let rows: Vec<&[i16]> = w.chunks_exact(kernel_w).collect();
+    let pair_rows = (0..rows.len()).step_by(2).chain((1..rows.len()).step_by(2));
+    for (ky, slots) in pair_rows.zip(out.chunks_exact_mut(kernel_w)) {
+        let below = rows.get(ky + 1);
+        for (kx, slot) in slots.iter_mut().enumerate() {
+            let high = below.map_or(0, |b| b[kx]);
+            *slot = rows[ky][kx] as u16 as u32 | (high as u16 as u32) << 16;
+        }
     }
 }
 
@@ -285,6 +323,11 @@ pub fn validate(q: &QDepthwise<'_>, y: &QDepthwiseOut<'_>) -> Result<(usize, usi
     };
     check("x", q.x.len(), &[p.channels, p.in_h, p.in_w])?;
     check("w", q.w.len(), &[p.channels, p.kernel_h, p.kernel_w])?;
+    check(
+        "w_pairs",
+        q.w_pairs.len(),
+        &[p.channels, p.kernel_h, p.kernel_w],
+    )?;
     check("y", y.len(), &[p.channels, out_h, out_w])?;
     check("scale", q.scale.len(), &[p.channels])?;
     if !q.bias.is_empty() {

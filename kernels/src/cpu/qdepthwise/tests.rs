@@ -134,7 +134,14 @@ fn data(c: &Case) -> Data {
         .into_iter()
         .map(|b| zero_point(c.w_signed, b))
         .collect();
-    let w = PackedQDepthwiseWeights::pack(&raw_w, c.w_signed, &zps, p.channels, taps).unwrap();
+    let w = PackedQDepthwiseWeights::pack(
+        &raw_w,
+        c.w_signed,
+        &zps,
+        p.channels,
+        [p.kernel_h, p.kernel_w],
+    )
+    .unwrap();
     let bias = if c.bias {
         bytes(c.seed ^ 0x77, p.channels, 0)
             .into_iter()
@@ -162,6 +169,7 @@ fn call<'a>(c: &Case, d: &'a Data) -> QDepthwise<'a> {
         x_signed: c.x_signed,
         x_zero_point: c.x_zero_point,
         w: d.w.as_slice(),
+        w_pairs: d.w.pairs(),
         bias: &d.bias,
         scale: &d.scale,
     }
@@ -368,13 +376,14 @@ fn known_values() {
         pad_right: 1,
     };
     // x − 10 = [1, 2, 3, 4]; w − 1 = 1 everywhere; every output sees all four inputs.
-    let w = PackedQDepthwiseWeights::pack(&[2; 9], false, &[1], 1, 9).unwrap();
+    let w = PackedQDepthwiseWeights::pack(&[2; 9], false, &[1], 1, [3, 3]).unwrap();
     let q = QDepthwise {
         params: p,
         x: &[11, 12, 13, 14],
         x_signed: false,
         x_zero_point: 10,
         w: w.as_slice(),
+        w_pairs: w.pairs(),
         bias: &[5],
         scale: &[0.5],
     };
@@ -479,12 +488,14 @@ fn bad_calls_are_errors() {
         pad_right: 1,
     };
     let (x, w, scale) = (vec![0u8; 32], vec![0i16; 18], vec![1.0f32; 2]);
+    let pairs = vec![0u32; 18];
     let good = QDepthwise {
         params: p,
         x: &x,
         x_signed: false,
         x_zero_point: 0,
         w: &w,
+        w_pairs: &pairs,
         bias: &[],
         scale: &scale,
     };
@@ -522,6 +533,16 @@ fn bad_calls_are_errors() {
             kind(
                 &QDepthwise {
                     w: &w[..17],
+                    ..good
+                },
+                u8out(&mut y)
+            ),
+            KernelErrorKind::OutOfBounds
+        );
+        assert_eq!(
+            kind(
+                &QDepthwise {
+                    w_pairs: &pairs[..17],
                     ..good
                 },
                 u8out(&mut y)
@@ -594,7 +615,7 @@ fn bad_calls_are_errors() {
             KernelErrorKind::InvalidParams
         );
     }
-    assert!(PackedQDepthwiseWeights::pack(&[0; 9], true, &[0, 0], 1, 9).is_err());
-    assert!(PackedQDepthwiseWeights::pack(&[0; 8], true, &[0], 1, 9).is_err());
-    assert!(PackedQDepthwiseWeights::pack(&[0; 9], true, &[128], 1, 9).is_err());
+    assert!(PackedQDepthwiseWeights::pack(&[0; 9], true, &[0, 0], 1, [3, 3]).is_err());
+    assert!(PackedQDepthwiseWeights::pack(&[0; 8], true, &[0], 1, [3, 3]).is_err());
+    assert!(PackedQDepthwiseWeights::pack(&[0; 9], true, &[128], 1, [3, 3]).is_err());
 }

@@ -7,7 +7,7 @@
 
 use super::lanes::{QVec, MAX_LANES};
 use super::reference::dq;
-use super::{type_range, QBinaryOp, QParams};
+use super::{centred, mul_multiplier, type_range, QBinaryOp, QParams};
 
 /// The output side of `Q`: zero point and the type's bounds, as vectors.
 #[derive(Clone, Copy)]
@@ -240,6 +240,8 @@ const MUL: u8 = 2;
 const DIV: u8 = 3;
 const MAX: u8 = 4;
 const MIN: u8 = 5;
+/// `Mul` with operands centred (scale 1) and `sy` holding [`super::mul_multiplier`]'s `m`.
+const MUL_BY_MULTIPLIER: u8 = 6;
 
 /// A quantized binary op on validated slices (`a`, `b` of `y.len()` elements or one).
 ///
@@ -261,7 +263,13 @@ pub(crate) unsafe fn qbinary<V: QVec>(
         match op {
             QBinaryOp::Add => binary::<V, ADD>(a, qa, b, qb, qy, y),
             QBinaryOp::Sub => binary::<V, SUB>(a, qa, b, qb, qy, y),
-            QBinaryOp::Mul => binary::<V, MUL>(a, qa, b, qb, qy, y),
+            QBinaryOp::Mul => match mul_multiplier(qa, qb, qy) {
+                Some(m) => {
+                    let qm = QParams { scale: m, ..qy };
+                    binary::<V, MUL_BY_MULTIPLIER>(a, centred(qa), b, centred(qb), qm, y)
+                }
+                None => binary::<V, MUL>(a, qa, b, qb, qy, y),
+            },
             QBinaryOp::Div => binary::<V, DIV>(a, qa, b, qb, qy, y),
             QBinaryOp::Max => binary::<V, MAX>(a, qa, b, qb, qy, y),
             QBinaryOp::Min => binary::<V, MIN>(a, qa, b, qb, qy, y),
@@ -323,12 +331,17 @@ unsafe fn binary<V: QVec, const OP: u8>(
             let f = match OP {
                 ADD => fa.add(fb),
                 SUB => fa.sub(fb),
-                MUL => fa.mul(fb),
+                MUL | MUL_BY_MULTIPLIER => fa.mul(fb),
                 DIV => fa.div(fb),
                 MAX => fa.max(fb),
                 _ => fa.min(fb),
             };
-            V::store_bytes(q(f.div(sy), out), y);
+            let f = if OP == MUL_BY_MULTIPLIER {
+                f.mul(sy)
+            } else {
+                f.div(sy)
+            };
+            V::store_bytes(q(f, out), y);
         }
     }
     let n = y.len();

@@ -86,9 +86,9 @@ pub type DequantizeFn = fn(
     y: &mut [f32],
 ) -> Result<(), KernelError>;
 
-/// `y = Q(op(DQ(a), DQ(b)) / qy.scale)` element-wise. `a` and `b` each have `y.len()`
-/// elements or exactly one (repeated); broadcasting of other shapes is the caller's (call per
-/// contiguous run).
+/// `y = Q(op(DQ(a), DQ(b)) / qy.scale)` element-wise, except `Mul` (see [`mul_multiplier`]).
+/// `a` and `b` each have `y.len()` elements or exactly one (repeated); broadcasting of other
+/// shapes is the caller's (call per contiguous run).
 pub type QBinaryFn = fn(
     op: QBinaryOp,
     a: &[u8],
@@ -188,6 +188,22 @@ pub(crate) fn saturate(f: f32, zero_point: i32, signed: bool) -> u8 {
     (f.round_ties_even() as i32)
         .saturating_add(zero_point)
         .clamp(lo, hi) as u8
+}
+
+/// The multiplier of a quantized `Mul`: `y = Q(((a − za)·(b − zb)) as f32 · m)` with
+/// `m = (sa · sb) / sy` in `f32`, as onnxruntime's `QLinearMul` computes it: the product of the
+/// two centred integers is exact in `f32` (at most 2^16 in magnitude), so there is one rounding
+/// before the final one and no division per element (a division per vector was the cost of a
+/// squeeze-excite product). `None` when `m` is not a normal `f32` (extreme scales): then `Mul`
+/// follows the generic formula `Q((DQ(a) · DQ(b)) / sy)`.
+pub(crate) fn mul_multiplier(qa: QParams, qb: QParams, qy: QParams) -> Option<f32> {
+    let m = qa.scale * qb.scale / qy.scale;
+    m.is_normal().then_some(m)
+}
+
+/// `q` with scale 1: dequantizing with it gives the centred integer `x − zero_point` exactly.
+pub(crate) fn centred(q: QParams) -> QParams {
+    QParams { scale: 1.0, ..q }
 }
 
 /// `Err` unless `scale` is finite and positive and `zero_point` is in the type's range.

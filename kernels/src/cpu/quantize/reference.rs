@@ -1,7 +1,8 @@
 //! THE ORACLE for the family: each element on its own, with exactly the `f32` operations the
 //! module docs state.
 
-use super::{check_binary, check_binary_runs, check_len, check_params, saturate, widen};
+use super::{centred, check_binary, check_binary_runs, check_len, check_params, mul_multiplier};
+use super::{saturate, widen};
 use super::{QBinaryOp, QParams};
 use crate::KernelError;
 
@@ -79,6 +80,15 @@ pub(crate) fn qbinary(
     y: &mut [u8],
 ) -> Result<(), KernelError> {
     check_binary(a, qa, b, qb, qy, y)?;
+    if let (QBinaryOp::Mul, Some(m)) = (op, mul_multiplier(qa, qb, qy)) {
+        let (ca, cb) = (centred(qa), centred(qb));
+        for (i, y) in y.iter_mut().enumerate() {
+            let fa = dq(a[if a.len() == 1 { 0 } else { i }], ca);
+            let fb = dq(b[if b.len() == 1 { 0 } else { i }], cb);
+            *y = saturate(fa * fb * m, qy.zero_point, qy.signed);
+        }
+        return Ok(());
+    }
     for (i, y) in y.iter_mut().enumerate() {
         let fa = dq(a[if a.len() == 1 { 0 } else { i }], qa);
         let fb = dq(b[if b.len() == 1 { 0 } else { i }], qb);

@@ -366,3 +366,55 @@ fn bad_calls_are_errors() {
         (k.lut8)(&[], &[0; 256], &mut []).unwrap();
     }
 }
+
+/// `Mul` multiplies the centred integers and then by `m = sa·sb/sy` (onnxruntime's
+/// `QLinearMul`), every variant alike; scales whose `m` is not a normal `f32` fall back to the
+/// generic `(DQ(a)·DQ(b)) / sy`.
+#[test]
+fn mul_by_one_multiplier() {
+    let qa = QParams {
+        scale: 0.1,
+        zero_point: 3,
+        signed: false,
+    };
+    let qb = QParams {
+        scale: 0.07,
+        zero_point: -2,
+        signed: true,
+    };
+    let qy = QParams {
+        scale: 0.013,
+        zero_point: 9,
+        signed: false,
+    };
+    let a: Vec<u8> = (0..=255).collect();
+    let b: Vec<u8> = (0..=255u32).map(|v| (v * 37 % 256) as u8).collect();
+    let m = 0.1f32 * 0.07 / 0.013;
+    let want: Vec<u8> = a
+        .iter()
+        .zip(&b)
+        .map(|(&x, &w)| {
+            let product = ((x as i32 - 3) * (w as i8 as i32 + 2)) as f32;
+            ((product * m).round_ties_even() as i32 + 9).clamp(0, 255) as u8
+        })
+        .collect();
+    let huge = QParams {
+        scale: 1e30,
+        zero_point: 0,
+        signed: true,
+    };
+    let tiny = QParams {
+        scale: 1e-30,
+        zero_point: 0,
+        signed: true,
+    };
+    for (name, k) in all() {
+        let mut y = vec![0u8; 256];
+        (k.qbinary)(QBinaryOp::Mul, &a, qa, &b, qb, qy, &mut y).unwrap();
+        assert_eq!(y, want, "{name}");
+        // m = 1e90 overflows: the generic formula saturates 1·1 to the type maximum.
+        let mut y = [0u8; 3];
+        (k.qbinary)(QBinaryOp::Mul, &[1; 3], huge, &[1], huge, tiny, &mut y).unwrap();
+        assert_eq!(y, [127; 3], "{name} extreme scales");
+    }
+}

@@ -1,11 +1,11 @@
 //! `Add`, `Sub`, `Mul`, `Div` of two 8-bit inputs → `QBinary`.
 
-use super::lut::quantize_all;
 use super::{remove_nodes, Readers, Site};
 use crate::ir::ops::elementwise::{Binary, ElementwiseOp};
-use crate::ir::ops::quant::{Lut, QBinary, QuantOp};
+use crate::ir::ops::quant::{Lut, QBinary, Quant8, QuantOp};
 use crate::ir::{Graph, Op, ValueId};
 use crate::Result;
+use mote_kernels::cpu::quantize::{QBinaryOp, QParams};
 use std::sync::Arc;
 
 /// Folds the site if it is one of the four arithmetic ops on two dequantized inputs.
@@ -44,20 +44,32 @@ pub(super) fn fuse_unary(graph: &mut Graph) -> Result<bool> {
         let Some((index, x, tables, q, dead)) = find_unary(graph, &readers) else {
             return Ok(changed);
         };
-        let table: [u8; 256] = std::array::from_fn(|v| {
-            let operand = |t: &Option<Arc<[u8; 256]>>| t.as_ref().map_or(v as u8, |t| t[v]);
-            let (fa, fb) = (
-                q.a.dequantize(operand(&tables.0)),
-                q.b.dequantize(operand(&tables.1)),
-            );
-            let f = match q.op {
-                Binary::Add => fa + fb,
-                Binary::Sub => fa - fb,
-                Binary::Mul => fa * fb,
-                _ => fa / fb,
-            };
-            quantize_all(&[f], q.y)[0]
-        });
+        let operand = |t: &Option<Arc<[u8; 256]>>| -> [u8; 256] {
+            std::array::from_fn(|v| t.as_ref().map_or(v as u8, |t| t[v]))
+        };
+        let mut table = [0u8; 256];
+        let params = |q: Quant8| QParams {
+            scale: q.scale,
+            zero_point: q.zero_point,
+            signed: q.signed,
+        };
+        let op = match q.op {
+            Binary::Add => QBinaryOp::Add,
+            Binary::Sub => QBinaryOp::Sub,
+            Binary::Mul => QBinaryOp::Mul,
+            _ => QBinaryOp::Div,
+        };
+        // The kernel the unfused node would run, so the table is its exact formula.
+        (mote_kernels::cpu::table().qbinary)(
+            op,
+            &operand(&tables.0),
+            params(q.a),
+            &operand(&tables.1),
+            params(q.b),
+            params(q.y),
+            &mut table,
+        )
+        .map_err(|e| crate::Error::internal(format!("QBinary table: {e}")))?;
         let node = &mut graph.nodes[index];
         node.op = Op::Quant(QuantOp::Lut(Lut {
             output: q.y.dtype(),

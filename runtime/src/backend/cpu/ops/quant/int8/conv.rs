@@ -112,9 +112,14 @@ impl QConvPrepared {
                 .map_err(|e| kernel_error("QConv", e))?;
             QConvWeights::Rows(f, packed)
         } else if depthwise {
-            let packed =
-                PackedQDepthwiseWeights::pack(w.bytes, signed, &q.w_zero_point, out_channels, taps)
-                    .map_err(|e| kernel_error("QConv", e))?;
+            let packed = PackedQDepthwiseWeights::pack(
+                w.bytes,
+                signed,
+                &q.w_zero_point,
+                out_channels,
+                [w.shape[2], w.shape[3]],
+            )
+            .map_err(|e| kernel_error("QConv", e))?;
             QConvWeights::Depthwise(packed)
         } else {
             let rows = out_channels / q.conv.group;
@@ -267,6 +272,7 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
                     x_signed: q.x.signed,
                     x_zero_point: q.x.zero_point,
                     w: wd.as_slice(),
+                    w_pairs: wd.pairs(),
                     bias: &prepared.bias,
                     scale: &prepared.scale,
                 };
