@@ -226,138 +226,139 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
     if y.bytes.is_empty() {
         return Ok(());
     }
-    match &prepared.kernel {
-        QConvWeights::Rows(f, wr) => {
-            let images = x.shape[0];
-            let call = QMatMulCall {
-                rows: images,
-                a: xb,
-                lda: c_in,
-                a_signed: q.x.signed,
-                a_zero_point: q.x.zero_point,
-                w: wr,
-            };
-            let output = QMatMulOutput::Requant {
-                y: &mut *y.bytes,
-                ldy: c_out,
-                signed: q.y.signed,
-                bias: &prepared.bias,
-                scale: &prepared.scale,
-                zero_point: q.y.zero_point,
-                lo,
-                hi,
-            };
-            gemm::run_rows("QConv", *f, &call, output, c_out, threads)?;
-        }
-        QConvWeights::Depthwise(wd) => {
-            let params = DepthwiseParams {
-                channels: c_in,
-                in_h,
-                in_w,
-                kernel_h: kh,
-                kernel_w: kw,
-                stride_h: sh,
-                stride_w: sw,
-                dilation_h: dh,
-                dilation_w: dw,
-                pad_top: pt,
-                pad_left: pl,
-                pad_bottom: pb,
-                pad_right: pr,
-            };
-            for (image, yb) in y.bytes.chunks_exact_mut(c_out * out_plane).enumerate() {
-                let call = QDepthwise {
-                    params,
-                    x: &xb[image * c_in * in_plane..(image + 1) * c_in * in_plane],
-                    x_signed: q.x.signed,
-                    x_zero_point: q.x.zero_point,
-                    w: wd.as_slice(),
-                    w_pairs: wd.pairs(),
+    gemm::with_table(y.bytes, q.lut.as_deref(), |out| {
+        match &prepared.kernel {
+            QConvWeights::Rows(f, wr) => {
+                let images = x.shape[0];
+                let call = QMatMulCall {
+                    rows: images,
+                    a: xb,
+                    lda: c_in,
+                    a_signed: q.x.signed,
+                    a_zero_point: q.x.zero_point,
+                    w: wr,
+                };
+                let output = QMatMulOutput::Requant {
+                    y: &mut *out,
+                    ldy: c_out,
+                    signed: q.y.signed,
                     bias: &prepared.bias,
                     scale: &prepared.scale,
-                };
-                let work = c_out * out_plane * kh * kw;
-                let workers =
-                    parallel::worker_count(threads, c_out, work, gemm::MIN_MACS_PER_THREAD);
-                let per = c_out.div_ceil(workers);
-                let parts: Vec<(usize, &mut [u8])> =
-                    yb.chunks_mut(per * out_plane).enumerate().collect();
-                parallel::for_each_part(parts, |(i, part)| {
-                    let first = i * per;
-                    let range = first..first + part.len() / out_plane;
-                    let sub = call.channels(range).map_err(|e| kernel_error("QConv", e))?;
-                    let dst = QDepthwiseOut::U8 {
-                        y: part,
-                        signed: q.y.signed,
-                        zero_point: q.y.zero_point,
-                        lo,
-                        hi,
-                    };
-                    qdepthwise(&sub, dst).map_err(|e| kernel_error("QConv", e))
-                })?;
-            }
-        }
-        QConvWeights::Gemm(blocks) => {
-            let k = cg_in * kh * kw;
-            let n = out_plane;
-            let pointwise = kh == 1
-                && kw == 1
-                && sh == 1
-                && sw == 1
-                && pt == 0
-                && pl == 0
-                && (out_h, out_w) == (in_h, in_w);
-            let block_len = cg_out * n;
-            for (i, yb) in y.bytes.chunks_exact_mut(block_len).enumerate() {
-                let (image, g) = (i / groups, i % groups);
-                let start = (image * groups + g) * cg_in * in_plane;
-                let data = &xb[start..start + cg_in * in_plane];
-                let b = if pointwise {
-                    QOperandB::Matrix { data, ld: n }
-                } else {
-                    QOperandB::Image {
-                        data,
-                        geometry: QConvGeometry {
-                            channels: cg_in,
-                            in_h,
-                            in_w,
-                            kernel_h: kh,
-                            kernel_w: kw,
-                            stride_h: sh,
-                            stride_w: sw,
-                            dilation_h: dh,
-                            dilation_w: dw,
-                            pad_top: pt,
-                            pad_left: pl,
-                            out_h,
-                            out_w,
-                        },
-                        pad: q.x.zero_point as u8,
-                    }
-                };
-                let call = QGemm {
-                    m: cg_out,
-                    n,
-                    k,
-                    a: &blocks[g],
-                    b,
-                    b_signed: q.x.signed,
-                    b_zero_point: q.x.zero_point,
-                };
-                let output = QOutput::Requant {
-                    c: yb,
-                    ldc: n,
-                    signed: q.y.signed,
-                    bias: &prepared.bias[g * cg_out..(g + 1) * cg_out],
-                    scale: &prepared.scale[g * cg_out..(g + 1) * cg_out],
                     zero_point: q.y.zero_point,
                     lo,
                     hi,
                 };
-                gemm::run("QConv", &call, output, threads)?;
+                gemm::run_rows("QConv", *f, &call, output, c_out, threads)?;
+            }
+            QConvWeights::Depthwise(wd) => {
+                let params = DepthwiseParams {
+                    channels: c_in,
+                    in_h,
+                    in_w,
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride_h: sh,
+                    stride_w: sw,
+                    dilation_h: dh,
+                    dilation_w: dw,
+                    pad_top: pt,
+                    pad_left: pl,
+                    pad_bottom: pb,
+                    pad_right: pr,
+                };
+                for (image, yb) in out.chunks_exact_mut(c_out * out_plane).enumerate() {
+                    let call = QDepthwise {
+                        params,
+                        x: &xb[image * c_in * in_plane..(image + 1) * c_in * in_plane],
+                        x_signed: q.x.signed,
+                        x_zero_point: q.x.zero_point,
+                        w: wd.as_slice(),
+                        w_pairs: wd.pairs(),
+                        bias: &prepared.bias,
+                        scale: &prepared.scale,
+                    };
+                    let work = c_out * out_plane * kh * kw;
+                    let workers =
+                        parallel::worker_count(threads, c_out, work, gemm::MIN_MACS_PER_THREAD);
+                    let per = c_out.div_ceil(workers);
+                    let parts: Vec<(usize, &mut [u8])> =
+                        yb.chunks_mut(per * out_plane).enumerate().collect();
+                    parallel::for_each_part(parts, |(i, part)| {
+                        let first = i * per;
+                        let range = first..first + part.len() / out_plane;
+                        let sub = call.channels(range).map_err(|e| kernel_error("QConv", e))?;
+                        let dst = QDepthwiseOut::U8 {
+                            y: part,
+                            signed: q.y.signed,
+                            zero_point: q.y.zero_point,
+                            lo,
+                            hi,
+                        };
+                        qdepthwise(&sub, dst).map_err(|e| kernel_error("QConv", e))
+                    })?;
+                }
+            }
+            QConvWeights::Gemm(blocks) => {
+                let k = cg_in * kh * kw;
+                let n = out_plane;
+                let pointwise = kh == 1
+                    && kw == 1
+                    && sh == 1
+                    && sw == 1
+                    && pt == 0
+                    && pl == 0
+                    && (out_h, out_w) == (in_h, in_w);
+                let block_len = cg_out * n;
+                for (i, yb) in out.chunks_exact_mut(block_len).enumerate() {
+                    let (image, g) = (i / groups, i % groups);
+                    let start = (image * groups + g) * cg_in * in_plane;
+                    let data = &xb[start..start + cg_in * in_plane];
+                    let b = if pointwise {
+                        QOperandB::Matrix { data, ld: n }
+                    } else {
+                        QOperandB::Image {
+                            data,
+                            geometry: QConvGeometry {
+                                channels: cg_in,
+                                in_h,
+                                in_w,
+                                kernel_h: kh,
+                                kernel_w: kw,
+                                stride_h: sh,
+                                stride_w: sw,
+                                dilation_h: dh,
+                                dilation_w: dw,
+                                pad_top: pt,
+                                pad_left: pl,
+                                out_h,
+                                out_w,
+                            },
+                            pad: q.x.zero_point as u8,
+                        }
+                    };
+                    let call = QGemm {
+                        m: cg_out,
+                        n,
+                        k,
+                        a: &blocks[g],
+                        b,
+                        b_signed: q.x.signed,
+                        b_zero_point: q.x.zero_point,
+                    };
+                    let output = QOutput::Requant {
+                        c: yb,
+                        ldc: n,
+                        signed: q.y.signed,
+                        bias: &prepared.bias[g * cg_out..(g + 1) * cg_out],
+                        scale: &prepared.scale[g * cg_out..(g + 1) * cg_out],
+                        zero_point: q.y.zero_point,
+                        lo,
+                        hi,
+                    };
+                    gemm::run("QConv", &call, output, threads)?;
+                }
             }
         }
-    }
-    gemm::apply_table(y.bytes, q.lut.as_deref())?;
-    Ok(())
+        Ok(())
+    })
 }

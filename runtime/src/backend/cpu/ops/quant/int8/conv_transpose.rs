@@ -130,43 +130,44 @@ pub(in crate::backend::cpu::ops::quant) fn qconv_transpose(
     }
     let (lo, hi) = q.y.range();
     let mut rows_out = vec![0u8; rows * n];
-    for (image, yb) in y.bytes.chunks_exact_mut(c_out * n * kh * kw).enumerate() {
-        let call = QGemm {
-            m: rows,
-            n,
-            k: c_in,
-            a: &p.packed,
-            b: QOperandB::Matrix {
-                data: &xb[image * c_in * n..(image + 1) * c_in * n],
-                ld: n,
-            },
-            b_signed: q.x.signed,
-            b_zero_point: q.x.zero_point,
-        };
-        let output = QOutput::Requant {
-            c: &mut rows_out,
-            ldc: n,
-            signed: q.y.signed,
-            bias: &p.bias,
-            scale: &p.scale,
-            zero_point: q.y.zero_point,
-            lo,
-            hi,
-        };
-        gemm::run("QConvTranspose", &call, output, ins.threads())?;
-        // Scatter: row (c, ky, kx), pixel (oy, ox) → output (c, oy·kh + ky, ox·kw + kx).
-        let out_w = wd * kw;
-        for (r, row) in rows_out.chunks_exact(n).enumerate() {
-            let (c, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
-            let plane = &mut yb[c * n * kh * kw..(c + 1) * n * kh * kw];
-            for (oy, src) in row.chunks_exact(wd).enumerate() {
-                let dst = &mut plane[(oy * kh + ky) * out_w..];
-                for (ox, &v) in src.iter().enumerate() {
-                    dst[ox * kw + kx] = v;
+    gemm::with_table(y.bytes, q.lut.as_deref(), |out| {
+        for (image, yb) in out.chunks_exact_mut(c_out * n * kh * kw).enumerate() {
+            let call = QGemm {
+                m: rows,
+                n,
+                k: c_in,
+                a: &p.packed,
+                b: QOperandB::Matrix {
+                    data: &xb[image * c_in * n..(image + 1) * c_in * n],
+                    ld: n,
+                },
+                b_signed: q.x.signed,
+                b_zero_point: q.x.zero_point,
+            };
+            let output = QOutput::Requant {
+                c: &mut rows_out,
+                ldc: n,
+                signed: q.y.signed,
+                bias: &p.bias,
+                scale: &p.scale,
+                zero_point: q.y.zero_point,
+                lo,
+                hi,
+            };
+            gemm::run("QConvTranspose", &call, output, ins.threads())?;
+            // Scatter: row (c, ky, kx), pixel (oy, ox) → output (c, oy·kh + ky, ox·kw + kx).
+            let out_w = wd * kw;
+            for (r, row) in rows_out.chunks_exact(n).enumerate() {
+                let (c, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
+                let plane = &mut yb[c * n * kh * kw..(c + 1) * n * kh * kw];
+                for (oy, src) in row.chunks_exact(wd).enumerate() {
+                    let dst = &mut plane[(oy * kh + ky) * out_w..];
+                    for (ox, &v) in src.iter().enumerate() {
+                        dst[ox * kw + kx] = v;
+                    }
                 }
             }
         }
-    }
-    gemm::apply_table(y.bytes, q.lut.as_deref())?;
-    Ok(())
+        Ok(())
+    })
 }

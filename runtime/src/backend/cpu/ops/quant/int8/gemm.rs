@@ -10,6 +10,7 @@ use mote_kernels::cpu::qgemm::{qgemm_block, split_output, PackedQWeights, QGemm,
 use mote_kernels::cpu::qmatmul::{PackedQMatMulWeights, QMatMulCall, QMatMulFn, QMatMulOutput};
 use mote_kernels::cpu::transpose::bytes::transpose_u8;
 use mote_kernels::cpu::transpose::{transpose, TransposeParams};
+use std::cell::Cell;
 
 /// Output columns per thread grain, as the `f32` conv cuts them.
 const COLUMN_GRAIN: usize = 64;
@@ -181,21 +182,40 @@ pub(super) fn transpose_i32(src: &[i32], rows: usize, cols: usize, dst: &mut [i3
         .map_err(|e| kernel_error("transpose", e))
 }
 
-/// `bytes[i] = table[bytes[i]]` for a table folded into the op that produced them.
-///
-/// Through the `lut8` kernel (a few instructions per 64 bytes with VBMI, where a byte-by-byte
-/// lookup cost a fifth of a small model's run), a stack-sized block at a time since the kernel
-/// reads one slice and writes another.
-pub(super) fn apply_table(bytes: &mut [u8], table: Option<&[u8; 256]>) -> Result<()> {
+/// Runs `write` on the op's output bytes and then applies `table` (a fused activation) to
+/// them. With a table, `write` fills a reused per-thread scratch buffer and the lookup reads it
+/// into the output: one pass over the bytes, no copy (the lookup kernel reads one slice and
+/// writes another).
+pub(super) fn with_table(
+    y: &mut [u8],
+    table: Option<&[u8; 256]>,
+    write: impl FnOnce(&mut [u8]) -> Result<()>,
+) -> Result<()> {
     let Some(table) = table else {
-        return Ok(());
+        return write(y);
     };
-    let lut8 = mote_kernels::cpu::table().lut8;
-    let mut block = [0u8; 4096];
-    for chunk in bytes.chunks_mut(block.len()) {
-        let source = &mut block[..chunk.len()];
-        source.copy_from_slice(chunk);
-        lut8(source, table, chunk).map_err(|e| kernel_error("table", e))?;
+    let lookup = |staged: &[u8], y: &mut [u8]| {
+        (mote_kernels::cpu::table().lut8)(staged, table, y).map_err(|e| kernel_error("table", e))
+    };
+    if y.len() > STAGED_MAX {
+        // Rare and large: a buffer of its own, so no thread keeps one that size.
+        let mut staged = vec![0u8; y.len()];
+        write(&mut staged)?;
+        return lookup(&staged, y);
     }
-    Ok(())
+    let mut staged = STAGED.with(Cell::take);
+    if staged.len() < y.len() {
+        staged.resize(y.len(), 0);
+    }
+    let result = write(&mut staged[..y.len()]).and_then(|()| lookup(&staged[..y.len()], y));
+    STAGED.with(|slot| slot.set(staged));
+    result
+}
+
+/// Largest output [`with_table`] stages in its kept buffer (bigger ones allocate their own).
+const STAGED_MAX: usize = 1 << 20;
+
+thread_local! {
+    /// [`with_table`]'s scratch, kept between calls (its size is the largest output seen).
+    static STAGED: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }

@@ -131,18 +131,19 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
                 a_zero_point: q.a.zero_point,
                 w,
             };
-            let output = QMatMulOutput::Requant {
-                y: y.bytes,
-                ldy: n,
-                signed: q.y.signed,
-                bias: &prepared.bias,
-                scale: &prepared.scale,
-                zero_point: q.y.zero_point,
-                lo,
-                hi,
-            };
-            gemm::run_rows("QMatMul", *f, &call, output, n, ins.threads())?;
-            return gemm::apply_table(y.bytes, q.lut.as_deref());
+            return gemm::with_table(y.bytes, q.lut.as_deref(), |out| {
+                let output = QMatMulOutput::Requant {
+                    y: out,
+                    ldy: n,
+                    signed: q.y.signed,
+                    bias: &prepared.bias,
+                    scale: &prepared.scale,
+                    zero_point: q.y.zero_point,
+                    lo,
+                    hi,
+                };
+                gemm::run_rows("QMatMul", *f, &call, output, n, ins.threads())
+            });
         }
     };
     let at = gemm::transposed_bytes(ab, rows, k)?; // Aᵀ: `[K, rows]`.
@@ -170,9 +171,9 @@ pub(in crate::backend::cpu::ops::quant) fn qmatmul(
         hi,
     };
     gemm::run("QMatMul", &call, output, ins.threads())?;
-    gemm::transpose_bytes(&yt, n, rows, y.bytes)?;
-    gemm::apply_table(y.bytes, q.lut.as_deref())?;
-    Ok(())
+    gemm::with_table(y.bytes, q.lut.as_deref(), |out| {
+        gemm::transpose_bytes(&yt, n, rows, out)
+    })
 }
 
 /// `MatMulInteger` with a 2-D right operand on the 8-bit GEMM (`i32` out), as `Yᵀ = Bᵀ · Aᵀ`:
