@@ -116,8 +116,10 @@ fn per_run(runs: &Runs, src: &[u8], side: Side) -> Vec<u8> {
         .collect()
 }
 
-/// Runs shorter than this are spelled out (see [`qbinary`]).
-const SHORT_RUN: usize = 256;
+/// Runs shorter than this go to one call over the tensor (see [`qbinary`]); from this length
+/// on, the per-run call pays: the kernels then turn a run with one repeated operand into a
+/// table lookup (their `TABLE_FROM`).
+const SHORT_RUN: usize = 1024;
 
 /// Which operand of a [`Runs`].
 #[derive(Clone, Copy, PartialEq)]
