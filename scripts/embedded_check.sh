@@ -7,7 +7,9 @@
 #      from the checked-in `.mote` file exactly as the full library does from the ONNX model;
 #   3. a model with an op from a family it leaves out (`Det`, feature `ops-transformer`) loads
 #      but its session is refused, with MOTE_STATUS_UNSUPPORTED and a message naming the feature.
-# Before that, `mote` with each op family alone is checked warning-free.
+# Before that, `mote` with each op family alone is checked warning-free. Like
+# scripts/lib_size.sh, it leaves the embedded library in target/release (the C ABI tests need
+# the full one: `cargo build --release -p mote-ffi` brings it back).
 # Needs what `.ci/run` builds before (the full `target/release/libmote.so` and `mote`) and the
 # ONNX node tests that scripts/test.sh generates (`Det`'s model comes from there).
 set -euo pipefail
@@ -37,8 +39,8 @@ if grep -E '^(warning|error)' "$work/build.log"; then
   echo "the embedded library's build must be warning-free" >&2
   exit 1
 fi
-size_line="$(bash scripts/lib_size.sh | head -1)"
-echo "$size_line"
+sizes="$(bash scripts/lib_size.sh)"
+echo "${sizes%%$'\n'*}"
 cp "$target/release/libmote.so" "$work/embedded/"
 bytes="$(stat -c %s "$work/embedded/libmote.so")"
 if (( bytes > MAX_BYTES )); then

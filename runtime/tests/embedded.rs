@@ -153,6 +153,6 @@ fn an_op_outside_the_compiled_families_is_refused_at_session_creation() {
         );
         let message = e.to_string();
         assert!(message.contains("\"ops-transformer\""), "{message}");
-        assert!(message.contains("node \"det\""), "{message}");
+        assert!(message.contains("node 'det'"), "{message}");
     }
 }

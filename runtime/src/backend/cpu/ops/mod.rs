@@ -246,7 +246,7 @@ pub(crate) fn check_compiled(graph: &Graph) -> Result<()> {
     for node in &graph.nodes {
         if let Some(feature) = missing_feature(&node.op) {
             return Err(
-                not_compiled(node.op.name(), feature).context_with(format!("node {:?}", node.name))
+                not_compiled(node.op.name(), feature).context_with(format!("node '{}'", node.name))
             );
         }
         for body in node.op.subgraphs() {
