@@ -7,9 +7,9 @@
 #      from the checked-in `.mote` file exactly as the full library does from the ONNX model;
 #   3. a model with an op from a family it leaves out (`Det`, feature `ops-transformer`) loads
 #      but its session is refused, with MOTE_STATUS_UNSUPPORTED and a message naming the feature.
-# Before that, `mote` with each op family alone is checked warning-free. Like
-# scripts/lib_size.sh, it leaves the embedded library in target/release (the C ABI tests need
-# the full one: `cargo build --release -p mote-ffi` brings it back).
+# Before that, `mote` with each op family alone is checked warning-free. It puts the full
+# library back in target/release at the end (the C ABI tests link it; cargo keeps both builds,
+# so that is a copy, not a rebuild).
 # Needs what `.ci/run` builds before (the full `target/release/libmote.so` and `mote`) and the
 # ONNX node tests that scripts/test.sh generates (`Det`'s model comes from there).
 set -euo pipefail
@@ -30,8 +30,10 @@ for family in ops-transformer ops-rnn ops-vision ops-signal ops-loss; do
   fi
 done
 
-# The full library first: building the embedded one writes the same path.
+# The full library first (a no-op after CI's build; a rebuild after an earlier run of this
+# script): building the embedded one writes the same path.
 mkdir -p "$work/full" "$work/embedded"
+cargo build --release -p mote-ffi 2> "$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 cp "$target/release/libmote.so" "$work/full/"
 cargo build --release -p mote-ffi --no-default-features 2> "$work/build.log" \
   || { cat "$work/build.log" >&2; exit 1; }
@@ -52,7 +54,8 @@ cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude examples/c/digits.c -o "$work/di
   -L"$work/embedded" -lmote
 models=assets/models
 LD_LIBRARY_PATH="$work/full" "$work/digits" "$models/digits_mlp.onnx" \
-  "$models/digits_test_x.npy" > "$work/full.txt" 2> /dev/null
+  "$models/digits_test_x.npy" > "$work/full.txt" 2> "$work/full.err" \
+  || { cat "$work/full.err" >&2; echo "the full library failed on the ONNX model" >&2; exit 1; }
 LD_LIBRARY_PATH="$work/embedded" "$work/digits" "$models/digits_mlp.mote" \
   "$models/digits_test_x.npy" > "$work/embedded.txt"
 if ! cmp -s "$work/full.txt" "$work/embedded.txt" || [[ ! -s "$work/full.txt" ]]; then
@@ -74,3 +77,6 @@ if ! grep -q 'mote_session_new.*: unsupported: .*Det.*"ops-transformer"' "$work/
   echo "expected the session to be refused as unsupported, naming ops-transformer" >&2
   exit 1
 fi
+
+# The full library back where the C ABI tests look for it.
+cargo build --release -p mote-ffi --quiet
