@@ -80,7 +80,7 @@ impl Model {
     }
 
     /// Without ONNX import the importer answers an error and no graph gets here. Not calling
-    /// [`Model::from_graph`] keeps the passes (~0.1 MB) out of a library that loads `.mote`
+    /// [`Model::from_graph`] keeps the passes (0.24 MB) out of a library that loads `.mote`
     /// files only, whose graphs went through them already.
     #[cfg(not(feature = "onnx"))]
     fn from_imported(_: Graph) -> Result<Model> {
