@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Size of the embedded library (issue #5: at most 2 MB): builds
-# `cargo build --release -p mote-ffi --no-default-features` and prints the stripped
-# libmote.so's size in bytes. With `--top N`, also relinks it with symbols (the crates are
+# `cargo build --release -p mote-ffi --no-default-features` (CPU only, no ONNX import, the
+# core op families only: README "Library size") and prints the stripped libmote.so's size in
+# bytes. With `--top N`, also relinks it with symbols (the crates are
 # not recompiled) and prints the N largest groups of functions (generic instances of one
 # function summed), the view README "Library size" was written from.
 #
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 cargo build --release -p mote-ffi --no-default-features --quiet
 lib="$target/release/libmote.so"
-echo "libmote.so (stripped, CPU only, no ONNX): $(stat -c %s "$lib") bytes"
+echo "libmote.so (stripped, CPU only, no ONNX, core ops): $(stat -c %s "$lib") bytes"
 size -A "$lib" | sort -k2 -n | tail -6
 if [[ "${1:-}" == "--top" ]]; then
     cargo build --release -p mote-ffi --no-default-features --quiet \

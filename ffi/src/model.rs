@@ -62,8 +62,8 @@ pub unsafe extern "C" fn mote_model_load_file(
 
 /// Loads a model from the `len` bytes at `data` into `*out`. The bytes are read during the
 /// call only: the caller may free them on return. The format is recognised from the bytes
-/// (ONNX today; the `.mote` format will be accepted by this same function). ONNX external
-/// data cannot be resolved from memory.
+/// (`.mote` by its magic, ONNX otherwise; a library built without ONNX import answers
+/// BACKEND_UNAVAILABLE for ONNX). ONNX external data cannot be resolved from memory.
 ///
 /// # Safety
 /// `data` must be NULL or valid for reads of `len` bytes; `out` must be NULL or valid for a

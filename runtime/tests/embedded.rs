@@ -8,8 +8,13 @@
 //!     cargo run --release -p mote-cli -- convert assets/models/digits_mlp.onnx -o assets/models/digits_mlp.mote
 //!
 //! Deliberately free of `tests/common` and of the `npy` feature, which the embedded build lacks.
+//!
+//! The embedded build also leaves out the optional op families (features `ops-*`): a model
+//! with such an op is refused when a session is created, with an error naming the feature.
 
-use mote::{DType, Model, SessionOptions, Tensor};
+use mote::ir::ops::TransformerOp;
+use mote::ir::{Dim, Graph, Node, Op, ValueInfo};
+use mote::{DType, ErrorKind, Model, SessionOptions, Tensor};
 use std::path::PathBuf;
 
 fn asset(name: &str) -> PathBuf {
@@ -103,4 +108,51 @@ fn onnx_is_refused_clearly_without_the_feature() {
     let e = Model::load(asset("digits_mlp.onnx")).unwrap_err();
     assert_eq!(*e.kind(), mote::ErrorKind::BackendUnavailable, "{e}");
     assert!(e.to_string().contains("onnx"), "{e}");
+}
+
+/// A `.mote` model of one `Det` (`[2, 2]` f32 → scalar): the transformer family outside the
+/// core products, so compiled only with the `ops-transformer` feature. Written and read back
+/// through the `.mote` format, as an embedded build gets its models.
+fn det_model() -> Model {
+    let mut graph = Graph::default();
+    let mut x = ValueInfo::named("x");
+    x.dtype = Some(DType::F32);
+    x.shape = Some(vec![Dim::Known(2), Dim::Known(2)]);
+    let x = graph.add_value(x);
+    let y = graph.add_value(ValueInfo::named("y"));
+    graph.nodes.push(Node {
+        name: "det".into(),
+        op: Op::Transformer(TransformerOp::Det),
+        inputs: vec![Some(x)],
+        outputs: vec![Some(y)],
+    });
+    graph.inputs.push(x);
+    graph.outputs.push(y);
+    let bytes = Model::from_graph(graph).unwrap().to_mote_bytes().unwrap();
+    Model::from_mote_bytes(&bytes).unwrap()
+}
+
+/// With its family compiled in, `Det` runs; without it (the embedded build `.ci/run` tests),
+/// the model still loads (the IR and the format are the same in every build) but creating a
+/// session fails, naming the op and the feature, before anything runs.
+#[test]
+fn an_op_outside_the_compiled_families_is_refused_at_session_creation() {
+    let model = det_model();
+    let session = model.session(SessionOptions::default());
+    if cfg!(feature = "ops-transformer") {
+        let x = Tensor::from_vec(&[2, 2], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+        let out = session.unwrap().run(&[("x", &x)]).unwrap();
+        assert_eq!(out[0].1.as_slice::<f32>().unwrap(), [-2.0]);
+    } else {
+        let e = session
+            .err()
+            .expect("a session over Det without ops-transformer");
+        assert!(
+            matches!(e.kind(), ErrorKind::UnsupportedOp { op, .. } if op == "Det"),
+            "{e}"
+        );
+        let message = e.to_string();
+        assert!(message.contains("\"ops-transformer\""), "{message}");
+        assert!(message.contains("node 'det'"), "{message}");
+    }
 }

@@ -1,20 +1,31 @@
 //! CPU evaluation of every op family: inputs as views, outputs into buffers the executor
 //! hands out (planned arena slots when shapes were known ahead, fresh buffers otherwise).
+//!
+//! A selective build compiles only some families (Cargo features `ops-*`, README "Library
+//! size"): the core (elementwise, nn, shape, reduce, quant, and the products and softmax of
+//! the transformer family) always, the others only with their feature. [`missing_feature`] is
+//! the one place that knows which op needs which feature; sessions refuse a graph with such
+//! an op when they are created ([`check_compiled`]), so the evaluator's fallback arm is
+//! reached only by constant folding, which keeps the node when evaluation fails.
 
 mod elementwise;
+#[cfg(feature = "ops-loss")]
 mod loss;
 mod nn;
 pub(crate) mod quant;
 mod reduce;
+#[cfg(feature = "ops-rnn")]
 mod rnn;
 mod shape;
+#[cfg(feature = "ops-signal")]
 mod signal;
 mod transformer;
 pub(crate) mod util;
+#[cfg(feature = "ops-vision")]
 mod vision;
 
 use crate::backend::cpu::prepare::Prepared;
-use crate::ir::Op;
+use crate::ir::{Graph, Op};
 use crate::tensor::{byte_len, AlignedBytes, Element, TensorView, TensorViewMut};
 use crate::{DType, Error, Result, Tensor};
 
@@ -179,10 +190,68 @@ pub(crate) fn eval(op: &Op, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
         Op::Shape(o) => shape::eval(o, ins, out),
         Op::Reduce(o) => reduce::eval(o, ins, out),
         Op::Quant(o) => quant::eval(o, ins, out),
+        #[cfg(feature = "ops-rnn")]
         Op::Rnn(o) => rnn::eval(o, ins, out),
+        #[cfg(feature = "ops-vision")]
         Op::Vision(o) => vision::eval(o, ins, out),
+        #[cfg(feature = "ops-signal")]
         Op::Signal(o) => signal::eval(o, ins, out),
+        #[cfg(feature = "ops-loss")]
         Op::Loss(o) => loss::eval(o, ins, out),
         Op::Control(_) => Err(Error::internal("control flow reached the op evaluator")),
+        // The families this build leaves out (unreachable when every one is compiled in).
+        #[allow(unreachable_patterns)]
+        _ => Err(not_compiled(
+            op.name(),
+            missing_feature(op).unwrap_or("all-ops"),
+        )),
     }
+}
+
+/// The Cargo feature of the `mote` crate that compiles `op`'s evaluation in, when this build
+/// lacks it; `None` when the op can run.
+pub(crate) fn missing_feature(op: &Op) -> Option<&'static str> {
+    match op {
+        Op::Transformer(t) if !transformer::is_core(t) => {
+            (!cfg!(feature = "ops-transformer")).then_some("ops-transformer")
+        }
+        Op::Rnn(_) => (!cfg!(feature = "ops-rnn")).then_some("ops-rnn"),
+        Op::Vision(_) => (!cfg!(feature = "ops-vision")).then_some("ops-vision"),
+        Op::Signal(_) => (!cfg!(feature = "ops-signal")).then_some("ops-signal"),
+        Op::Loss(_) => (!cfg!(feature = "ops-loss")).then_some("ops-loss"),
+        Op::Elementwise(_)
+        | Op::Nn(_)
+        | Op::Transformer(_)
+        | Op::Shape(_)
+        | Op::Reduce(_)
+        | Op::Quant(_)
+        | Op::Control(_) => None,
+    }
+}
+
+/// The error for an op whose evaluation is not compiled into this build.
+pub(crate) fn not_compiled(op: &str, feature: &str) -> Error {
+    Error::unsupported(
+        op,
+        format!(
+            "not compiled into this build of Mote: enable the Cargo feature \"{feature}\" \
+             (or \"all-ops\") of the mote crate (mote-ffi forwards both)"
+        ),
+    )
+}
+
+/// Refuses a graph (control-flow bodies included) with an op this build cannot evaluate,
+/// naming the first such node and the feature it needs.
+pub(crate) fn check_compiled(graph: &Graph) -> Result<()> {
+    for node in &graph.nodes {
+        if let Some(feature) = missing_feature(&node.op) {
+            return Err(
+                not_compiled(node.op.name(), feature).context_with(format!("node '{}'", node.name))
+            );
+        }
+        for body in node.op.subgraphs() {
+            check_compiled(body)?;
+        }
+    }
+    Ok(())
 }

@@ -24,6 +24,11 @@ pub(crate) fn broadcast_index(shape: &[usize], out_shape: &[usize]) -> impl Fn(u
 /// Writes `values` (one per element) into `dst` with numpy's `astype` conversion from f64:
 /// floats round to nearest, integers truncate toward zero (saturating), bool is `v != 0`.
 /// Errors on a length mismatch or a dtype without arithmetic (minifloats, sub-byte ints).
+// The signal and loss ops alone use it: unused in a build without them.
+#[cfg_attr(
+    not(any(feature = "ops-signal", feature = "ops-loss")),
+    allow(dead_code)
+)]
 pub(crate) fn store_f64(
     dst: &mut crate::tensor::TensorViewMut<'_>,
     values: &[f64],

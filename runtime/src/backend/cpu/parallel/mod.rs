@@ -50,6 +50,8 @@ pub(crate) fn worker_count(
 
 /// Runs `f(range)` for `workers` contiguous ranges of `0..units` and returns the results in
 /// range order (empty when `units` is 0).
+// Only the attentions use it today: unused in a build without them.
+#[cfg_attr(not(feature = "ops-transformer"), allow(dead_code))]
 pub(crate) fn map_ranges<R: Send>(
     units: usize,
     workers: usize,
@@ -101,6 +103,8 @@ fn chunks<T>(data: &mut [T], unit_len: usize, workers: usize) -> Vec<(usize, &mu
 
 /// Runs `f(index, unit)` for every `unit_len`-element unit of `data`, in order within each of
 /// `workers` chunks ([`for_each_chunk_mut`]); nothing when `unit_len` is 0.
+// Only vision ops use it today: unused in a build without them.
+#[cfg_attr(not(feature = "ops-vision"), allow(dead_code))]
 pub(crate) fn for_each_unit_mut<T: Send>(
     data: &mut [T],
     unit_len: usize,

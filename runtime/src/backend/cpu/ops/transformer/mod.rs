@@ -1,23 +1,19 @@
-//! CPU evaluation of matrix products, softmax, normalizations (layer, RMS, Lp), attention
-//! (softmax and linear), rotary embeddings, SwiGLU and determinants. f32 products go through
-//! `mote-kernels`' SGEMM; other types use a portable loop ([`numeric`]). f16/bf16 are computed
-//! in f32 and rounded. MatMul, Gemm and both attentions share their work out among
-//! `Inputs::threads()` workers ([`crate::backend::cpu::parallel`]).
+//! CPU evaluation of matrix products and softmax (always compiled: every model family needs
+//! them) and, with the `ops-transformer` feature, of the rest of the family ([`blocks`]:
+//! normalizations (layer, RMS, Lp), attention (softmax and linear), rotary embeddings, SwiGLU,
+//! Einsum and determinants). f32 products go through `mote-kernels`' SGEMM; other types use a
+//! portable loop ([`numeric`]). f16/bf16 are computed in f32 and rounded. MatMul, Gemm and
+//! both attentions share their work out among `Inputs::threads()` workers
+//! ([`crate::backend::cpu::parallel`]).
 
-mod attention;
-mod det;
-mod einsum;
+#[cfg(feature = "ops-transformer")]
+mod blocks;
 mod fused_matmul;
 mod gemm;
-mod linear_attention;
-mod lp_norm;
 mod matmul;
-mod norm;
 mod numeric;
 mod packed;
-mod rotary;
 mod softmax;
-mod swiglu;
 
 use super::{Inputs, Outputs};
 use crate::ir::ops::TransformerOp;
@@ -32,17 +28,24 @@ pub(super) fn eval(op: &TransformerOp, ins: &Inputs<'_>, out: &mut Outputs) -> R
         TransformerOp::MatMul => matmul::eval(ins, out),
         TransformerOp::Gemm(g) => gemm::eval(g, ins, out),
         TransformerOp::FusedMatMul(f) => fused_matmul::eval(f, ins, out),
-        TransformerOp::Einsum(e) => einsum::eval(e, ins, out),
         TransformerOp::Softmax(s) => softmax::eval(s, ins, out),
-        TransformerOp::LayerNorm(n) => norm::eval(n, norm::Kind::Layer, ins, out),
-        TransformerOp::RmsNorm(n) => norm::eval(n, norm::Kind::Rms, ins, out),
-        TransformerOp::LpNorm(n) => lp_norm::eval(n, ins, out),
-        TransformerOp::Attention(a) => attention::eval(a, ins, out),
-        TransformerOp::RotaryEmbedding(r) => rotary::eval(r, ins, out),
-        TransformerOp::LinearAttention(a) => linear_attention::eval(a, ins, out),
-        TransformerOp::SwiGlu { alpha } => swiglu::eval(*alpha, ins, out),
-        TransformerOp::Det => det::eval(ins, out),
+        #[cfg(feature = "ops-transformer")]
+        _ => blocks::eval(op, ins, out),
+        #[cfg(not(feature = "ops-transformer"))]
+        _ => Err(super::not_compiled(op.name(), "ops-transformer")),
     }
+}
+
+/// Whether `op` is one of the products or softmax, compiled in every build (the rest of the
+/// family needs the `ops-transformer` feature).
+pub(super) fn is_core(op: &TransformerOp) -> bool {
+    matches!(
+        op,
+        TransformerOp::MatMul
+            | TransformerOp::Gemm(_)
+            | TransformerOp::FusedMatMul(_)
+            | TransformerOp::Softmax(_)
+    )
 }
 
 /// Checks that every given input in `which` has the dtype of input 0 and returns it.

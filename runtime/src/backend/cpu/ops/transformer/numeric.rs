@@ -233,9 +233,11 @@ pub(super) trait Real:
     fn exp(self) -> Self;
     /// ln x.
     fn ln(self) -> Self;
-    /// √x.
+    /// √x (normalizations and attention only: unused in a build without them).
+    #[cfg_attr(not(feature = "ops-transformer"), allow(dead_code))]
     fn sqrt(self) -> Self;
-    /// tanh x.
+    /// tanh x (attention's soft cap only).
+    #[cfg_attr(not(feature = "ops-transformer"), allow(dead_code))]
     fn tanh(self) -> Self;
     /// NaN test.
     fn is_nan(self) -> bool;
