@@ -322,6 +322,7 @@ unsafe fn binary<V: QVec, const OP: u8>(
         i: usize,
         sy: V,
         out: QOut<V::I>,
+        bounds: (V, V),
         y: *mut u8,
     ) {
         // SAFETY: per `binary`'s contract: full operands readable for `LANES` from `i`, `y`
@@ -336,12 +337,15 @@ unsafe fn binary<V: QVec, const OP: u8>(
                 MAX => fa.max(fb),
                 _ => fa.min(fb),
             };
-            let f = if OP == MUL_BY_MULTIPLIER {
+            let q = if OP == MUL_BY_MULTIPLIER {
+                // Never NaN: a product of two integers below 2^8 in magnitude times a normal
+                // multiplier (at worst ±inf, which the clamp handles).
                 f.mul(sy)
+                    .quantize_finite(bounds.0, bounds.1, out.zero_point)
             } else {
-                f.div(sy)
+                q(f.div(sy), out)
             };
-            V::store_bytes(q(f, out), y);
+            V::store_bytes(q, y);
         }
     }
     let n = y.len();
@@ -353,10 +357,15 @@ unsafe fn binary<V: QVec, const OP: u8>(
     unsafe {
         let (oa, ob) = (Operand::<V>::new(a, qa), Operand::<V>::new(b, qb));
         let (sy, out) = (V::splat(qy.scale), QOut::new::<V>(qy.zero_point, qy.signed));
+        let (lo, hi) = type_range(qy.signed);
+        let bounds = (
+            V::splat((lo - qy.zero_point) as f32),
+            V::splat((hi - qy.zero_point) as f32),
+        );
         let full = n / V::LANES * V::LANES;
         let mut i = 0;
         while i < full {
-            step::<V, OP>(oa, ob, i, sy, out, y.as_mut_ptr().add(i));
+            step::<V, OP>(oa, ob, i, sy, out, bounds, y.as_mut_ptr().add(i));
             i += V::LANES;
         }
         if full < n {
@@ -369,7 +378,7 @@ unsafe fn binary<V: QVec, const OP: u8>(
                 repeated => repeated,
             };
             let (ta, tb) = (tail(a, oa, &mut ab), tail(b, ob, &mut bb));
-            step::<V, OP>(ta, tb, 0, sy, out, yb.as_mut_ptr());
+            step::<V, OP>(ta, tb, 0, sy, out, bounds, yb.as_mut_ptr());
             y[full..].copy_from_slice(&yb[..n - full]);
         }
     }

@@ -56,6 +56,10 @@ pub(crate) unsafe trait QVec: Copy {
     /// `clamp(round_half_even(self) + zero_point, lo, hi)` with NaN → 0 before the `+`: the
     /// family's `Q` (lanes are clamped to ±65536 first, which changes no result).
     unsafe fn quantize(self, zero_point: Self::I, lo: Self::I, hi: Self::I) -> Self::I;
+    /// `round_half_even(clamp(self, fmin, fmax)) + zero_point` for lanes that are not NaN: with
+    /// `fmin = lo − zero_point` and `fmax = hi − zero_point` (integers), the same as
+    /// [`QVec::quantize`] (rounding is monotonic), in four operations instead of eight.
+    unsafe fn quantize_finite(self, fmin: Self, fmax: Self, zero_point: Self::I) -> Self::I;
 }
 
 /// AVX-512 F + BW: 16 lanes.
@@ -155,6 +159,14 @@ unsafe impl QVec for __m512 {
             // Round to nearest even: the MXCSR default, which Rust code never changes.
             let i = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point);
             _mm512_min_epi32(_mm512_max_epi32(i, lo), hi)
+        }
+    }
+    #[inline(always)]
+    unsafe fn quantize_finite(self, fmin: Self, fmax: Self, zero_point: __m512i) -> __m512i {
+        // SAFETY: AVX-512 F per the trait contract.
+        unsafe {
+            let v = _mm512_min_ps(_mm512_max_ps(self, fmin), fmax);
+            _mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point)
         }
     }
 }
@@ -269,6 +281,14 @@ unsafe impl QVec for __m256 {
             _mm256_min_epi32(_mm256_max_epi32(i, lo), hi)
         }
     }
+    #[inline(always)]
+    unsafe fn quantize_finite(self, fmin: Self, fmax: Self, zero_point: __m256i) -> __m256i {
+        // SAFETY: AVX per the trait contract.
+        unsafe {
+            let v = _mm256_min_ps(_mm256_max_ps(self, fmin), fmax);
+            _mm256_add_epi32(_mm256_cvtps_epi32(v), zero_point)
+        }
+    }
 }
 
 /// NEON: 4 lanes.
@@ -369,6 +389,21 @@ unsafe impl QVec for float32x4_t {
             let v = vminq_f32(vmaxq_f32(self, vdupq_n_f32(-65536.0)), vdupq_n_f32(65536.0));
             let i = vaddq_s32(vcvtnq_s32_f32(v), zero_point);
             vminq_s32(vmaxq_s32(i, lo), hi)
+        }
+    }
+    #[inline(always)]
+    unsafe fn quantize_finite(
+        self,
+        fmin: float32x4_t,
+        fmax: float32x4_t,
+        zero_point: int32x4_t,
+    ) -> int32x4_t {
+        // SAFETY: NEON per the trait contract.
+        unsafe {
+            vaddq_s32(
+                vcvtnq_s32_f32(vminq_f32(vmaxq_f32(self, fmin), fmax)),
+                zero_point,
+            )
         }
     }
 }
