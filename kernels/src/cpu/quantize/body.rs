@@ -337,13 +337,16 @@ unsafe fn binary<V: QVec, const OP: u8>(
                 MAX => fa.max(fb),
                 _ => fa.min(fb),
             };
-            let q = if OP == MUL_BY_MULTIPLIER {
+            let (lo, hi) = bounds;
+            let q = match OP {
                 // Never NaN: a product of two integers below 2^8 in magnitude times a normal
                 // multiplier (at worst ±inf, which the clamp handles).
-                f.mul(sy)
-                    .quantize_finite(bounds.0, bounds.1, out.zero_point)
-            } else {
-                q(f.div(sy), out)
+                MUL_BY_MULTIPLIER => f.mul(sy).quantize_finite(lo, hi, out.zero_point),
+                // `0 / 0` and `inf / inf` are NaN: the full quantization.
+                DIV => q(f.div(sy), out),
+                // Sums, differences, products, maxima and minima of finite dequantized values
+                // over a finite positive scale: never NaN (at worst ±inf).
+                _ => f.div(sy).quantize_finite(lo, hi, out.zero_point),
             };
             V::store_bytes(q, y);
         }
