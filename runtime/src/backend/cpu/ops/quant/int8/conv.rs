@@ -8,10 +8,9 @@ use super::super::super::{Inputs, Outputs};
 use super::{bytes_of, gemm, kernel_error};
 use crate::backend::cpu::parallel;
 use crate::backend::cpu::prepare::Prepared;
-use crate::ir::ops::nn::conv_shape;
 use crate::ir::ops::quant::QConv;
 use crate::tensor::TensorView;
-use crate::{bail, DType, Error, Result};
+use crate::{bail, DType, Result};
 use mote_kernels::cpu::depthwise::DepthwiseParams;
 use mote_kernels::cpu::qdepthwise::{
     qdepthwise, PackedQDepthwiseWeights, QDepthwise, QDepthwiseOut,
@@ -167,8 +166,20 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
 ) -> Result<()> {
     let (x, w) = (ins.get(0)?, ins.get(1)?);
     let xb = bytes_of("QConv", &x, q.x)?;
-    let shape = conv_shape(&q.conv, Some(x.shape), Some(w.shape))?
-        .ok_or_else(|| Error::internal("QConv: no output shape"))?;
+    if x.shape.len() < 3 || w.shape.len() != x.shape.len() {
+        bail!(
+            shape,
+            "QConv: input {:?} and weights {:?} need equal ranks of at least 3",
+            x.shape,
+            w.shape
+        );
+    }
+    // Resolved once per call (the output shape comes from it too): small convs run often.
+    let geometry = q
+        .conv
+        .window
+        .resolve(&x.shape[2..], Some(&w.shape[2..]), false)?;
+    let shape = [&[x.shape[0], w.shape[0]][..], &geometry.output].concat();
     let fresh;
     let one_position = x.shape.len() > 2 && x.shape[2..].iter().all(|&d| d == 1);
     let prepared = match ins.prepared() {
@@ -187,10 +198,6 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
         (3, 3) => (1, x.shape[2], 1, w.shape[2]),
         _ => bail!(shape, "QConv: input {:?}, weights {:?}", x.shape, w.shape),
     };
-    let geometry = q
-        .conv
-        .window
-        .resolve(&x.shape[2..], Some(&w.shape[2..]), false)?;
     let two = |v: &[usize], fill: usize| {
         if v.len() == 2 {
             (v[0], v[1])
