@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod binary;
+pub mod bytesum;
 pub mod conv;
 pub mod depthwise;
 pub mod direct_conv;
@@ -81,6 +82,8 @@ pub enum Kernel {
     QMatMul(qmatmul::QMatMulFn),
     /// A `qsoftmax` / `u8` variant.
     QSoftmax(softmax::quantized::QSoftmaxFn),
+    /// A `bytesum` / `u8` variant.
+    ByteSums(bytesum::ByteSumsFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -141,6 +144,14 @@ impl Variant {
     pub fn qsoftmax(&self) -> Option<softmax::quantized::QSoftmaxFn> {
         match self.kernel {
             Kernel::QSoftmax(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The byte row sums, if this is a `bytesum` / `u8` variant.
+    pub fn byte_sums(&self) -> Option<bytesum::ByteSumsFn> {
+        match self.kernel {
+            Kernel::ByteSums(f) => Some(f),
             _ => None,
         }
     }
@@ -368,6 +379,11 @@ static VARIANTS: &[Variant] = &[
     qmatmul::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     qmatmul::AVX512VNNI,
+    bytesum::REFERENCE,
+    #[cfg(target_arch = "x86_64")]
+    bytesum::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    bytesum::AVX512,
     softmax::quantized::REFERENCE,
     softmax::quantized::PORTABLE,
     #[cfg(target_arch = "x86_64")]
@@ -468,6 +484,8 @@ pub struct KernelTable {
     pub qmatmul: Option<(KernelInfo, qmatmul::QMatMulFn)>,
     /// 8-bit softmax over contiguous rows.
     pub qsoftmax: softmax::quantized::QSoftmaxFn,
+    /// Exact sums of rows of bytes.
+    pub byte_sums: bytesum::ByteSumsFn,
     /// Which variant `quantize` ... `lut8` come from.
     pub quantize_info: KernelInfo,
     /// The features the table was built for.
@@ -519,6 +537,7 @@ impl KernelTable {
             qgemm_info,
             qmatmul: qmatmul::choose(&features, max_isa),
             qsoftmax: softmax::quantized::choose(&features, max_isa),
+            byte_sums: bytesum::choose(&features, max_isa),
             quantize: qk.quantize,
             dequantize: qk.dequantize,
             qbinary: qk.qbinary,
