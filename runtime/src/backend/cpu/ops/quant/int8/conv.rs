@@ -19,6 +19,11 @@ use mote_kernels::cpu::qgemm::{PackedQWeights, QConvGeometry, QGemm, QOperandB, 
 use mote_kernels::cpu::qmatmul::{PackedQMatMulWeights, QMatMulCall, QMatMulFn, QMatMulOutput};
 use std::sync::Arc;
 
+/// Depthwise multiply-adds below which one more thread does not pay: half the GEMM's figure,
+/// because a depthwise MAC costs more (16-bit pairs, a setup per channel); with the GEMM's,
+/// the mobile classifier's mid-size depthwise layers ran on one thread of two.
+const MIN_DEPTHWISE_MACS_PER_THREAD: usize = 1 << 16;
+
 /// What a `QConv` keeps from load time: weights packed for its kernel, and the requantization
 /// of each output channel.
 #[derive(Debug)]
@@ -286,7 +291,7 @@ pub(in crate::backend::cpu::ops::quant) fn qconv(
                     };
                     let work = c_out * out_plane * kh * kw;
                     let workers =
-                        parallel::worker_count(threads, c_out, work, gemm::MIN_MACS_PER_THREAD);
+                        parallel::worker_count(threads, c_out, work, MIN_DEPTHWISE_MACS_PER_THREAD);
                     let per = c_out.div_ceil(workers);
                     let parts: Vec<(usize, &mut [u8])> =
                         yb.chunks_mut(per * out_plane).enumerate().collect();

@@ -14,8 +14,9 @@ use std::cell::Cell;
 
 /// Output columns per thread grain, as the `f32` conv cuts them.
 const COLUMN_GRAIN: usize = 64;
-/// Multiply-adds below which one more thread does not pay.
-pub(super) const MIN_MACS_PER_THREAD: usize = 1 << 18;
+/// Multiply-adds below which one more thread does not pay (measured on the mobile classifier's
+/// pointwise convs, two threads; 1 << 18 left several of them on one thread).
+pub(super) const MIN_MACS_PER_THREAD: usize = 1 << 17;
 
 /// Runs `call` into `output`, its columns split over as many of `threads` as the work is worth.
 pub(super) fn run(op: &str, call: &QGemm<'_>, output: QOutput<'_>, threads: usize) -> Result<()> {
