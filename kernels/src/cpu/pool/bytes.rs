@@ -46,6 +46,32 @@ pub fn max_pool2d_u8(
         && p.dilation_w == 1
         && p.pad_left == 0
         && 2 * p.out_w <= p.in_w;
+    if pairs
+        && p.kernel_h == p.stride_h
+        && p.dilation_h == 1
+        && p.pad_top == 0
+        && p.in_h == p.kernel_h * p.out_h
+    {
+        // Windows tile the planes exactly in height (2×2 stride 2 on even heights): output
+        // row `g` of the whole tensor reads input rows `g·kh ..`, across channel boundaries,
+        // so one loop covers every channel (no per-plane setup, which dominated small planes).
+        let band = p.kernel_h * p.in_w;
+        for (rows, out_row) in x.chunks_exact(band).zip(y.chunks_exact_mut(p.out_w)) {
+            let (first, rest) = rows.split_at(p.in_w);
+            for (m, &v) in row.iter_mut().zip(first) {
+                *m = v ^ flip;
+            }
+            for src in rest.chunks_exact(p.in_w) {
+                for (m, &v) in row.iter_mut().zip(src) {
+                    *m = (*m).max(v ^ flip);
+                }
+            }
+            for (out, two) in out_row.iter_mut().zip(row.chunks_exact(2)) {
+                *out = two[0].max(two[1]) ^ flip;
+            }
+        }
+        return Ok(());
+    }
     for (xp, yp) in x.chunks_exact(in_plane).zip(y.chunks_exact_mut(out_plane)) {
         for (oy, out_row) in yp.chunks_exact_mut(p.out_w).enumerate() {
             // 0 is the smallest flipped byte: rows and columns outside the image add nothing.
@@ -185,6 +211,43 @@ mod tests {
                 .map(|i| (seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64 * 2654435761) >> 27) as u8)
                 .collect();
             let n = p.channels * p.out_h * p.out_w;
+            let (mut want, mut got) = (vec![0x55u8; n], vec![0xAAu8; n]);
+            max_pool2d_u8_reference(&p, signed, &x, &mut want).unwrap();
+            max_pool2d_u8(&p, signed, &x, &mut got).unwrap();
+            prop_assert_eq!(got, want);
+        }
+
+        /// Windows that tile the planes in height (the whole-tensor path): kernel = stride in
+        /// height, 2 wide with stride 2, no padding, heights a multiple of the kernel.
+        #[test]
+        fn tiled_heights_match_reference(
+            channels in 1usize..5,
+            (kh, out_h) in (1usize..=3, 1usize..=6),
+            in_w in 2usize..=33,
+            signed in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let p = PoolParams {
+                channels,
+                in_h: kh * out_h,
+                in_w,
+                out_h,
+                out_w: in_w / 2,
+                kernel_h: kh,
+                kernel_w: 2,
+                stride_h: kh,
+                stride_w: 2,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: 0,
+                pad_left: 0,
+                pad_bottom: 0,
+                pad_right: 0,
+            };
+            let x: Vec<u8> = (0..channels * p.in_h * in_w)
+                .map(|i| (seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64 * 2654435761) >> 27) as u8)
+                .collect();
+            let n = channels * p.out_h * p.out_w;
             let (mut want, mut got) = (vec![0x55u8; n], vec![0xAAu8; n]);
             max_pool2d_u8_reference(&p, signed, &x, &mut want).unwrap();
             max_pool2d_u8(&p, signed, &x, &mut got).unwrap();
