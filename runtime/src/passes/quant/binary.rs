@@ -1,11 +1,11 @@
 //! `Add`, `Sub`, `Mul`, `Div` of two 8-bit inputs → `QBinary`.
 
 use super::{remove_nodes, Readers, Site};
+use crate::backend::cpu::ops::quant::kernel_op;
 use crate::ir::ops::elementwise::{Binary, ElementwiseOp};
-use crate::ir::ops::quant::{Lut, QBinary, Quant8, QuantOp};
+use crate::ir::ops::quant::{Lut, QBinary, QuantOp};
 use crate::ir::{Graph, Op, ValueId};
 use crate::Result;
-use mote_kernels::cpu::quantize::{QBinaryOp, QParams};
 use std::sync::Arc;
 
 /// Folds the site if it is one of the four arithmetic ops on two dequantized inputs.
@@ -48,25 +48,15 @@ pub(super) fn fuse_unary(graph: &mut Graph) -> Result<bool> {
             std::array::from_fn(|v| t.as_ref().map_or(v as u8, |t| t[v]))
         };
         let mut table = [0u8; 256];
-        let params = |q: Quant8| QParams {
-            scale: q.scale,
-            zero_point: q.zero_point,
-            signed: q.signed,
-        };
-        let op = match q.op {
-            Binary::Add => QBinaryOp::Add,
-            Binary::Sub => QBinaryOp::Sub,
-            Binary::Mul => QBinaryOp::Mul,
-            _ => QBinaryOp::Div,
-        };
+        let op = kernel_op(q.op)?;
         // The kernel the unfused node would run, so the table is its exact formula.
         (mote_kernels::cpu::table().qbinary)(
             op,
             &operand(&tables.0),
-            params(q.a),
+            q.a.into(),
             &operand(&tables.1),
-            params(q.b),
-            params(q.y),
+            q.b.into(),
+            q.y.into(),
             &mut table,
         )
         .map_err(|e| crate::Error::internal(format!("QBinary table: {e}")))?;

@@ -3,6 +3,8 @@
 mod bitcast;
 mod cast;
 mod int8;
+
+pub(crate) use int8::kernel_op;
 mod int_conv;
 mod int_matmul;
 mod linear;

@@ -34,7 +34,7 @@ pub(in crate::backend::cpu::ops::quant) fn qbinary(
     }
     let runs = Runs::new(&shape, a.shape, b.shape);
     let kernel = mote_kernels::cpu::table().qbinary;
-    let (qa, qb, qy) = (params(q.a), params(q.b), params(q.y));
+    let (qa, qb, qy) = (q.a.into(), q.b.into(), q.y.into());
     let run_len = runs.len;
     let rows = y.bytes.len() / run_len;
     if run_len < SHORT_RUN && rows > 1 {
@@ -224,15 +224,19 @@ impl Runs {
     }
 }
 
-fn params(q: Quant8) -> QParams {
-    QParams {
-        scale: q.scale,
-        zero_point: q.zero_point,
-        signed: q.signed,
+/// The kernels' form of a quantization.
+impl From<Quant8> for QParams {
+    fn from(q: Quant8) -> Self {
+        QParams {
+            scale: q.scale,
+            zero_point: q.zero_point,
+            signed: q.signed,
+        }
     }
 }
 
-fn kernel_op(op: Binary) -> Result<QBinaryOp> {
+/// The kernels' form of a `QBinary` operation (also what the fold pass tables with).
+pub(crate) fn kernel_op(op: Binary) -> Result<QBinaryOp> {
     Ok(match op {
         Binary::Add => QBinaryOp::Add,
         Binary::Sub => QBinaryOp::Sub,

@@ -11,6 +11,7 @@ mod matmul;
 mod pool;
 mod softmax;
 
+pub(crate) use binary::kernel_op;
 pub(super) use binary::qbinary;
 pub(super) use conv::qconv;
 pub(super) use conv_transpose::qconv_transpose;
