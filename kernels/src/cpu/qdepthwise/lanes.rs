@@ -20,10 +20,10 @@ pub(crate) struct Consts<I, F> {
     pub(crate) bias: I,
     pub(crate) scale: F,
     pub(crate) zero_point: I,
-    pub(crate) lo: I,
-    pub(crate) hi: I,
-    /// Bounds of the float before rounding: ±65536, or `lo`/`hi` minus the zero point where
-    /// the store then needs no integer clamp (see each `consts`).
+    /// `lo − zero_point` and `hi − zero_point`, the bounds of the float before rounding:
+    /// clamping there gives the integers the reference's clamp to ±65536, rounding, `+ zp` and
+    /// clamp to `[lo, hi]` give (rounding is monotonic, the bounds are integers within ±383),
+    /// with no integer clamp.
     pub(crate) fmin: F,
     pub(crate) fmax: F,
 }
@@ -94,11 +94,6 @@ unsafe impl QLanes for __m512i {
                 bias: _mm512_set1_epi32(bias),
                 scale: _mm512_set1_ps(scale),
                 zero_point: _mm512_set1_epi32(zero_point),
-                lo: _mm512_set1_epi32(lo),
-                hi: _mm512_set1_epi32(hi),
-                // `[lo − zp, hi − zp]`: clamping before the rounding gives the integers the
-                // reference's clamp after it gives (rounding is monotonic, the bounds are
-                // integers within ±383, inside its ±65536), with no integer clamp.
                 fmin: _mm512_set1_ps((lo - zero_point) as f32),
                 fmax: _mm512_set1_ps((hi - zero_point) as f32),
             }
@@ -217,10 +212,8 @@ unsafe impl QLanes for __m256i {
                 bias: _mm256_set1_epi32(bias),
                 scale: _mm256_set1_ps(scale),
                 zero_point: _mm256_set1_epi32(zero_point),
-                lo: _mm256_set1_epi32(lo),
-                hi: _mm256_set1_epi32(hi),
-                fmin: _mm256_set1_ps(-65536.0),
-                fmax: _mm256_set1_ps(65536.0),
+                fmin: _mm256_set1_ps((lo - zero_point) as f32),
+                fmax: _mm256_set1_ps((hi - zero_point) as f32),
             }
         }
     }
@@ -232,7 +225,6 @@ unsafe impl QLanes for __m256i {
             let f = _mm256_min_ps(_mm256_max_ps(f, k.fmin), k.fmax);
             // Round to nearest even: the MXCSR default.
             let i = _mm256_add_epi32(_mm256_cvtps_epi32(f), k.zero_point);
-            let i = _mm256_min_epi32(_mm256_max_epi32(i, k.lo), k.hi);
             // Low byte of each lane: bytes 0, 4, 8, 12 of each 128-bit half, then the halves'
             // first dwords together.
             let b = _mm256_shuffle_epi8(
@@ -322,10 +314,8 @@ unsafe impl QLanes for Neon8 {
                 bias: vdupq_n_s32(bias),
                 scale: vdupq_n_f32(scale),
                 zero_point: vdupq_n_s32(zero_point),
-                lo: vdupq_n_s32(lo),
-                hi: vdupq_n_s32(hi),
-                fmin: vdupq_n_f32(-65536.0),
-                fmax: vdupq_n_f32(65536.0),
+                fmin: vdupq_n_f32((lo - zero_point) as f32),
+                fmax: vdupq_n_f32((hi - zero_point) as f32),
             }
         }
     }
@@ -336,8 +326,7 @@ unsafe impl QLanes for Neon8 {
             let q = |a: int32x4_t| {
                 let f = vmulq_f32(vcvtq_f32_s32(vaddq_s32(a, k.bias)), k.scale);
                 let f = vminq_f32(vmaxq_f32(f, k.fmin), k.fmax);
-                let i = vaddq_s32(vcvtnq_s32_f32(f), k.zero_point);
-                vminq_s32(vmaxq_s32(i, k.lo), k.hi)
+                vaddq_s32(vcvtnq_s32_f32(f), k.zero_point)
             };
             let (a, b) = (q(self.0), q(self.1));
             let bytes = vmovn_s16(vcombine_s16(vmovn_s32(a), vmovn_s32(b)));
