@@ -271,6 +271,22 @@ pub fn gemm_block(
     (table().gemm_block)(g, c, post)
 }
 
+/// Applies `post` to `y`, a run of consecutive elements of row `row` of some `C` that starts
+/// at offset `start` of it: `BiasPerRow`/`ScalePerRow` take element `row`, a `Residual` is read
+/// from `start` on (laid out like `C`). For epilogues computed outside a GEMM (the depthwise
+/// convolution's): the same semantics as a GEMM's post-ops, compiled here with the kernels.
+/// `BiasPerCol` has no column to index in a run and is refused.
+pub fn apply_post_ops_to_run(
+    y: &mut [f32],
+    row: usize,
+    start: usize,
+    post: &[PostOp<'_>],
+) -> Result<(), KernelError> {
+    post::validate_run(post, row, start, y.len())?;
+    post::apply_post_ops(y, row, 0, start, post, table().activate);
+    Ok(())
+}
+
 /// Checks that every index the call `p` touches lies inside `a`, `b` and `c`, that rows of `C`
 /// do not overlap and that `post` fits the shape. Called by every variant before any write.
 pub fn validate(

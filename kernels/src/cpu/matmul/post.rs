@@ -57,6 +57,45 @@ pub(crate) fn validate(op: &PostOp<'_>, g: CShape, c_len: usize) -> Result<(), K
     }
 }
 
+/// Checks that `post` fits a run of `len` elements of row `row` starting at offset `start`
+/// of `C` (see [`super::apply_post_ops_to_run`]).
+pub(crate) fn validate_run(
+    post: &[PostOp<'_>],
+    row: usize,
+    start: usize,
+    len: usize,
+) -> Result<(), KernelError> {
+    for op in post {
+        match *op {
+            PostOp::BiasPerRow(v) | PostOp::ScalePerRow(v) if row >= v.len() => {
+                return Err(KernelError::out_of_bounds(format!(
+                    "{op:?} has {} elements, the run is in row {row}",
+                    v.len()
+                )))
+            }
+            PostOp::BiasPerCol(_) => {
+                return Err(KernelError::invalid(
+                    "BiasPerCol needs a column index, which a run has not",
+                ))
+            }
+            PostOp::Residual(r) if start.checked_add(len).is_none_or(|end| end > r.len()) => {
+                return Err(KernelError::out_of_bounds(format!(
+                    "Residual has {} elements, the run needs {start}..{start} + {len}",
+                    r.len()
+                )))
+            }
+            PostOp::Clip { min, max } if min.is_nan() || max.is_nan() || min > max => {
+                return Err(KernelError::invalid(format!(
+                    "Clip needs min <= max, got [{min}, {max}]"
+                )))
+            }
+            PostOp::Activation(act) => act.validate()?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Applies `post` to `row`, which holds `C[i, j0 .. j0 + row.len()]` and starts at offset
 /// `start` of `C` (where a residual is read). This function is the definition of each post-op's
 /// semantics.

@@ -479,3 +479,4 @@ fn beta_zero_ignores_nan_across_depth_slices() {
 
 mod errors;
 mod im2col;
+mod run_post;

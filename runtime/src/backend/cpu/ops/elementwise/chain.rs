@@ -4,7 +4,7 @@
 //! rounds after the product and after the sum), so fusing changes no bit.
 
 use super::broadcast::parallel;
-use crate::backend::cpu::ops::nn::epilogue::ElementwiseStep;
+use crate::backend::cpu::ops::nn::epilogue::{apply_post_ops, ElementwiseStep};
 use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::nn::EpilogueStep;
 use crate::{DType, Error, Result};
@@ -22,7 +22,7 @@ pub(super) fn eval(steps: &[EpilogueStep], ins: &Inputs<'_>, out: &mut Outputs) 
     }
     let steps = steps
         .iter()
-        .map(|&s| ElementwiseStep::of(s, "ElementwiseChain"))
+        .map(|&s| ElementwiseStep::of(s, "ElementwiseChain").map(ElementwiseStep::post_op))
         .collect::<Result<Vec<_>>>()?;
     let src = x.as_slice::<f32>()?;
     let mut y = out.alloc_uninit(0, x.dtype, x.shape)?;
@@ -32,7 +32,7 @@ pub(super) fn eval(steps: &[EpilogueStep], ins: &Inputs<'_>, out: &mut Outputs) 
             .ok_or_else(|| Error::internal("chain output larger than its input"))?;
         for (block, src) in chunk.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
             block.copy_from_slice(src);
-            steps.iter().for_each(|step| step.apply(block));
+            apply_post_ops(block, 0, &steps, "ElementwiseChain")?;
         }
         Ok(())
     })

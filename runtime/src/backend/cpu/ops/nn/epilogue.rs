@@ -4,8 +4,8 @@
 use super::kernel_error;
 use crate::ir::ops::nn::{EpilogueStep, FusedActivation};
 use crate::Result;
-use mote_kernels::cpu::activation::{activate, Activation};
-use mote_kernels::cpu::matmul::PostOp;
+use mote_kernels::cpu::activation::Activation;
+use mote_kernels::cpu::matmul::{apply_post_ops_to_run, PostOp};
 
 /// An element-wise epilogue step resolved for the kernels: what `FusedConv`,
 /// `FusedMatMul` and `ElementwiseChain` apply, each as its op would.
@@ -40,15 +40,23 @@ impl ElementwiseStep {
         }
     }
 
-    /// Applies the step to `y` in place.
-    pub(in crate::backend::cpu::ops) fn apply(self, y: &mut [f32]) {
-        match self {
-            ElementwiseStep::Activation(a) => activate(a, y),
-            ElementwiseStep::Affine { scale, shift } => {
-                y.iter_mut().for_each(|v| *v = *v * scale + shift)
-            }
-        }
+    /// Applies the step to `y` in place (with the kernels' post-op loops, see
+    /// [`apply_post_ops`]).
+    pub(in crate::backend::cpu::ops) fn apply(self, y: &mut [f32], op: &str) -> Result<()> {
+        apply_post_ops(y, 0, &[self.post_op()], op)
     }
+}
+
+/// Applies `post` to `y`, a run of a tensor starting at element `start` (where a residual
+/// post-op is read). The loops are the kernels' (`mote_kernels`, compiled for speed whatever
+/// the runtime crate's own optimization level), not the runtime's.
+pub(in crate::backend::cpu::ops) fn apply_post_ops(
+    y: &mut [f32],
+    start: usize,
+    post: &[PostOp<'_>],
+    op: &str,
+) -> Result<()> {
+    apply_post_ops_to_run(y, 0, start, post).map_err(|e| kernel_error(op, e))
 }
 
 /// One fused step of a conv: element-wise, or the residual add.
@@ -126,17 +134,18 @@ impl<'a> Epilogue<'a> {
 
     /// Applies the fused steps to `y`, the output block at `offset` (for the depthwise path,
     /// which applies the bias itself).
-    pub(super) fn apply(&self, y: &mut [f32], offset: usize) {
-        for step in &self.steps {
-            match *step {
-                Step::Elementwise(e) => e.apply(y),
-                Step::Residual => {
-                    if let Some(r) = self.residual {
-                        y.iter_mut().zip(&r[offset..]).for_each(|(v, r)| *v += r);
-                    }
-                }
-            }
-        }
+    pub(super) fn apply(&self, y: &mut [f32], offset: usize) -> Result<()> {
+        apply_post_ops(
+            y,
+            offset,
+            &self.post_ops(None, 0, self.residual_len()),
+            "FusedConv",
+        )
+    }
+
+    /// The length of the fused residual (0 without one).
+    fn residual_len(&self) -> usize {
+        self.residual.map_or(0, <[f32]>::len)
     }
 
     /// The single activation, when that is the whole epilogue.
@@ -192,7 +201,7 @@ pub(super) fn apply_steps_broadcast(
                     .enumerate()
                     .for_each(|(k, v)| *v += r[index(k)]);
             }
-            other => ElementwiseStep::of(*other, "FusedConv")?.apply(y),
+            other => ElementwiseStep::of(*other, "FusedConv")?.apply(y, "FusedConv")?,
         }
     }
     Ok(())

@@ -457,7 +457,7 @@ impl ConvLayout {
         let fused = epilogue.only_activation();
         run_depthwise(&plane, &layout, x, w, b, fused, y, threads)?;
         if fused.is_none() && !epilogue.is_empty() {
-            epilogue.apply(y, 0);
+            epilogue.apply(y, 0)?;
         }
         Ok(())
     }
