@@ -11,8 +11,11 @@
 //!
 //! The embedded build also leaves out the optional op families (features `ops-*`): a model
 //! with such an op is refused when a session is created, with an error naming the feature.
+//! Likewise for arithmetic in the rare element types (feature `dtypes-extra`).
 
-use mote::ir::ops::TransformerOp;
+use mote::ir::ops::elementwise::Binary;
+use mote::ir::ops::quant::CastAttrs;
+use mote::ir::ops::{ElementwiseOp, QuantOp, TransformerOp};
 use mote::ir::{Dim, Graph, Node, Op, ValueInfo};
 use mote::{DType, ErrorKind, Model, SessionOptions, Tensor};
 use std::path::PathBuf;
@@ -154,5 +157,68 @@ fn an_op_outside_the_compiled_families_is_refused_at_session_creation() {
         let message = e.to_string();
         assert!(message.contains("\"ops-transformer\""), "{message}");
         assert!(message.contains("node 'det'"), "{message}");
+    }
+}
+
+/// A `.mote` model of one node over an f64 vector `x` of 3 elements: `op` with `x` as every
+/// input, `y` its output.
+fn f64_model(op: Op, arity: usize) -> Model {
+    let mut graph = Graph::default();
+    let mut x = ValueInfo::named("x");
+    x.dtype = Some(DType::F64);
+    x.shape = Some(vec![Dim::Known(3)]);
+    let x = graph.add_value(x);
+    let y = graph.add_value(ValueInfo::named("y"));
+    graph.nodes.push(Node {
+        name: "node".into(),
+        op,
+        inputs: vec![Some(x); arity],
+        outputs: vec![Some(y)],
+    });
+    graph.inputs.push(x);
+    graph.outputs.push(y);
+    let bytes = Model::from_graph(graph).unwrap().to_mote_bytes().unwrap();
+    Model::from_mote_bytes(&bytes).unwrap()
+}
+
+/// Arithmetic in f64 runs with `dtypes-extra` and is refused at session creation without it
+/// (the embedded build), naming the node, the type and the feature; a `Cast` from f64 runs in
+/// every build, so a model can still take such a type at its boundary.
+#[test]
+fn rare_element_types_need_their_feature_except_through_cast() {
+    let x = Tensor::from_vec(&[3], vec![1.5f64, -2.0, 0.25]).unwrap();
+
+    let cast = f64_model(
+        Op::Quant(QuantOp::Cast(CastAttrs {
+            to: DType::F32,
+            saturate: true,
+            round_mode: Default::default(),
+        })),
+        1,
+    );
+    let out = cast
+        .session(SessionOptions::default())
+        .unwrap()
+        .run(&[("x", &x)])
+        .unwrap();
+    assert_eq!(out[0].1.as_slice::<f32>().unwrap(), [1.5, -2.0, 0.25]);
+
+    let add = f64_model(Op::Elementwise(ElementwiseOp::Binary(Binary::Add)), 2);
+    let session = add.session(SessionOptions::default());
+    if cfg!(feature = "dtypes-extra") {
+        let out = session.unwrap().run(&[("x", &x)]).unwrap();
+        assert_eq!(out[0].1.as_slice::<f64>().unwrap(), [3.0, -4.0, 0.5]);
+    } else {
+        let e = session
+            .err()
+            .expect("a session over an f64 Add without dtypes-extra");
+        assert!(
+            matches!(e.kind(), ErrorKind::UnsupportedOp { op, .. } if op == "Add"),
+            "{e}"
+        );
+        let message = e.to_string();
+        assert!(message.contains("\"dtypes-extra\""), "{message}");
+        assert!(message.contains("f64"), "{message}");
+        assert!(message.contains("node 'node'"), "{message}");
     }
 }

@@ -306,6 +306,7 @@ macro_rules! with_numeric_type {
                 type $T = f32;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::F64 => {
                 type $T = f64;
                 $body
@@ -314,6 +315,7 @@ macro_rules! with_numeric_type {
                 type $T = half::f16;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::BF16 => {
                 type $T = half::bf16;
                 $body
@@ -326,10 +328,12 @@ macro_rules! with_numeric_type {
                 type $T = u8;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::I16 => {
                 type $T = i16;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::U16 => {
                 type $T = u16;
                 $body
@@ -338,6 +342,7 @@ macro_rules! with_numeric_type {
                 type $T = i32;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::U32 => {
                 type $T = u32;
                 $body
@@ -346,6 +351,7 @@ macro_rules! with_numeric_type {
                 type $T = i64;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::U64 => {
                 type $T = u64;
                 $body

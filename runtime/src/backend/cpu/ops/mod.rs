@@ -25,7 +25,8 @@ pub(crate) mod util;
 mod vision;
 
 use crate::backend::cpu::prepare::Prepared;
-use crate::ir::{Graph, Op};
+use crate::ir::ops::QuantOp;
+use crate::ir::{Graph, Node, Op};
 use crate::tensor::{byte_len, AlignedBytes, Element, TensorView, TensorViewMut};
 use crate::{DType, Error, Result, Tensor};
 
@@ -240,14 +241,53 @@ pub(crate) fn not_compiled(op: &str, feature: &str) -> Error {
     )
 }
 
+/// The element types whose arithmetic only the Cargo feature `dtypes-extra` compiles in.
+/// ONNX allows them and real models seldom compute in them, while each one costs a copy of
+/// every generic op loop (about 0.5 MB of the embedded library for the six together).
+pub(crate) const EXTRA_DTYPES: [DType; 6] = [
+    DType::F64,
+    DType::BF16,
+    DType::I16,
+    DType::U16,
+    DType::U32,
+    DType::U64,
+];
+
+/// The first value of `node` (inputs, then outputs) whose element type this build does not
+/// compute in; `None` when it can run. `Cast`/`CastLike` convert between every pair of types
+/// in every build, so a model may take or return such a type at its boundary.
+fn missing_dtype(graph: &Graph, node: &Node) -> Option<DType> {
+    if cfg!(feature = "dtypes-extra")
+        || matches!(node.op, Op::Quant(QuantOp::Cast(_) | QuantOp::CastLike(_)))
+    {
+        return None;
+    }
+    node.inputs
+        .iter()
+        .chain(&node.outputs)
+        .flatten()
+        .filter_map(|&id| graph.value(id).dtype)
+        .find(|dtype| EXTRA_DTYPES.contains(dtype))
+}
+
 /// Refuses a graph (control-flow bodies included) with an op this build cannot evaluate,
-/// naming the first such node and the feature it needs.
+/// naming the first such node and the feature it needs: an op family, or the element types.
 pub(crate) fn check_compiled(graph: &Graph) -> Result<()> {
     for node in &graph.nodes {
         if let Some(feature) = missing_feature(&node.op) {
             return Err(
                 not_compiled(node.op.name(), feature).context_with(format!("node '{}'", node.name))
             );
+        }
+        if let Some(dtype) = missing_dtype(graph, node) {
+            return Err(Error::unsupported(
+                node.op.name(),
+                format!(
+                    "element type {dtype} is not compiled into this build of Mote: enable the \
+                     Cargo feature \"dtypes-extra\" of the mote crate (mote-ffi forwards it)"
+                ),
+            )
+            .context_with(format!("node '{}'", node.name)));
         }
         for body in node.op.subgraphs() {
             check_compiled(body)?;

@@ -12,7 +12,9 @@ use crate::backend::cpu::ops::Outputs;
 use crate::ir::ops::elementwise::Binary;
 use crate::tensor::{broadcast_shapes, numel, TensorView};
 use crate::{with_numeric_type, DType, Error, Result};
-use half::{bf16, f16};
+#[cfg(feature = "dtypes-extra")]
+use half::bf16;
+use half::f16;
 use mote_kernels::cpu::binary::BinaryOp;
 
 /// Evaluates `op(a, b)` into output 0.
@@ -77,16 +79,22 @@ pub(super) fn eval(
             }
             match a.dtype {
                 DType::F32 => native!(f32),
+                #[cfg(feature = "dtypes-extra")]
                 DType::F64 => native!(f64),
                 DType::I32 => native!(i32),
                 DType::I64 => native!(i64),
+                #[cfg(feature = "dtypes-extra")]
                 DType::U64 => native!(u64),
                 DType::F16 => widened!(f16),
+                #[cfg(feature = "dtypes-extra")]
                 DType::BF16 => widened!(bf16),
                 DType::I8 => widened!(i8),
                 DType::U8 => widened!(u8),
+                #[cfg(feature = "dtypes-extra")]
                 DType::I16 => widened!(i16),
+                #[cfg(feature = "dtypes-extra")]
                 DType::U16 => widened!(u16),
+                #[cfg(feature = "dtypes-extra")]
                 DType::U32 => widened!(u32),
                 _ => Err(unsupported()),
             }
@@ -126,15 +134,21 @@ pub(super) fn eval(
                     zip_runs_with::<u8, u8>(walk, a.bytes, b.bytes, dst, run_of.of())
                 }
                 DType::F32 => native!(f32),
+                #[cfg(feature = "dtypes-extra")]
                 DType::F64 => native!(f64),
                 DType::I32 => native!(i32),
                 DType::I64 => native!(i64),
+                #[cfg(feature = "dtypes-extra")]
                 DType::U64 => native!(u64),
                 DType::F16 => widened!(f16),
+                #[cfg(feature = "dtypes-extra")]
                 DType::BF16 => widened!(bf16),
                 DType::I8 => widened!(i8),
+                #[cfg(feature = "dtypes-extra")]
                 DType::I16 => widened!(i16),
+                #[cfg(feature = "dtypes-extra")]
                 DType::U16 => widened!(u16),
+                #[cfg(feature = "dtypes-extra")]
                 DType::U32 => widened!(u32),
                 _ => Err(unsupported()),
             }
@@ -154,11 +168,15 @@ pub(super) fn eval(
         Binary::BitShiftRight => match a.dtype {
             DType::I8 => shift_right::<i8>(&walk, a, b, &shape, out),
             DType::U8 => shift_right::<u8>(&walk, a, b, &shape, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::I16 => shift_right::<i16>(&walk, a, b, &shape, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::U16 => shift_right::<u16>(&walk, a, b, &shape, out),
             DType::I32 => shift_right::<i32>(&walk, a, b, &shape, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::U32 => shift_right::<u32>(&walk, a, b, &shape, out),
             DType::I64 => shift_right::<i64>(&walk, a, b, &shape, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::U64 => shift_right::<u64>(&walk, a, b, &shape, out),
             _ => Err(unsupported()),
         },
@@ -380,16 +398,22 @@ fn pow(
         }
         return match a.dtype {
             DType::F32 => native!(f32),
+            #[cfg(feature = "dtypes-extra")]
             DType::F64 => native!(f64),
             DType::I32 => native!(i32),
             DType::I64 => native!(i64),
+            #[cfg(feature = "dtypes-extra")]
             DType::U64 => native!(u64),
             DType::F16 => widened!(f16),
+            #[cfg(feature = "dtypes-extra")]
             DType::BF16 => widened!(bf16),
             DType::I8 => widened!(i8),
             DType::U8 => widened!(u8),
+            #[cfg(feature = "dtypes-extra")]
             DType::I16 => widened!(i16),
+            #[cfg(feature = "dtypes-extra")]
             DType::U16 => widened!(u16),
+            #[cfg(feature = "dtypes-extra")]
             DType::U32 => widened!(u32),
             _ => Err(unsupported()),
         };

@@ -7,22 +7,30 @@ use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::elementwise::Clip;
 use crate::tensor::TensorView;
 use crate::{DType, Error, Result};
-use half::{bf16, f16};
+#[cfg(feature = "dtypes-extra")]
+use half::bf16;
+use half::f16;
 
 pub(super) fn eval(clip: &Clip, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     let x = ins.get(0)?;
     match x.dtype {
         DType::F32 => clip_as::<f32>(clip, x, ins, out),
+        #[cfg(feature = "dtypes-extra")]
         DType::F64 => clip_as::<f64>(clip, x, ins, out),
         DType::I32 => clip_as::<i32>(clip, x, ins, out),
         DType::I64 => clip_as::<i64>(clip, x, ins, out),
+        #[cfg(feature = "dtypes-extra")]
         DType::U64 => clip_as::<u64>(clip, x, ins, out),
         DType::F16 => clip_widened::<f16>(clip, x, ins, out),
+        #[cfg(feature = "dtypes-extra")]
         DType::BF16 => clip_widened::<bf16>(clip, x, ins, out),
         DType::I8 => clip_widened::<i8>(clip, x, ins, out),
         DType::U8 => clip_widened::<u8>(clip, x, ins, out),
+        #[cfg(feature = "dtypes-extra")]
         DType::I16 => clip_widened::<i16>(clip, x, ins, out),
+        #[cfg(feature = "dtypes-extra")]
         DType::U16 => clip_widened::<u16>(clip, x, ins, out),
+        #[cfg(feature = "dtypes-extra")]
         DType::U32 => clip_widened::<u32>(clip, x, ins, out),
         d => Err(Error::unsupported("Clip", format!("dtype {d}"))),
     }

@@ -12,7 +12,9 @@ use crate::backend::cpu::ops::{Inputs, Outputs};
 use crate::ir::ops::elementwise::Unary;
 use crate::tensor::TensorView;
 use crate::{DType, Error, Result};
-use half::{bf16, f16};
+#[cfg(feature = "dtypes-extra")]
+use half::bf16;
+use half::f16;
 use mote_kernels::cpu::activation::{activate, Activation};
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, SQRT_2};
 
@@ -30,19 +32,25 @@ pub(super) fn eval(op: &Unary, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
         }
         Unary::IsNaN | Unary::IsInf { .. } => match x.dtype {
             DType::F32 => float_test::<f32>(op, x, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::F64 => float_test::<f64>(op, x, out),
             DType::F16 => float_test::<f16>(op, x, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::BF16 => float_test::<bf16>(op, x, out),
             d => Err(unsupported_dtype(op, d)),
         },
         Unary::BitwiseNot => match x.dtype {
             DType::I8 => bitwise_not::<i8>(x, out),
             DType::U8 => bitwise_not::<u8>(x, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::I16 => bitwise_not::<i16>(x, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::U16 => bitwise_not::<u16>(x, out),
             DType::I32 => bitwise_not::<i32>(x, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::U32 => bitwise_not::<u32>(x, out),
             DType::I64 => bitwise_not::<i64>(x, out),
+            #[cfg(feature = "dtypes-extra")]
             DType::U64 => bitwise_not::<u64>(x, out),
             d => Err(unsupported_dtype(op, d)),
         },
@@ -54,8 +62,10 @@ pub(super) fn eval(op: &Unary, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()
                 Some(act) => activate_f32(act, x, ins.threads(), out),
                 None => float::<f32>(op, x, ins.threads(), out),
             },
+            #[cfg(feature = "dtypes-extra")]
             DType::F64 => float::<f64>(op, x, ins.threads(), out),
             DType::F16 => float_widened::<f16>(op, x, ins.threads(), out),
+            #[cfg(feature = "dtypes-extra")]
             DType::BF16 => float_widened::<bf16>(op, x, ins.threads(), out),
             d => Err(unsupported_dtype(op, d)),
         },

@@ -40,8 +40,11 @@ pub(super) fn eval(op: Variadic, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
         // same, extrema are the same. f16/bf16 stay: their sums round at every step.
         DType::I8 => widened!(i8),
         DType::U8 => widened!(u8),
+        #[cfg(feature = "dtypes-extra")]
         DType::I16 => widened!(i16),
+        #[cfg(feature = "dtypes-extra")]
         DType::U16 => widened!(u16),
+        #[cfg(feature = "dtypes-extra")]
         DType::U32 => widened!(u32),
         d => with_numeric_type!(d, T => fold::<T>(op, &inputs, &shape, threads, out),
             _ => Err(Error::unsupported(op.name(), format!("dtype {d}")))),

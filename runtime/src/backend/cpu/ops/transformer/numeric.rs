@@ -86,6 +86,7 @@ macro_rules! with_num_type {
                 type $T = f32;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::F64 => {
                 type $T = f64;
                 $body
@@ -98,10 +99,12 @@ macro_rules! with_num_type {
                 type $T = u8;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::I16 => {
                 type $T = i16;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::U16 => {
                 type $T = u16;
                 $body
@@ -110,6 +113,7 @@ macro_rules! with_num_type {
                 type $T = i32;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::U32 => {
                 type $T = u32;
                 $body
@@ -118,6 +122,7 @@ macro_rules! with_num_type {
                 type $T = i64;
                 $body
             }
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::U64 => {
                 type $T = u64;
                 $body
@@ -304,6 +309,7 @@ impl Real for f64 {
 macro_rules! with_real_type {
     ($dtype:expr, $R:ident => $body:expr, _ => $else:expr) => {
         match $dtype {
+            #[cfg(feature = "dtypes-extra")]
             $crate::DType::F64 => {
                 type $R = f64;
                 $body
