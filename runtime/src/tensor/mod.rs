@@ -297,6 +297,9 @@ pub fn byte_len(dtype: DType, shape: &[usize]) -> Result<usize> {
 
 /// Runs `$body` with `$T` bound to the Rust storage type of `$dtype`, for the numeric types
 /// that have one (all but bool and the raw-bit minifloat/sub-byte types, which fall to `$else`).
+/// Without the feature `dtypes-extra`, f64, bf16, i16, u16, u32 and u64 fall to `$else` too.
+/// For this crate only (its `#[cfg]`s are read in the crate that expands the macro): exported
+/// so that every module reaches it by `crate::with_numeric_type!`, hidden from the docs.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! with_numeric_type {
