@@ -15,7 +15,7 @@
 
 use mote::ir::ops::elementwise::Binary;
 use mote::ir::ops::quant::CastAttrs;
-use mote::ir::ops::{ElementwiseOp, QuantOp, TransformerOp};
+use mote::ir::ops::{ElementwiseOp, QuantOp, ShapeOp, TransformerOp};
 use mote::ir::{Dim, Graph, Node, Op, ValueInfo};
 use mote::{DType, ErrorKind, Model, SessionOptions, Tensor};
 use std::path::PathBuf;
@@ -220,5 +220,45 @@ fn rare_element_types_need_their_feature_except_through_cast() {
         assert!(message.contains("\"dtypes-extra\""), "{message}");
         assert!(message.contains("f64"), "{message}");
         assert!(message.contains("node 'node'"), "{message}");
+    }
+}
+
+/// The indexing ops (`NonZero` here) are a family of their own, `ops-index`, out of the
+/// embedded build's core: refused at session creation there, run with the feature.
+#[test]
+fn an_indexing_op_needs_ops_index() {
+    let mut graph = Graph::default();
+    let mut x = ValueInfo::named("x");
+    x.dtype = Some(DType::F32);
+    x.shape = Some(vec![Dim::Known(4)]);
+    let x = graph.add_value(x);
+    let y = graph.add_value(ValueInfo::named("y"));
+    graph.nodes.push(Node {
+        name: "nonzero".into(),
+        op: Op::Shape(ShapeOp::NonZero),
+        inputs: vec![Some(x)],
+        outputs: vec![Some(y)],
+    });
+    graph.inputs.push(x);
+    graph.outputs.push(y);
+    let bytes = Model::from_graph(graph).unwrap().to_mote_bytes().unwrap();
+    let model = Model::from_mote_bytes(&bytes).unwrap();
+    let session = model.session(SessionOptions::default());
+    if cfg!(feature = "ops-index") {
+        let x = Tensor::from_vec(&[4], vec![0.0f32, 2.0, 0.0, -1.0]).unwrap();
+        let out = session.unwrap().run(&[("x", &x)]).unwrap();
+        assert_eq!(out[0].1.shape(), [1, 2]);
+        assert_eq!(out[0].1.as_slice::<i64>().unwrap(), [1, 3]);
+    } else {
+        let e = session
+            .err()
+            .expect("a session over NonZero without ops-index");
+        assert!(
+            matches!(e.kind(), ErrorKind::UnsupportedOp { op, .. } if op == "NonZero"),
+            "{e}"
+        );
+        let message = e.to_string();
+        assert!(message.contains("\"ops-index\""), "{message}");
+        assert!(message.contains("node 'nonzero'"), "{message}");
     }
 }

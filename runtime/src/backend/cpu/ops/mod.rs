@@ -25,7 +25,7 @@ pub(crate) mod util;
 mod vision;
 
 use crate::backend::cpu::prepare::Prepared;
-use crate::ir::ops::QuantOp;
+use crate::ir::ops::{QuantOp, ReduceOp};
 use crate::ir::{Graph, Node, Op};
 use crate::tensor::{byte_len, AlignedBytes, Element, TensorView, TensorViewMut};
 use crate::{DType, Error, Result, Tensor};
@@ -220,6 +220,10 @@ pub(crate) fn missing_feature(op: &Op) -> Option<&'static str> {
         Op::Vision(_) => (!cfg!(feature = "ops-vision")).then_some("ops-vision"),
         Op::Signal(_) => (!cfg!(feature = "ops-signal")).then_some("ops-signal"),
         Op::Loss(_) => (!cfg!(feature = "ops-loss")).then_some("ops-loss"),
+        Op::Shape(s) if !shape::is_core(s) => (!cfg!(feature = "ops-index")).then_some("ops-index"),
+        Op::Reduce(ReduceOp::Cumulative(_)) => {
+            (!cfg!(feature = "ops-index")).then_some("ops-index")
+        }
         Op::Elementwise(_)
         | Op::Nn(_)
         | Op::Transformer(_)

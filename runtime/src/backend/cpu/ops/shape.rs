@@ -10,13 +10,38 @@ mod layout;
 mod numeric;
 mod pad;
 mod resize;
+// The indexing ops (feature `ops-index`, see `is_core`).
+#[cfg(feature = "ops-index")]
 mod scatter;
+#[cfg(feature = "ops-index")]
 mod select;
+#[cfg(feature = "ops-index")]
+mod sequence;
 mod transpose_2d;
 
 use super::{Inputs, Outputs};
 use crate::ir::ops::ShapeOp;
 use crate::{bail, Result};
+
+/// Whether `op` is compiled in every build: all shape ops but the data-dependent selections,
+/// scatters and generated sequences, which need the `ops-index` feature (a CNN, an MLP or an
+/// OCR model has none of them once its constants are folded).
+pub(super) fn is_core(op: &ShapeOp) -> bool {
+    !matches!(
+        op,
+        ShapeOp::ScatterElements { .. }
+            | ShapeOp::ScatterNd { .. }
+            | ShapeOp::TensorScatter { .. }
+            | ShapeOp::Range
+            | ShapeOp::EyeLike { .. }
+            | ShapeOp::Trilu { .. }
+            | ShapeOp::OneHot { .. }
+            | ShapeOp::NonZero
+            | ShapeOp::TopK(_)
+            | ShapeOp::Unique { .. }
+            | ShapeOp::ReverseSequence { .. }
+    )
+}
 
 pub(super) fn eval(op: &ShapeOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<()> {
     match op {
@@ -43,10 +68,13 @@ pub(super) fn eval(op: &ShapeOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
         ShapeOp::GatherElements { axis } => gather::gather_elements(ins, out, *axis),
         ShapeOp::GatherNd { batch_dims } => gather::gather_nd(ins, out, *batch_dims),
         ShapeOp::Compress { axis } => gather::compress(ins, out, *axis),
+        #[cfg(feature = "ops-index")]
         ShapeOp::ScatterElements { axis, reduction } => {
             scatter::scatter_elements(ins, out, *axis, *reduction)
         }
+        #[cfg(feature = "ops-index")]
         ShapeOp::ScatterNd { reduction } => scatter::scatter_nd(ins, out, *reduction),
+        #[cfg(feature = "ops-index")]
         ShapeOp::TensorScatter { axis, circular } => {
             scatter::tensor_scatter(ins, out, *axis, *circular)
         }
@@ -56,17 +84,28 @@ pub(super) fn eval(op: &ShapeOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
         ShapeOp::Shape { start, end } => generate::shape(ins, out, *start, *end),
         ShapeOp::Size => generate::size(ins, out),
         ShapeOp::ConstantOfShape { value } => generate::constant_of_shape(ins, out, value),
-        ShapeOp::Range => generate::range(ins, out),
-        ShapeOp::EyeLike { dtype, k } => generate::eye_like(ins, out, *dtype, *k),
-        ShapeOp::Trilu { upper } => generate::trilu(ins, out, *upper),
-        ShapeOp::OneHot { axis } => generate::one_hot(ins, out, *axis),
+        #[cfg(feature = "ops-index")]
+        ShapeOp::Range => sequence::range(ins, out),
+        #[cfg(feature = "ops-index")]
+        ShapeOp::EyeLike { dtype, k } => sequence::eye_like(ins, out, *dtype, *k),
+        #[cfg(feature = "ops-index")]
+        ShapeOp::Trilu { upper } => sequence::trilu(ins, out, *upper),
+        #[cfg(feature = "ops-index")]
+        ShapeOp::OneHot { axis } => sequence::one_hot(ins, out, *axis),
+        #[cfg(feature = "ops-index")]
         ShapeOp::NonZero => select::non_zero(ins, out),
+        #[cfg(feature = "ops-index")]
         ShapeOp::TopK(attrs) => select::top_k(ins, out, attrs),
+        #[cfg(feature = "ops-index")]
         ShapeOp::Unique { axis, sorted } => select::unique(ins, out, *axis, *sorted),
+        #[cfg(feature = "ops-index")]
         ShapeOp::ReverseSequence {
             batch_axis,
             time_axis,
         } => select::reverse_sequence(ins, out, *batch_axis, *time_axis),
+        // The indexing ops this build leaves out (unreachable with `ops-index`).
+        #[allow(unreachable_patterns)]
+        _ => Err(super::not_compiled(op.name(), "ops-index")),
     }
 }
 

@@ -178,6 +178,7 @@ pub(super) fn gather_by_index(
 }
 
 /// `dst[index[i]] = src[i]` for whole elements of `width` bytes, in order (later wins).
+#[cfg(feature = "ops-index")]
 pub(super) fn scatter_by_index(
     width: usize,
     src: &[u8],

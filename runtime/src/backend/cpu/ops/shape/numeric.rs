@@ -4,7 +4,9 @@
 use crate::tensor::Element;
 use crate::{DType, Error, Result};
 
-/// A numeric element: compares, converts through `f64`.
+/// A numeric element: compares, converts through `f64`. (`to_f64`, `add` and `mul` serve the
+/// indexing ops alone, which a build without `ops-index` leaves out.)
+#[cfg_attr(not(feature = "ops-index"), allow(dead_code))]
 pub(super) trait Numeric: Element + PartialOrd {
     /// The value as `f64` (exact for all but the widest integers).
     fn to_f64(self) -> f64;
