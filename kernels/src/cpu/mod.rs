@@ -21,6 +21,7 @@ pub mod pool;
 pub mod qdepthwise;
 pub mod qgemm;
 pub mod qmatmul;
+pub mod qresize;
 pub mod quantize;
 pub mod reduce;
 pub mod softmax;
