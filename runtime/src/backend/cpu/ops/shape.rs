@@ -9,7 +9,7 @@ mod generate;
 mod layout;
 mod numeric;
 mod pad;
-mod resize;
+pub(super) mod resize;
 mod scatter;
 mod select;
 mod transpose_2d;
