@@ -9,8 +9,8 @@
 use super::{centred, centred_range, quantize, validate, QResizeParams, Taps};
 use crate::KernelError;
 
-/// The fast [`super::QResizeFn`].
-pub fn qresize(
+/// The portable [`super::QResizeFn`] (the body compiled for the baseline target).
+pub(crate) fn qresize_portable(
     p: &QResizeParams,
     rows: &Taps<'_>,
     cols: &Taps<'_>,
@@ -18,9 +18,18 @@ pub fn qresize(
     y: &mut [u8],
 ) -> Result<(), KernelError> {
     validate(p, rows, cols, x, y)?;
+    run(p, rows, cols, x, y);
+    Ok(())
+}
+
+/// The body of every fast variant; `p`, the taps and the buffers are validated. Inlined into
+/// each variant's `#[target_feature]` function, so the compiler vectorises the row loops for
+/// that ISA.
+#[inline(always)]
+pub(super) fn run(p: &QResizeParams, rows: &Taps<'_>, cols: &Taps<'_>, x: &[u8], y: &mut [u8]) {
     let (in_len, out_len) = (p.in_h * p.in_w, p.out_h * p.out_w);
     if p.planes == 0 || out_len == 0 {
-        return Ok(());
+        return;
     }
     // Input rows no (inside) output row reads, e.g. when downscaling, are never computed.
     let mut needed = vec![false; p.in_h];
@@ -31,7 +40,8 @@ pub fn qresize(
             }
         }
     }
-    let (lo, hi) = centred_range(p.y_signed, p.y_zero_point);
+    let q = Quantizer::new(p);
+    let any_outside_column = cols.outside.iter().any(|&o| o);
     let mut centred_row = vec![0.0f32; p.in_w];
     let mut scratch = vec![0.0f32; p.in_h * p.out_w];
     let mut blended = vec![0.0f32; p.out_w];
@@ -52,26 +62,82 @@ pub fn qresize(
                 out_row.fill(p.fill);
                 continue;
             }
-            blended.fill(0.0);
             let taps = r * rows.n..(r + 1) * rows.n;
-            for (&i, &w) in rows.index[taps.clone()].iter().zip(&rows.weight[taps]) {
-                let h = &scratch[i * p.out_w..][..p.out_w];
-                for (v, &h) in blended.iter_mut().zip(h) {
-                    *v += w * h;
+            let (index, weight) = (&rows.index[taps.clone()], &rows.weight[taps]);
+            match rows.n {
+                1 => blend_n::<1>(&scratch, index, weight, &q, out_row),
+                2 => blend_n::<2>(&scratch, index, weight, &q, out_row),
+                4 => blend_n::<4>(&scratch, index, weight, &q, out_row),
+                _ => {
+                    blended.fill(0.0);
+                    for (&i, &w) in index.iter().zip(weight) {
+                        let h = &scratch[i * p.out_w..][..p.out_w];
+                        for (v, &h) in blended.iter_mut().zip(h) {
+                            *v += w * h;
+                        }
+                    }
+                    for (o, &v) in out_row.iter_mut().zip(&blended) {
+                        *o = q.apply(v);
+                    }
                 }
             }
-            for (o, &v) in out_row.iter_mut().zip(&blended) {
-                *o = quantize(v, p.multiplier, lo, hi, p.y_zero_point);
-            }
             // Rare (tf_crop_and_resize only): columns outside the region of interest.
-            for (o, &outside) in out_row.iter_mut().zip(cols.outside) {
-                if outside {
-                    *o = p.fill;
+            if any_outside_column {
+                for (o, &outside) in out_row.iter_mut().zip(cols.outside) {
+                    if outside {
+                        *o = p.fill;
+                    }
                 }
             }
         }
     }
-    Ok(())
+}
+
+/// The output quantization of a call.
+struct Quantizer {
+    multiplier: f32,
+    lo: f32,
+    hi: f32,
+    zero_point: i32,
+}
+
+impl Quantizer {
+    fn new(p: &QResizeParams) -> Self {
+        let (lo, hi) = centred_range(p.y_signed, p.y_zero_point);
+        Quantizer {
+            multiplier: p.multiplier,
+            lo,
+            hi,
+            zero_point: p.y_zero_point,
+        }
+    }
+
+    #[inline(always)]
+    fn apply(&self, v: f32) -> u8 {
+        quantize(v, self.multiplier, self.lo, self.hi, self.zero_point)
+    }
+}
+
+/// One output row from `N` scratch rows (`N` constant: one pass, the taps unrolled). The sum
+/// starts from 0 and adds the taps in order, as the oracle's does.
+#[inline(always)]
+fn blend_n<const N: usize>(
+    scratch: &[f32],
+    index: &[usize],
+    weight: &[f32],
+    q: &Quantizer,
+    out_row: &mut [u8],
+) {
+    let w = out_row.len();
+    let rows: [&[f32]; N] = std::array::from_fn(|j| &scratch[index[j] * w..][..w]);
+    let weights: [f32; N] = std::array::from_fn(|j| weight[j]);
+    for (x, o) in out_row.iter_mut().enumerate() {
+        let mut v = 0.0f32;
+        for j in 0..N {
+            v += weights[j] * rows[j][x];
+        }
+        *o = q.apply(v);
+    }
 }
 
 /// `h[c] = Σ_j w_j · row[i_j]` for every output column `c`; the common tap counts (2: linear,

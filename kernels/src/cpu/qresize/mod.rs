@@ -18,26 +18,29 @@
 //! `tf_crop_and_resize` positions outside the region of interest) is `fill`, the caller's
 //! quantization of the extrapolation value.
 //!
-//! Variants: [`qresize_reference`] (**the oracle**: every output element computed on its own,
-//! exactly as the formula above orders it) and [`qresize`], which computes each needed
-//! input row's column pass once per plane and then blends whole rows. Both perform the same
-//! `f32` operations in the same order for every element (Rust never contracts `a·b + c` into
-//! a fused multiply-add), so they agree bit for bit.
-//!
-//! There are no per-ISA variants: the column pass is a gather (the column taps are
-//! arbitrary indices), which no vector ISA here speeds up much, and the row blend and the
-//! quantization are plain loops over contiguous `f32` that the compiler vectorises for the
-//! baseline target (the rounding is the `1.5·2^23` trick, not a library call). Resize is a
-//! small share of a quantized network's time next to its convolutions.
+//! Variants: `reference` (**the oracle**: every output element computed on its own, exactly
+//! as the formula above orders it), and one generic body (`kernel.rs`) that computes each
+//! needed input row's column pass once per plane and then blends and quantizes whole rows,
+//! compiled as `portable` (the baseline target: SSE2 on x86-64, NEON on aarch64, where NEON is
+//! the baseline so no separate variant exists) and inside `#[target_feature]` functions for
+//! AVX2 and AVX-512 (`variants.rs`), where the compiler vectorises the row loops 8 and 16
+//! lanes wide. No hand-written intrinsics: the column pass is a gather (the taps are arbitrary
+//! indices), which vector ISAs here barely speed up, and the rest are plain loops over
+//! contiguous `f32` (the rounding is the `1.5·2^23` trick, not a library call or a saturating
+//! cast). Every variant performs the same `f32` operations in the same order for every
+//! element (Rust never contracts `a·b + c` into a fused multiply-add, whatever features are
+//! enabled), so all agree with the oracle bit for bit.
 
 mod kernel;
 mod reference;
 #[cfg(test)]
 mod tests;
+#[cfg(target_arch = "x86_64")]
+mod variants;
 
-pub use kernel::qresize;
 pub use reference::qresize_reference;
 
+use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa, Variant};
 use crate::KernelError;
 
 /// Shape and quantizations of one call.
@@ -85,9 +88,70 @@ pub struct Taps<'a> {
 pub type QResizeFn =
     fn(&QResizeParams, &Taps<'_>, &Taps<'_>, &[u8], &mut [u8]) -> Result<(), KernelError>;
 
-/// `1.5·2^23`: for `|v| < 2^22`, `(v + ROUNDER) − ROUNDER` is `v` rounded half to even (the
-/// addition rounds away every fractional bit), in two vectorisable additions.
+/// [`QResizeFn`] with the best kernel of this CPU ([`crate::cpu::table`]).
+pub fn qresize(
+    p: &QResizeParams,
+    rows: &Taps<'_>,
+    cols: &Taps<'_>,
+    x: &[u8],
+    y: &mut [u8],
+) -> Result<(), KernelError> {
+    (crate::cpu::table().qresize)(p, rows, cols, x, y)
+}
+
+const fn variant(isa: Isa, name: &'static str, reference: bool, f: QResizeFn) -> Variant {
+    Variant {
+        info: KernelInfo {
+            family: "qresize",
+            dtype: "u8",
+            isa,
+            name,
+            reference,
+        },
+        kernel: Kernel::QResize(f),
+    }
+}
+
+/// The oracle's registry entry.
+pub(crate) const REFERENCE: Variant = variant(
+    Isa::Generic,
+    "qresize_u8_reference",
+    true,
+    qresize_reference,
+);
+/// The generic body for the baseline target.
+pub(crate) const PORTABLE: Variant = variant(
+    Isa::Generic,
+    "qresize_u8_portable",
+    false,
+    kernel::qresize_portable,
+);
+/// The generic body vectorised for AVX2.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2: Variant =
+    variant(Isa::Avx2, "qresize_u8_avx2", false, variants::qresize_avx2);
+/// The generic body vectorised for AVX-512.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512: Variant = variant(
+    Isa::Avx512,
+    "qresize_u8_avx512",
+    false,
+    variants::qresize_avx512,
+);
+
+/// The [`crate::cpu::KernelTable`] choice for this family (`portable` where nothing faster
+/// runs).
+pub(crate) fn choose(features: &CpuFeatures, max_isa: Option<MaxIsa>) -> QResizeFn {
+    select(variants(), "qresize", "u8", features, max_isa)
+        .and_then(Variant::qresize)
+        .unwrap_or(kernel::qresize_portable)
+}
+
+/// `1.5·2^23`: for `|v| < 2^22`, `v + ROUNDER` lies in `[2^23, 2^24)`, where `f32` steps by
+/// 1, so the addition rounds `v` half to even and the bits of the sum are `ROUNDER_BITS +
+/// round(v)`: a rounding and conversion to an integer without a (scalar, saturating) cast.
 const ROUNDER: f32 = 12_582_912.0;
+const ROUNDER_BITS: i32 = 0x4B40_0000;
 
 /// The quantization step shared by both variants: `v` scaled into the output, rounded half
 /// to even and saturated, as the stored byte.
@@ -97,8 +161,7 @@ fn quantize(v: f32, multiplier: f32, lo: f32, hi: f32, zero_point: i32) -> u8 {
     // clamping before or after rounding gives the same integer); `max`/`min` also turn a
     // NaN into `lo` rather than passing it on.
     let clamped = (v * multiplier).max(lo).min(hi);
-    let rounded = (clamped + ROUNDER) - ROUNDER;
-    (rounded as i32 + zero_point) as u8
+    ((clamped + ROUNDER).to_bits() as i32 - ROUNDER_BITS + zero_point) as u8
 }
 
 /// The output range `(lo − zy, hi − zy)` around the zero point, as `f32`.

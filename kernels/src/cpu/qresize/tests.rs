@@ -1,11 +1,16 @@
-//! The fast variant against the oracle, bit for bit, on random shapes (edge sizes 1, 7, 17
+//! Every compiled variant against the oracle, bit for bit, on random shapes (edge sizes 1, 7, 17
 //! and 255 included), taps, weights and quantizations; the oracle itself on cases worked
 //! out by hand; and the argument checks.
 
 use proptest::prelude::*;
 
-use super::{qresize, qresize_reference, QResizeParams, Taps};
+use super::{qresize, qresize_reference, QResizeFn, QResizeParams, Taps};
+use crate::cpu::{supported_variants, Variant};
 use crate::KernelErrorKind;
+
+fn supported() -> Vec<(&'static str, QResizeFn)> {
+    supported_variants(Variant::qresize)
+}
 
 /// Owned taps of one axis.
 #[derive(Clone, Debug)]
@@ -93,7 +98,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn fast_variant_matches_the_oracle_bit_for_bit(
+    fn every_variant_matches_the_oracle_bit_for_bit(
         (p, rows, cols) in case(),
         seed in any::<u64>(),
     ) {
@@ -108,9 +113,15 @@ proptest! {
             .collect();
         let mut want = vec![0u8; p.planes * p.out_h * p.out_w];
         qresize_reference(&p, &rows.view(), &cols.view(), &x, &mut want).unwrap();
-        let mut got = vec![0xA5u8; want.len()];
+        for (name, f) in supported() {
+            let mut got = vec![0xA5u8; want.len()];
+            f(&p, &rows.view(), &cols.view(), &x, &mut got).unwrap();
+            prop_assert_eq!(&got, &want, "{} {:?}", name, p);
+        }
+        // The table's choice too.
+        let mut got = vec![0x5Au8; want.len()];
         qresize(&p, &rows.view(), &cols.view(), &x, &mut got).unwrap();
-        prop_assert_eq!(got, want, "{:?}", p);
+        prop_assert_eq!(got, want);
     }
 }
 
@@ -205,7 +216,12 @@ fn oracle_on_hand_worked_cases() {
         fill: 0x55,
         ..params(2, 2)
     };
-    for f in [qresize_reference, qresize] {
+    let all: Vec<QResizeFn> = supported()
+        .into_iter()
+        .map(|(_, f)| f)
+        .chain([qresize_reference as QResizeFn])
+        .collect();
+    for f in all {
         let mut y = [0u8; 2];
         f(
             &p,
@@ -231,7 +247,8 @@ fn bad_arguments_are_errors() {
     let rows = identity_rows();
     let good = params(2, 2);
     let run = |p: &QResizeParams, rows: &AxisTaps, cols: &AxisTaps, x: &[u8], y: &mut [u8]| {
-        for f in [qresize_reference, qresize] {
+        let all = supported().into_iter().map(|(_, f)| f);
+        for f in all.chain([qresize_reference as QResizeFn]) {
             let e = f(p, &rows.view(), &cols.view(), x, y).unwrap_err();
             assert!(
                 matches!(
