@@ -240,6 +240,27 @@ mod tests {
     }
 
     #[test]
+    fn low_ranks_fold() {
+        // Rank 2 (one plane) and rank 1 (one row), by the kernel.
+        for mode in [ResizeMode::Linear, ResizeMode::Cubic] {
+            check(
+                attrs(mode, CoordinateMode::HalfPixel),
+                RESCALED_U8,
+                &[5, 7],
+                &[],
+                &[2.0, 1.5],
+            );
+            check(
+                attrs(mode, CoordinateMode::AlignCorners),
+                SAME_I8,
+                &[9],
+                &[],
+                &[1.8],
+            );
+        }
+    }
+
+    #[test]
     fn nearest_still_moves_bytes_and_per_axis_stays_float() {
         // Nearest keeps the float op's shape (a byte gather), not a QResize.
         let (mut g, _) = graph(
