@@ -14,8 +14,8 @@ use super::{bytes_of, kernel_error};
 use crate::backend::cpu::parallel::{for_each_chunk_mut, worker_count};
 use crate::ir::ops::quant::{QResize, Quant8};
 use crate::ir::ops::shape::resize::ResizePlan;
-use crate::tensor::numel;
-use crate::Result;
+use crate::tensor::{byte_len, numel};
+use crate::{DType, Result};
 use mote_kernels::cpu::qresize::{qresize as kernel, QResizeParams, Taps};
 
 /// Below this many output bytes per thread, waking a worker costs more than it saves.
@@ -153,6 +153,14 @@ fn axis_by_axis(
     bytes: &[u8],
     out: &mut Outputs,
 ) -> Result<()> {
+    // Intermediate results are at most max(input, output) along every dim; refuse sizes whose
+    // f64 copy could not even be addressed, as the float path does.
+    let largest: Vec<usize> = shape
+        .iter()
+        .zip(&plan.out_shape)
+        .map(|(&a, &b)| a.max(b))
+        .collect();
+    byte_len(DType::F64, &largest)?;
     let centred = |b: u8| {
         let v = if q.x.signed { b as i8 as i32 } else { b as i32 };
         (v - q.x.zero_point) as f64
