@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, from a fresh clone: creates the Python venv, generates the
 # ONNX node tests and the com.microsoft contrib-op tests, fetches the real models with their
-# onnxruntime reference outputs, makes their INT8/FP16 variants (with reference outputs too),
+# onnxruntime reference outputs, makes their INT8/FP16 variants (with reference outputs too)
+# and the small QDQ Resize models of the 8-bit Resize (with onnxruntime outputs),
 # then builds and runs the whole workspace's tests (optimized: the conformance suite and the real
 # models need it). The README's test command; CI runs it through .ci/run.
 set -euo pipefail
@@ -12,6 +13,7 @@ PY="$(scripts/setup_venv.sh)"
 "$PY" scripts/gen_contrib_tests.py >&2
 "$PY" scripts/fetch_real_models.py >&2
 "$PY" scripts/make_quant_models.py >&2
+"$PY" scripts/make_qresize_cases.py >&2
 
 # The C ABI tests (ffi/tests/) compile the header and the C example with gcc/g++, link them
 # through pkg-config, build the example's CMake file with cmake and run the example under

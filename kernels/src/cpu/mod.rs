@@ -21,6 +21,7 @@ pub mod pool;
 pub mod qdepthwise;
 pub mod qgemm;
 pub mod qmatmul;
+pub mod qresize;
 pub mod quantize;
 pub mod reduce;
 pub mod softmax;
@@ -84,6 +85,8 @@ pub enum Kernel {
     QSoftmax(softmax::quantized::QSoftmaxFn),
     /// A `bytesum` / `u8` variant.
     ByteSums(bytesum::ByteSumsFn),
+    /// A `qresize` / `u8` variant.
+    QResize(qresize::QResizeFn),
 }
 
 /// Entry points of one `f32` matmul variant.
@@ -152,6 +155,14 @@ impl Variant {
     pub fn byte_sums(&self) -> Option<bytesum::ByteSumsFn> {
         match self.kernel {
             Kernel::ByteSums(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The 8-bit resize, if this is a `qresize` / `u8` variant.
+    pub fn qresize(&self) -> Option<qresize::QResizeFn> {
+        match self.kernel {
+            Kernel::QResize(f) => Some(f),
             _ => None,
         }
     }
@@ -384,6 +395,12 @@ static VARIANTS: &[Variant] = &[
     bytesum::AVX2,
     #[cfg(target_arch = "x86_64")]
     bytesum::AVX512,
+    qresize::REFERENCE,
+    qresize::PORTABLE,
+    #[cfg(target_arch = "x86_64")]
+    qresize::AVX2,
+    #[cfg(target_arch = "x86_64")]
+    qresize::AVX512,
     softmax::quantized::REFERENCE,
     softmax::quantized::PORTABLE,
     #[cfg(target_arch = "x86_64")]
@@ -486,6 +503,8 @@ pub struct KernelTable {
     pub qsoftmax: softmax::quantized::QSoftmaxFn,
     /// Exact sums of rows of bytes.
     pub byte_sums: bytesum::ByteSumsFn,
+    /// 8-bit linear / cubic resize of planes.
+    pub qresize: qresize::QResizeFn,
     /// Which variant `quantize` ... `lut8` come from.
     pub quantize_info: KernelInfo,
     /// The features the table was built for.
@@ -538,6 +557,7 @@ impl KernelTable {
             qmatmul: qmatmul::choose(&features, max_isa),
             qsoftmax: softmax::quantized::choose(&features, max_isa),
             byte_sums: bytesum::choose(&features, max_isa),
+            qresize: qresize::choose(&features, max_isa),
             quantize: qk.quantize,
             dequantize: qk.dequantize,
             qbinary: qk.qbinary,

@@ -20,7 +20,7 @@ use crate::{Error, ErrorKind, Result};
 /// The first eight bytes of every `.mote` file.
 pub const MAGIC: [u8; 8] = *b"MOTE\0\r\n\x1a";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Bytes before the section table.
 pub(crate) const HEADER_LEN: usize = 32;
 /// Bytes per section table entry.

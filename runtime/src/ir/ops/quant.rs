@@ -8,7 +8,7 @@ mod tables_serde;
 pub use conv::{AutoPad, ConvAttrs, ConvGeometry};
 pub use int8::{
     ChannelLut, DynamicQMatMul, Lut, QBinary, QConv, QConvTranspose, QGlobalAveragePool, QMatMul,
-    QSoftmax, Quant8,
+    QResize, QSoftmax, Quant8,
 };
 
 use super::infer_util::{dtype, shape};
@@ -61,6 +61,8 @@ pub enum QuantOp {
     DynamicQMatMul(Box<DynamicQMatMul>),
     /// 8-bit softmax over the last axis, made by QDQ folding.
     QSoftmax(QSoftmax),
+    /// 8-bit linear or cubic resize, made by QDQ folding.
+    QResize(Box<QResize>),
 }
 
 /// Attributes of `Cast` / `CastLike`.
@@ -140,6 +142,7 @@ impl QuantOp {
             QuantOp::ChannelLut(_) => "ChannelLut",
             QuantOp::DynamicQMatMul(_) => "DynamicQMatMul",
             QuantOp::QSoftmax(_) => "QSoftmax",
+            QuantOp::QResize(_) => "QResize",
         }
     }
 
@@ -249,6 +252,11 @@ impl QuantOp {
             QuantOp::QSoftmax(q) => vec![Fact {
                 dtype: Some(q.y.dtype()),
                 shape: shape(inputs, 0).map(|s| s.to_vec()),
+                value: None,
+            }],
+            QuantOp::QResize(q) => vec![Fact {
+                dtype: Some(q.y.dtype()),
+                shape: crate::ir::ops::shape::infer::resize_shape(&q.resize, inputs).transpose()?,
                 value: None,
             }],
             QuantOp::QGlobalAveragePool(q) => {

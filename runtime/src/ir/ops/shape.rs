@@ -5,7 +5,7 @@
 //! shape rules live in [`rules`] (and [`resize`]) so that inference and the CPU evaluation
 //! compute output shapes with the same code; [`infer`] applies them to facts.
 
-mod infer;
+pub(crate) mod infer;
 pub mod resize;
 pub mod rules;
 

@@ -143,7 +143,7 @@ fn fold_per_channel(graph: &mut Graph, site: &Site) -> Result<bool> {
 }
 
 /// The rank of `id`: from its value info, or through the 8-bit ops that produced it (a conv's
-/// output has its weights' rank; tables keep their input's).
+/// output has its weights' rank; tables and resizes keep their input's).
 fn rank_of(graph: &Graph, id: ValueId) -> Option<usize> {
     if let Some(shape) = &graph.value(id).shape {
         return Some(shape.len());
@@ -154,9 +154,12 @@ fn rank_of(graph: &Graph, id: ValueId) -> Option<usize> {
         Op::Quant(QuantOp::QConv(_) | QuantOp::QConvTranspose(_)) => {
             graph.constant(first(1)?).map(|w| w.shape().len())
         }
-        Op::Quant(QuantOp::Lut(_) | QuantOp::ChannelLut(_) | QuantOp::QuantizeLinear(_)) => {
-            rank_of(graph, first(0)?)
-        }
+        Op::Quant(
+            QuantOp::Lut(_)
+            | QuantOp::ChannelLut(_)
+            | QuantOp::QuantizeLinear(_)
+            | QuantOp::QResize(_),
+        ) => rank_of(graph, first(0)?),
         _ => None,
     }
 }

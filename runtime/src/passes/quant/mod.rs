@@ -18,6 +18,8 @@
 //! * [`movement`]: ops that only move elements (`Reshape`, `Transpose`, `MaxPool`, nearest
 //!   `Resize`, `Concat`...) run on the 8-bit values; when the scales differ a `Lut`
 //!   requantizes. `GlobalAveragePool` → `QGlobalAveragePool`.
+//! * [`resize`]: linear and cubic `Resize` → `QResize` (the interpolation on the 8-bit values
+//!   centred on their zero point, scaled once into the output).
 //! * [`softmax`]: `Softmax` over the last axis → `QSoftmax` (`e^x` from a table of the 256 byte
 //!   distances to the row's maximum).
 //!
@@ -40,6 +42,7 @@ mod movement;
 mod qoperator;
 mod report;
 mod rescale;
+mod resize;
 mod softmax;
 #[cfg(test)]
 mod test_graph;
@@ -75,6 +78,7 @@ impl Pass for FoldQdq {
                     conv::fold(graph, &site)?
                         || binary::fold(graph, &site)?
                         || movement::fold(graph, &site)?
+                        || resize::fold(graph, &site)?
                         || softmax::fold(graph, &site)?
                         || lut::fold(graph, &site)?
                 }

@@ -92,6 +92,7 @@ pub fn report(graph: &Graph) -> Vec<QuantLine> {
                     | QuantOp::ChannelLut(_)
                     | QuantOp::DynamicQMatMul(_)
                     | QuantOp::QSoftmax(_)
+                    | QuantOp::QResize(_)
                     | QuantOp::QLinearConv(_)
                     | QuantOp::QLinearMatMul,
                 ) => (Precision::Int8, None),
@@ -134,7 +135,10 @@ fn why_float(graph: &Graph, readers: &Readers, index: usize) -> Option<String> {
         .and_then(|r| quantize_node(graph, r))
         .is_some();
     if dq_inputs == 0 && !quantized_output {
-        return None;
+        return not_per_tensor(graph, readers, index);
+    }
+    if let Some(why) = not_per_tensor(graph, readers, index) {
+        return Some(why);
     }
     if !quantized_output {
         return Some("its output is not (only) quantized again: the consumer needs float".into());
@@ -149,8 +153,52 @@ fn why_float(graph: &Graph, readers: &Readers, index: usize) -> Option<String> {
         Op::Nn(NnOp::Conv(_)) | Op::Transformer(TransformerOp::MatMul | TransformerOp::Gemm(_)) => {
             "weights are not a per-tensor or per-output-channel 8-bit constant (or a Gemm with alpha ≠ 1 / transA)".into()
         }
-        Op::Shape(ShapeOp::Resize(_)) => "only nearest Resize runs on 8-bit values".into(),
+        Op::Shape(ShapeOp::Resize(_)) => {
+            "its region of interest, scales or sizes are not constants".into()
+        }
         Op::Elementwise(_) => "an operand is neither an 8-bit value nor a scalar constant".into(),
         other => format!("{} has no 8-bit form", other.name()),
+    })
+}
+
+/// Why a float node next to quantize or dequantize nodes that are not per tensor was not
+/// folded (only per-tensor quantizations fold); `None` when it has no such neighbour.
+fn not_per_tensor(graph: &Graph, readers: &Readers, index: usize) -> Option<String> {
+    let node = &graph.nodes[index];
+    let is = |p: Option<usize>, dequantize: bool| {
+        p.is_some_and(|p| match &graph.nodes[p].op {
+            Op::Quant(QuantOp::DequantizeLinear(_)) => dequantize,
+            Op::Quant(QuantOp::QuantizeLinear(_)) => !dequantize,
+            _ => false,
+        })
+    };
+    let per_axis_input = node.inputs.iter().flatten().any(|&id| {
+        is(readers.producer(id), true)
+            && dequantized(graph, readers, id).is_none()
+            && graph.constant(id).is_none()
+            && !constant_inputs(graph, readers.producer(id))
+    });
+    let per_axis_output = node
+        .outputs
+        .first()
+        .copied()
+        .flatten()
+        .and_then(|o| readers.sole_reader(o))
+        .is_some_and(|r| is(Some(r), false) && quantize_node(graph, r).is_none());
+    (per_axis_input || per_axis_output).then(|| {
+        "quantized per axis or per block (or to a type other than 8 bits): only per-tensor 8-bit \
+         quantizations fold"
+            .into()
+    })
+}
+
+/// Whether node `p` reads only constants (a dequantized weight, not an activation).
+fn constant_inputs(graph: &Graph, p: Option<usize>) -> bool {
+    p.is_some_and(|p| {
+        graph.nodes[p]
+            .inputs
+            .iter()
+            .flatten()
+            .all(|i| graph.constant(*i).is_some())
     })
 }

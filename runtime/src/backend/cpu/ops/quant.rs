@@ -41,5 +41,6 @@ pub(super) fn eval(op: &QuantOp, ins: &Inputs<'_>, out: &mut Outputs) -> Result<
         QuantOp::ChannelLut(l) => int8::channel_lut(l, ins, out),
         QuantOp::DynamicQMatMul(q) => int8::dynamic_qmatmul(q, ins, out),
         QuantOp::QSoftmax(q) => int8::qsoftmax(q, ins, out),
+        QuantOp::QResize(q) => int8::qresize(q, ins, out),
     }
 }

@@ -9,7 +9,7 @@ mod generate;
 mod layout;
 mod numeric;
 mod pad;
-mod resize;
+pub(super) mod resize;
 // The indexing ops (feature `ops-index`, see `is_core`).
 #[cfg(feature = "ops-index")]
 mod scatter;

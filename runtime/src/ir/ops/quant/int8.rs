@@ -9,6 +9,7 @@
 
 use crate::ir::ops::elementwise::Binary;
 use crate::ir::ops::nn::Conv;
+use crate::ir::ops::shape::ResizeAttrs;
 use crate::DType;
 use std::sync::Arc;
 
@@ -149,6 +150,21 @@ pub struct QGlobalAveragePool {
 /// `Softmax` over the last axis of an 8-bit tensor into an 8-bit tensor: `Y = Q_y(softmax(DQ_x(X)))`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QSoftmax {
+    /// The input's quantization.
+    pub x: Quant8,
+    /// The output's quantization.
+    pub y: Quant8,
+}
+
+/// A linear or cubic `Resize` of an 8-bit tensor into an 8-bit tensor: `Y = Q_y(resize(DQ_x(X)))`.
+/// The interpolation is a weighted sum of input elements, so it runs on `x − x.zero_point` and
+/// is scaled once by `x.scale / y.scale`; positions outside a `tf_crop_and_resize` region take
+/// `Q_y(extrapolation_value)`. Inputs as the `Resize` it replaces (`resize`'s input positions
+/// for the region of interest, scales and sizes).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QResize {
+    /// The `Resize` attributes (mode, coordinate transform, weights' options).
+    pub resize: ResizeAttrs,
     /// The input's quantization.
     pub x: Quant8,
     /// The output's quantization.

@@ -3,7 +3,7 @@
 //! as reshape targets are usually constants, or folded `Shape -> Gather -> Concat` chains).
 
 use super::rules;
-use super::{ShapeOp, SplitAttrs};
+use super::{ResizeAttrs, ShapeOp, SplitAttrs};
 use crate::ir::ops::infer_util::{dtype, input, shape};
 use crate::ir::Fact;
 use crate::{DType, Result, Tensor};
@@ -39,6 +39,29 @@ fn fact(dtype: Option<DType>, shape: Option<Vec<usize>>) -> Fact {
 /// Same dtype as input 0, shape from `rule` when it can be computed.
 fn like_input0(inputs: &[Option<&Fact>], shape: Option<Result<Vec<usize>>>) -> Result<Vec<Fact>> {
     Ok(vec![fact(dtype(inputs, 0), shape.transpose()?)])
+}
+
+/// The output shape of a `Resize` with `attrs` (also `QResize`'s), when the input's shape and
+/// the scales or sizes are known.
+pub(crate) fn resize_shape(
+    attrs: &ResizeAttrs,
+    inputs: &[Option<&Fact>],
+) -> Option<Result<Vec<usize>>> {
+    let param = |i: Option<usize>| -> Option<Option<Vec<f64>>> {
+        match i {
+            None => Some(None),
+            Some(i) if input(inputs, i).is_none() => Some(None),
+            Some(i) => floats(inputs, i).map(Some),
+        }
+    };
+    let known = param(attrs.scales_input).zip(param(attrs.sizes_input));
+    shape(inputs, 0).zip(known).map(|(s, (scales, sizes))| {
+        let scales: Option<Vec<f32>> = scales.map(|v| v.iter().map(|&x| x as f32).collect());
+        let sizes: Option<Vec<i64>> = sizes.map(|v| v.iter().map(|&x| x as i64).collect());
+        attrs
+            .plan(s, None, scales.as_deref(), sizes.as_deref())
+            .map(|p| p.out_shape)
+    })
 }
 
 pub(super) fn infer(op: &ShapeOp, inputs: &[Option<&Fact>]) -> Result<Vec<Fact>> {
@@ -163,28 +186,7 @@ pub(super) fn infer(op: &ShapeOp, inputs: &[Option<&Fact>]) -> Result<Vec<Fact>>
                 }),
             )
         }
-        ShapeOp::Resize(attrs) => {
-            let param = |i: Option<usize>| -> Option<Option<Vec<f64>>> {
-                match i {
-                    None => Some(None),
-                    Some(i) if input(inputs, i).is_none() => Some(None),
-                    Some(i) => floats(inputs, i).map(Some),
-                }
-            };
-            let known = param(attrs.scales_input).zip(param(attrs.sizes_input));
-            like_input0(
-                inputs,
-                s0.zip(known).map(|(s, (scales, sizes))| {
-                    let scales: Option<Vec<f32>> =
-                        scales.map(|v| v.iter().map(|&x| x as f32).collect());
-                    let sizes: Option<Vec<i64>> =
-                        sizes.map(|v| v.iter().map(|&x| x as i64).collect());
-                    attrs
-                        .plan(s, None, scales.as_deref(), sizes.as_deref())
-                        .map(|p| p.out_shape)
-                }),
-            )
-        }
+        ShapeOp::Resize(attrs) => like_input0(inputs, resize_shape(attrs, inputs)),
         ShapeOp::Shape { start, end } => Ok(vec![match s0 {
             Some(s) => {
                 let (b, e) = rules::shape_range(s.len(), *start, *end);

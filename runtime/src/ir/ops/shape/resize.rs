@@ -57,7 +57,7 @@ pub enum KeepAspectRatio {
 }
 
 /// `Resize` attributes, and where its parameters come from (they moved between opsets).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResizeAttrs {
     /// Interpolation kernel.
     pub mode: ResizeMode,

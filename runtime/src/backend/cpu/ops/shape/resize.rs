@@ -3,7 +3,8 @@
 //! per-output list of input taps and weights; the result is saturate-cast to the input type.
 //!
 //! The common resizes (nearest or linear over the last two axes) take the faster paths of
-//! [`separable`], which read the same per-axis taps.
+//! [`separable`], which read the same per-axis taps. The 8-bit `QResize`
+//! (`quant::int8::resize`) reads them too, so both resizes sample alike.
 
 mod separable;
 #[cfg(test)]
@@ -20,15 +21,15 @@ use crate::{bail, DType, Error, Result};
 const MAX_TAPS: usize = 1 << 16;
 
 /// The input taps of every output position of one axis.
-struct AxisTaps {
+pub(in crate::backend::cpu::ops) struct AxisTaps {
     /// Taps per output position.
-    n: usize,
+    pub(in crate::backend::cpu::ops) n: usize,
     /// `n` clamped input indices per output position.
-    index: Vec<usize>,
+    pub(in crate::backend::cpu::ops) index: Vec<usize>,
     /// `n` weights per output position.
-    weight: Vec<f64>,
+    pub(in crate::backend::cpu::ops) weight: Vec<f64>,
     /// Output positions outside the region of interest (take the extrapolation value).
-    outside: Vec<bool>,
+    pub(in crate::backend::cpu::ops) outside: Vec<bool>,
 }
 
 fn isclose(a: f64, b: f64) -> bool {
@@ -37,6 +38,20 @@ fn isclose(a: f64, b: f64) -> bool {
 
 pub(super) fn resize(ins: &Inputs<'_>, out: &mut Outputs, attrs: &ResizeAttrs) -> Result<()> {
     let x = ins.get(0)?;
+    let plan = plan(ins, attrs, x.shape)?;
+    if separable::resize(x, &plan, attrs, ins.threads(), out)? {
+        return Ok(());
+    }
+    resize_axis_by_axis(x, &plan, attrs, out)
+}
+
+/// The geometry of a resize of an input of `shape`, from the region of interest, scales and
+/// sizes inputs `attrs` names.
+pub(in crate::backend::cpu::ops) fn plan(
+    ins: &Inputs<'_>,
+    attrs: &ResizeAttrs,
+    shape: &[usize],
+) -> Result<ResizePlan> {
     let input = |i: Option<usize>| i.and_then(|i| ins.opt(i));
     let roi = input(attrs.roi_input).map(|v| v.to_f64_vec()).transpose()?;
     let scales = input(attrs.scales_input)
@@ -45,15 +60,14 @@ pub(super) fn resize(ins: &Inputs<'_>, out: &mut Outputs, attrs: &ResizeAttrs) -
     let sizes = input(attrs.sizes_input)
         .map(|v| v.to_i64_vec())
         .transpose()?;
-    let plan = attrs.plan(x.shape, roi.as_deref(), scales.as_deref(), sizes.as_deref())?;
-    if separable::resize(x, &plan, attrs, ins.threads(), out)? {
-        return Ok(());
-    }
-    resize_axis_by_axis(x, &plan, attrs, out)
+    attrs.plan(shape, roi.as_deref(), scales.as_deref(), sizes.as_deref())
 }
 
 /// The axes `plan` really resamples: those whose size, scale or region of interest change.
-fn resampled_axes(plan: &ResizePlan, in_shape: &[usize]) -> Vec<usize> {
+pub(in crate::backend::cpu::ops) fn resampled_axes(
+    plan: &ResizePlan,
+    in_shape: &[usize],
+) -> Vec<usize> {
     plan.axes
         .iter()
         .copied()
@@ -208,7 +222,8 @@ fn normalized(mut c: Vec<f64>) -> Vec<f64> {
     c
 }
 
-fn axis_taps(
+/// The taps of every output position of one axis of `in_len` resized to `out_len`.
+pub(in crate::backend::cpu::ops) fn axis_taps(
     attrs: &ResizeAttrs,
     in_len: usize,
     out_len: usize,
@@ -278,7 +293,7 @@ fn axis_taps(
 }
 
 /// Resamples `axis` of `data` (of `shape`) to `taps.outside.len()` positions.
-fn resample_axis(
+pub(in crate::backend::cpu::ops) fn resample_axis(
     data: &[f64],
     shape: &[usize],
     axis: usize,

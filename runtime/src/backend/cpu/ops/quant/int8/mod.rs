@@ -9,6 +9,7 @@ mod gemm;
 mod lut;
 mod matmul;
 mod pool;
+mod resize;
 mod softmax;
 
 pub(crate) use binary::kernel_op;
@@ -19,6 +20,7 @@ pub(super) use dynamic::dynamic_qmatmul;
 pub(super) use lut::{channel_lut, lut};
 pub(super) use matmul::{matmul_integer, qmatmul};
 pub(super) use pool::qglobal_average_pool;
+pub(super) use resize::qresize;
 pub(super) use softmax::qsoftmax;
 
 pub(crate) use conv::QConvPrepared;
