@@ -6,7 +6,9 @@
 #   2. the C example (examples/c/digits.c) linked against it classifies the demo test split
 #      from the checked-in `.mote` file exactly as the full library does from the ONNX model;
 #   3. a model with an op from a family it leaves out (`Det`, feature `ops-transformer`) loads
-#      but its session is refused, with MOTE_STATUS_UNSUPPORTED and a message naming the feature.
+#      but its session is refused, with MOTE_STATUS_UNSUPPORTED and a message naming the feature;
+#   4. the same library built with the size-over-speed profile (`--profile embedded`) stays
+#      under its own ceiling and gives the same predictions.
 # Before that, `mote` with each op family alone is checked warning-free. It puts the full
 # library back in target/release at the end (the C ABI tests link it; cargo keeps both builds,
 # so that is a copy, not a rebuild).
@@ -16,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target="${CARGO_TARGET_DIR:-target}"
 MAX_BYTES=2950000
+MAX_PROFILE_BYTES=2300000
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -75,6 +78,30 @@ fi
 cat "$work/det.err"
 if ! grep -q 'mote_session_new.*: unsupported: .*Det.*"ops-transformer"' "$work/det.err"; then
   echo "expected the session to be refused as unsupported, naming ops-transformer" >&2
+  exit 1
+fi
+
+# The `embedded` profile (size over speed: runtime at opt-level "s", fat LTO): its own size
+# ceiling, and the same predictions from C.
+cargo build --profile embedded -p mote-ffi --no-default-features 2> "$work/build.log" \
+  || { cat "$work/build.log" >&2; exit 1; }
+if grep -E '^(warning|error)' "$work/build.log"; then
+  echo "the embedded profile's build must be warning-free" >&2
+  exit 1
+fi
+mkdir -p "$work/profile"
+cp "$target/embedded/libmote.so" "$work/profile/"
+bytes="$(stat -c %s "$work/profile/libmote.so")"
+echo "libmote.so (--profile embedded, CPU only, no ONNX, core ops): $bytes bytes"
+if (( bytes > MAX_PROFILE_BYTES )); then
+  echo "the embedded-profile library grew to $bytes bytes (ceiling $MAX_PROFILE_BYTES)" >&2
+  exit 1
+fi
+LD_LIBRARY_PATH="$work/profile" "$work/digits" "$models/digits_mlp.mote" \
+  "$models/digits_test_x.npy" > "$work/profile.txt"
+if ! cmp -s "$work/full.txt" "$work/profile.txt"; then
+  echo "the embedded-profile library's predictions differ from the full library's" >&2
+  diff "$work/full.txt" "$work/profile.txt" | head >&2
   exit 1
 fi
 
