@@ -113,64 +113,18 @@ fn onnx_is_refused_clearly_without_the_feature() {
     assert!(e.to_string().contains("onnx"), "{e}");
 }
 
-/// A `.mote` model of one `Det` (`[2, 2]` f32 → scalar): the transformer family outside the
-/// core products, so compiled only with the `ops-transformer` feature. Written and read back
-/// through the `.mote` format, as an embedded build gets its models.
-fn det_model() -> Model {
+/// A `.mote` model of one node `name` running `op` on an input `x` of `dtype` and `shape`
+/// (read `arity` times), output `y`. Written and read back through the `.mote` format, as an
+/// embedded build gets its models.
+fn one_node_model(name: &str, op: Op, arity: usize, dtype: DType, shape: &[usize]) -> Model {
     let mut graph = Graph::default();
     let mut x = ValueInfo::named("x");
-    x.dtype = Some(DType::F32);
-    x.shape = Some(vec![Dim::Known(2), Dim::Known(2)]);
+    x.dtype = Some(dtype);
+    x.shape = Some(shape.iter().map(|&d| Dim::Known(d)).collect());
     let x = graph.add_value(x);
     let y = graph.add_value(ValueInfo::named("y"));
     graph.nodes.push(Node {
-        name: "det".into(),
-        op: Op::Transformer(TransformerOp::Det),
-        inputs: vec![Some(x)],
-        outputs: vec![Some(y)],
-    });
-    graph.inputs.push(x);
-    graph.outputs.push(y);
-    let bytes = Model::from_graph(graph).unwrap().to_mote_bytes().unwrap();
-    Model::from_mote_bytes(&bytes).unwrap()
-}
-
-/// With its family compiled in, `Det` runs; without it (the embedded build `.ci/run` tests),
-/// the model still loads (the IR and the format are the same in every build) but creating a
-/// session fails, naming the op and the feature, before anything runs.
-#[test]
-fn an_op_outside_the_compiled_families_is_refused_at_session_creation() {
-    let model = det_model();
-    let session = model.session(SessionOptions::default());
-    if cfg!(feature = "ops-transformer") {
-        let x = Tensor::from_vec(&[2, 2], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
-        let out = session.unwrap().run(&[("x", &x)]).unwrap();
-        assert_eq!(out[0].1.as_slice::<f32>().unwrap(), [-2.0]);
-    } else {
-        let e = session
-            .err()
-            .expect("a session over Det without ops-transformer");
-        assert!(
-            matches!(e.kind(), ErrorKind::UnsupportedOp { op, .. } if op == "Det"),
-            "{e}"
-        );
-        let message = e.to_string();
-        assert!(message.contains("\"ops-transformer\""), "{message}");
-        assert!(message.contains("node 'det'"), "{message}");
-    }
-}
-
-/// A `.mote` model of one node over an f64 vector `x` of 3 elements: `op` with `x` as every
-/// input, `y` its output.
-fn f64_model(op: Op, arity: usize) -> Model {
-    let mut graph = Graph::default();
-    let mut x = ValueInfo::named("x");
-    x.dtype = Some(DType::F64);
-    x.shape = Some(vec![Dim::Known(3)]);
-    let x = graph.add_value(x);
-    let y = graph.add_value(ValueInfo::named("y"));
-    graph.nodes.push(Node {
-        name: "node".into(),
+        name: name.into(),
         op,
         inputs: vec![Some(x); arity],
         outputs: vec![Some(y)],
@@ -181,45 +135,72 @@ fn f64_model(op: Op, arity: usize) -> Model {
     Model::from_mote_bytes(&bytes).unwrap()
 }
 
+/// Checks that creating a session failed as unsupported for `op`, naming the node and every
+/// one of `mentions` (the feature to enable, quoted, and any other detail).
+fn assert_refused(session: mote::Result<mote::Session>, op: &str, node: &str, mentions: &[&str]) {
+    let e = session
+        .err()
+        .unwrap_or_else(|| panic!("a session over {op} without its feature"));
+    assert!(
+        matches!(e.kind(), ErrorKind::UnsupportedOp { op: o, .. } if o == op),
+        "{e}"
+    );
+    let message = e.to_string();
+    for mention in mentions {
+        assert!(message.contains(mention), "{message}");
+    }
+    assert!(message.contains(&format!("node '{node}'")), "{message}");
+}
+
+/// With its family compiled in, `Det` (`[2, 2]` f32 → scalar: the transformer family outside
+/// the core products) runs; without it (the embedded build `.ci/run` tests), the model still
+/// loads (the IR and the format are the same in every build) but creating a session fails,
+/// naming the op and the feature, before anything runs.
+#[test]
+fn an_op_outside_the_compiled_families_is_refused_at_session_creation() {
+    let model = one_node_model(
+        "det",
+        Op::Transformer(TransformerOp::Det),
+        1,
+        DType::F32,
+        &[2, 2],
+    );
+    let session = model.session(SessionOptions::default());
+    if cfg!(feature = "ops-transformer") {
+        let x = Tensor::from_vec(&[2, 2], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+        let out = session.unwrap().run(&[("x", &x)]).unwrap();
+        assert_eq!(out[0].1.as_slice::<f32>().unwrap(), [-2.0]);
+    } else {
+        assert_refused(session, "Det", "det", &["\"ops-transformer\""]);
+    }
+}
+
 /// Arithmetic in f64 runs with `dtypes-extra` and is refused at session creation without it
 /// (the embedded build), naming the node, the type and the feature; a `Cast` from f64 runs in
 /// every build, so a model can still take such a type at its boundary.
 #[test]
 fn rare_element_types_need_their_feature_except_through_cast() {
     let x = Tensor::from_vec(&[3], vec![1.5f64, -2.0, 0.25]).unwrap();
-
-    let cast = f64_model(
-        Op::Quant(QuantOp::Cast(CastAttrs {
-            to: DType::F32,
-            saturate: true,
-            round_mode: Default::default(),
-        })),
-        1,
-    );
-    let out = cast
+    let cast = Op::Quant(QuantOp::Cast(CastAttrs {
+        to: DType::F32,
+        saturate: true,
+        round_mode: Default::default(),
+    }));
+    let out = one_node_model("node", cast, 1, DType::F64, &[3])
         .session(SessionOptions::default())
         .unwrap()
         .run(&[("x", &x)])
         .unwrap();
     assert_eq!(out[0].1.as_slice::<f32>().unwrap(), [1.5, -2.0, 0.25]);
 
-    let add = f64_model(Op::Elementwise(ElementwiseOp::Binary(Binary::Add)), 2);
-    let session = add.session(SessionOptions::default());
+    let add = Op::Elementwise(ElementwiseOp::Binary(Binary::Add));
+    let session =
+        one_node_model("node", add, 2, DType::F64, &[3]).session(SessionOptions::default());
     if cfg!(feature = "dtypes-extra") {
         let out = session.unwrap().run(&[("x", &x)]).unwrap();
         assert_eq!(out[0].1.as_slice::<f64>().unwrap(), [3.0, -4.0, 0.5]);
     } else {
-        let e = session
-            .err()
-            .expect("a session over an f64 Add without dtypes-extra");
-        assert!(
-            matches!(e.kind(), ErrorKind::UnsupportedOp { op, .. } if op == "Add"),
-            "{e}"
-        );
-        let message = e.to_string();
-        assert!(message.contains("\"dtypes-extra\""), "{message}");
-        assert!(message.contains("f64"), "{message}");
-        assert!(message.contains("node 'node'"), "{message}");
+        assert_refused(session, "Add", "node", &["\"dtypes-extra\"", "f64"]);
     }
 }
 
@@ -227,22 +208,7 @@ fn rare_element_types_need_their_feature_except_through_cast() {
 /// embedded build's core: refused at session creation there, run with the feature.
 #[test]
 fn an_indexing_op_needs_ops_index() {
-    let mut graph = Graph::default();
-    let mut x = ValueInfo::named("x");
-    x.dtype = Some(DType::F32);
-    x.shape = Some(vec![Dim::Known(4)]);
-    let x = graph.add_value(x);
-    let y = graph.add_value(ValueInfo::named("y"));
-    graph.nodes.push(Node {
-        name: "nonzero".into(),
-        op: Op::Shape(ShapeOp::NonZero),
-        inputs: vec![Some(x)],
-        outputs: vec![Some(y)],
-    });
-    graph.inputs.push(x);
-    graph.outputs.push(y);
-    let bytes = Model::from_graph(graph).unwrap().to_mote_bytes().unwrap();
-    let model = Model::from_mote_bytes(&bytes).unwrap();
+    let model = one_node_model("nonzero", Op::Shape(ShapeOp::NonZero), 1, DType::F32, &[4]);
     let session = model.session(SessionOptions::default());
     if cfg!(feature = "ops-index") {
         let x = Tensor::from_vec(&[4], vec![0.0f32, 2.0, 0.0, -1.0]).unwrap();
@@ -250,15 +216,6 @@ fn an_indexing_op_needs_ops_index() {
         assert_eq!(out[0].1.shape(), [1, 2]);
         assert_eq!(out[0].1.as_slice::<i64>().unwrap(), [1, 3]);
     } else {
-        let e = session
-            .err()
-            .expect("a session over NonZero without ops-index");
-        assert!(
-            matches!(e.kind(), ErrorKind::UnsupportedOp { op, .. } if op == "NonZero"),
-            "{e}"
-        );
-        let message = e.to_string();
-        assert!(message.contains("\"ops-index\""), "{message}");
-        assert!(message.contains("node 'nonzero'"), "{message}");
+        assert_refused(session, "NonZero", "nonzero", &["\"ops-index\""]);
     }
 }

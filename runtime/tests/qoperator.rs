@@ -5,54 +5,14 @@
 //! compares the two: the rewrite may only differ where a requantization product falls on a
 //! tie, by one step.
 
+mod common;
+
+use common::onnx_proto::{initializer, value_info};
 use mote::ir::ops::quant::QuantOp;
 use mote::ir::Op;
 use mote::{DType, Model, SessionOptions, Tensor};
 use prost::Message;
 use tract_onnx::pb;
-
-/// An ONNX tensor type code.
-fn onnx_code(dtype: DType) -> i32 {
-    match dtype {
-        DType::F32 => 1,
-        DType::U8 => 2,
-        DType::I8 => 3,
-        DType::I32 => 6,
-        other => panic!("no code for {other}"),
-    }
-}
-
-fn value_info(name: &str, t: &Tensor) -> pb::ValueInfoProto {
-    let dim = t
-        .shape()
-        .iter()
-        .map(|&d| pb::tensor_shape_proto::Dimension {
-            value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(d as i64)),
-            ..Default::default()
-        })
-        .collect();
-    pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                elem_type: onnx_code(t.dtype()),
-                shape: Some(pb::TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn initializer(name: &str, t: &Tensor) -> pb::TensorProto {
-    pb::TensorProto {
-        name: name.into(),
-        dims: t.shape().iter().map(|&d| d as i64).collect(),
-        data_type: onnx_code(t.dtype()),
-        raw_data: t.bytes().to_vec(),
-        ..Default::default()
-    }
-}
 
 /// One node reading `operands` (name, value; `None` = omitted) and writing `y` of `y_like`'s
 /// type. The first operand is always a graph input; the others are initializers when
@@ -69,7 +29,7 @@ fn model(
     for (i, (name, t)) in operands.iter().enumerate() {
         let Some(t) = t else { continue };
         if i == 0 || !constant {
-            inputs.push(value_info(name, t));
+            inputs.push(value_info(name, t.dtype(), t.shape()));
         } else {
             initializers.push(initializer(name, t));
         }
@@ -96,7 +56,7 @@ fn model(
         name: "qoperator".into(),
         input: inputs,
         initializer: initializers,
-        output: vec![value_info("y", y_like)],
+        output: vec![value_info("y", y_like.dtype(), y_like.shape())],
         ..Default::default()
     };
     pb::ModelProto {

@@ -18,6 +18,7 @@
 
 mod common;
 
+use common::onnx_proto::{initializer, value_info};
 use common::real_case::{fraction_within, read_case, run_against_reference};
 use mote::ir::ops::quant::QuantOp;
 use mote::ir::ops::ShapeOp;
@@ -39,46 +40,6 @@ struct Case {
     y: Q,
     shape: Vec<usize>,
     scales: Vec<f32>,
-}
-
-fn onnx_code(dtype: DType) -> i32 {
-    match dtype {
-        DType::F32 => 1,
-        DType::U8 => 2,
-        DType::I8 => 3,
-        other => panic!("no code for {other}"),
-    }
-}
-
-fn value_info(name: &str, dtype: DType, shape: &[usize]) -> pb::ValueInfoProto {
-    let dim = shape
-        .iter()
-        .map(|&d| pb::tensor_shape_proto::Dimension {
-            value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(d as i64)),
-            ..Default::default()
-        })
-        .collect();
-    pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                elem_type: onnx_code(dtype),
-                shape: Some(pb::TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn initializer(name: &str, t: &Tensor) -> pb::TensorProto {
-    pb::TensorProto {
-        name: name.into(),
-        dims: t.shape().iter().map(|&d| d as i64).collect(),
-        data_type: onnx_code(t.dtype()),
-        raw_data: t.bytes().to_vec(),
-        ..Default::default()
-    }
 }
 
 fn string_attribute(name: &str, value: &str) -> pb::AttributeProto {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "onnx")]
+pub(crate) mod onnx_proto;
 pub(crate) mod real_case;
 
 use mote::{DType, Tensor};
