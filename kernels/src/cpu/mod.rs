@@ -305,66 +305,66 @@ static VARIANTS: &[Variant] = &[
     sgemm_variant::<matmul::generic::Generic6x8>(Isa::Generic, "matmul_f32_generic_6x8"),
     #[cfg(target_arch = "x86_64")]
     sgemm_variant::<matmul::avx2::Avx2x6x16>(Isa::Avx2, "matmul_f32_avx2_6x16"),
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     sgemm_variant::<matmul::avx512::Avx512x8x32>(Isa::Avx512, "matmul_f32_avx512_8x32"),
     #[cfg(target_arch = "aarch64")]
     sgemm_variant::<matmul::neon::Neon8x8>(Isa::Neon, "matmul_f32_neon_8x8"),
     activation::variants::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     activation::variants::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     activation::variants::AVX512,
     #[cfg(target_arch = "aarch64")]
     activation::variants::NEON,
     softmax::variants::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     softmax::variants::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     softmax::variants::AVX512,
     #[cfg(target_arch = "aarch64")]
     softmax::variants::NEON,
     layernorm::variants::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     layernorm::variants::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     layernorm::variants::AVX512,
     #[cfg(target_arch = "aarch64")]
     layernorm::variants::NEON,
     depthwise::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     depthwise::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     depthwise::AVX512,
     #[cfg(target_arch = "aarch64")]
     depthwise::NEON,
     pool::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     pool::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     pool::AVX512,
     #[cfg(target_arch = "aarch64")]
     pool::NEON,
     binary::variants::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     binary::variants::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     binary::variants::AVX512,
     #[cfg(target_arch = "aarch64")]
     binary::variants::NEON,
     direct_conv::REFERENCE,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     direct_conv::AVX512,
     reduce::variants::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     reduce::variants::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     reduce::variants::AVX512,
     #[cfg(target_arch = "aarch64")]
     reduce::variants::NEON,
     transpose::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     transpose::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     transpose::AVX512,
     #[cfg(target_arch = "aarch64")]
     transpose::NEON,
@@ -372,9 +372,9 @@ static VARIANTS: &[Variant] = &[
     qdepthwise::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     qdepthwise::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     qdepthwise::AVX512,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     qdepthwise::AVX512_VNNI,
     #[cfg(target_arch = "aarch64")]
     qdepthwise::NEON,
@@ -383,34 +383,34 @@ static VARIANTS: &[Variant] = &[
     qgemm::AVX2,
     #[cfg(target_arch = "x86_64")]
     qgemm::AVXVNNI,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     qgemm::AVX512VNNI,
     #[cfg(target_arch = "aarch64")]
     qgemm::NEON,
     qmatmul::REFERENCE,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     qmatmul::AVX512VNNI,
     bytesum::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     bytesum::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     bytesum::AVX512,
     qresize::REFERENCE,
     qresize::PORTABLE,
     #[cfg(target_arch = "x86_64")]
     qresize::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     qresize::AVX512,
     softmax::quantized::REFERENCE,
     softmax::quantized::PORTABLE,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     softmax::quantized::AVX512,
     quantize::REFERENCE,
     #[cfg(target_arch = "x86_64")]
     quantize::AVX2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     quantize::AVX512,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     quantize::AVX512_VBMI,
     #[cfg(target_arch = "aarch64")]
     quantize::NEON,

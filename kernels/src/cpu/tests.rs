@@ -45,7 +45,7 @@ fn every_family_has_exactly_one_reference_and_unique_names() {
 /// The matmul variant the table should pick for features `f` under `cap`.
 fn expected_sgemm(f: &CpuFeatures, cap: Option<MaxIsa>) -> &'static str {
     let allowed = |isa| f.supports(isa) && cap.is_none_or(|c| c.allows(isa));
-    if cfg!(target_arch = "x86_64") && allowed(Isa::Avx512) {
+    if cfg!(all(target_arch = "x86_64", feature = "avx512")) && allowed(Isa::Avx512) {
         "matmul_f32_avx512_8x32"
     } else if cfg!(target_arch = "x86_64") && allowed(Isa::Avx2) {
         "matmul_f32_avx2_6x16"
@@ -78,6 +78,24 @@ fn table_picks_the_highest_allowed_tier_unless_capped_to_reference() {
     }
     // The process-wide table is one of the compiled variants.
     assert!(variants().iter().any(|v| v.info == table().sgemm_info));
+}
+
+/// Feature `avx512` decides whether the AVX-512 variants are compiled in at all: without it
+/// (the embedded library) the table cannot pick one on any CPU.
+#[test]
+fn avx512_variants_are_compiled_only_with_the_feature() {
+    let avx512: Vec<&str> = variants()
+        .iter()
+        .filter(|v| v.info.isa.level() == 2)
+        .map(|v| v.info.name)
+        .collect();
+    if cfg!(all(target_arch = "x86_64", feature = "avx512")) {
+        assert!(avx512.contains(&"qgemm_i8_avx512vnni_8x32"), "{avx512:?}");
+    } else {
+        assert!(avx512.is_empty(), "{avx512:?}");
+        let t = KernelTable::build(all_features(), None);
+        assert!(t.qgemm_info.isa.level() < 2, "{:?}", t.qgemm_info);
+    }
 }
 
 /// `select` with made-up variants of higher tiers: the cap and the features both bind.

@@ -5,7 +5,7 @@ use super::{kernel, ActivateFn, Activation};
 use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa, Variant};
 
 /// AVX-512 [`super::ActivateFn`] (16 lanes, masked tail).
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) fn activate_avx512(act: Activation, x: &mut [f32]) {
     debug_assert!(crate::cpu::CpuFeatures::detect().supports(crate::cpu::Isa::Avx512));
     // SAFETY: this function is reachable only through the kernel table and `variants()`, which
@@ -14,7 +14,7 @@ pub(crate) fn activate_avx512(act: Activation, x: &mut [f32]) {
     unsafe { activate_avx512_impl(act, x) }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 unsafe fn activate_avx512_impl(act: Activation, x: &mut [f32]) {
     // SAFETY: the features are enabled on this function, and its caller checked the CPU.
@@ -67,7 +67,7 @@ pub(crate) const REFERENCE: Variant = variant(
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "activation_f32_avx2", false, activate_avx2);
 /// The AVX-512 entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant =
     variant(Isa::Avx512, "activation_f32_avx512", false, activate_avx512);
 /// The NEON entry.

@@ -7,7 +7,7 @@ use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa,
 use crate::KernelError;
 
 /// AVX-512 [`super::BinaryFn`] (16 lanes, masked tail).
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) fn binary_avx512(
     op: BinaryOp,
     a: &[f32],
@@ -23,7 +23,7 @@ pub(crate) fn binary_avx512(
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 unsafe fn binary_avx512_impl(op: BinaryOp, a: &[f32], b: &[f32], out: &mut [f32]) {
     // SAFETY: the features are enabled on this function, and its caller checked the CPU.
@@ -90,7 +90,7 @@ pub(crate) const REFERENCE: Variant = variant(
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "binary_f32_avx2", false, binary_avx2);
 /// The AVX-512 entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(Isa::Avx512, "binary_f32_avx512", false, binary_avx512);
 /// The NEON entry.
 #[cfg(target_arch = "aarch64")]

@@ -83,7 +83,7 @@ pub(crate) const REFERENCE: Variant = variant(
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "bytesum_u8_avx2", false, x86::byte_sums_avx2);
 /// The AVX-512 BW entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(
     Isa::Avx512,
     "bytesum_u8_avx512",

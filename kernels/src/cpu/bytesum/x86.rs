@@ -7,6 +7,7 @@ use crate::KernelError;
 use std::arch::x86_64::*;
 
 /// AVX-512 BW [`super::ByteSumsFn`]: 64 bytes per step, the row's tail as one masked load.
+#[cfg(feature = "avx512")]
 pub(super) fn byte_sums_avx512(
     x: &[u8],
     row_len: usize,
@@ -22,6 +23,7 @@ pub(super) fn byte_sums_avx512(
 }
 
 #[target_feature(enable = "avx512f,avx512bw")]
+#[cfg(feature = "avx512")]
 unsafe fn run_avx512(x: &[u8], row_len: usize, signed: bool, sums: &mut [i64]) {
     let flip = _mm512_set1_epi8(if signed { i8::MIN } else { 0 });
     let zero = _mm512_setzero_si512();

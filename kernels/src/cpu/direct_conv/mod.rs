@@ -25,7 +25,7 @@
 mod packing;
 pub(crate) mod reference;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) mod avx512;
 
 #[cfg(test)]
@@ -230,7 +230,7 @@ pub(crate) const REFERENCE: Variant = variant(
 );
 
 /// The AVX-512 12×32 tile's registry entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(
     Isa::Avx512,
     "direct_conv_f32_avx512_12x32",

@@ -7,7 +7,7 @@ use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa,
 use crate::KernelError;
 
 /// AVX-512 [`super::LayerNormFn`].
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) fn layer_norm_avx512(
     p: &LayerNormParams,
     x: &[f32],
@@ -25,7 +25,7 @@ pub(crate) fn layer_norm_avx512(
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 unsafe fn layer_norm_avx512_impl(
     p: &LayerNormParams,
@@ -117,7 +117,7 @@ pub(crate) const REFERENCE: Variant = variant(
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "layernorm_f32_avx2", false, layer_norm_avx2);
 /// The AVX-512 entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(
     Isa::Avx512,
     "layernorm_f32_avx512",

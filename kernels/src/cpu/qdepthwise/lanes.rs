@@ -121,11 +121,11 @@ unsafe impl QLanes for __m512i {
 }
 
 /// AVX-512 F + BW + VNNI: [`__m512i`] with the multiply-add fused into one `vpdpwssd`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[derive(Clone, Copy)]
 pub(crate) struct Vnni(__m512i);
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 unsafe impl QLanes for Vnni {
     const LANES: usize = 16;
     type W = __m512i;

@@ -392,7 +392,7 @@ pub(crate) const REFERENCE: Variant = variant(
 pub(crate) const AVX2: Variant =
     variant(Isa::Avx2, "qdepthwise_u8_avx2", false, x86::qdepthwise_avx2);
 /// The AVX-512 BW body's registry entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(
     Isa::Avx512,
     "qdepthwise_u8_avx512",
@@ -400,7 +400,7 @@ pub(crate) const AVX512: Variant = variant(
     x86::qdepthwise_avx512,
 );
 /// The AVX-512 BW + VNNI body's registry entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512_VNNI: Variant = variant(
     Isa::Avx512Vnni,
     "qdepthwise_u8_avx512vnni",

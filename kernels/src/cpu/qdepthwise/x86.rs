@@ -1,7 +1,10 @@
 //! The quantized depthwise body on AVX-512 BW (+ VNNI) (16 lanes) and AVX2 (8 lanes).
 
-use std::arch::x86_64::{__m256i, __m512i};
+use std::arch::x86_64::__m256i;
+#[cfg(feature = "avx512")]
+use std::arch::x86_64::__m512i;
 
+#[cfg(feature = "avx512")]
 use super::lanes::Vnni;
 use super::{body, validate, QDepthwise, QDepthwiseOut};
 use crate::cpu::{CpuFeatures, Isa};
@@ -9,9 +12,11 @@ use crate::KernelError;
 
 /// Output rows this narrow run on 8-lane vectors even where 16 are available: a 16-lane
 /// vector would compute (and discard) at least half its lanes.
+#[cfg(feature = "avx512")]
 const NARROW: usize = 8;
 
 /// [`super::QDepthwiseFn`] on AVX-512 BW.
+#[cfg(feature = "avx512")]
 pub(crate) fn qdepthwise_avx512(
     q: &QDepthwise<'_>,
     y: QDepthwiseOut<'_>,
@@ -28,6 +33,7 @@ pub(crate) fn qdepthwise_avx512(
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+#[cfg(feature = "avx512")]
 unsafe fn run_avx512(
     q: &QDepthwise<'_>,
     out_h: usize,
@@ -69,6 +75,7 @@ unsafe fn run_avx2(
 }
 
 /// [`super::QDepthwiseFn`] on AVX-512 BW + VNNI.
+#[cfg(feature = "avx512")]
 pub(crate) fn qdepthwise_avx512vnni(
     q: &QDepthwise<'_>,
     y: QDepthwiseOut<'_>,
@@ -85,6 +92,7 @@ pub(crate) fn qdepthwise_avx512vnni(
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+#[cfg(feature = "avx512")]
 unsafe fn run_avx512vnni(
     q: &QDepthwise<'_>,
     out_h: usize,

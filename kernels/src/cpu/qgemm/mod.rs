@@ -323,7 +323,7 @@ pub(crate) const AVX2: Variant = variant(Isa::Avx2, "qgemm_i8_avx2_6x16", false,
 pub(crate) const AVXVNNI: Variant =
     variant(Isa::AvxVnni, "qgemm_i8_avxvnni_6x16", false, x86::AVXVNNI);
 /// AVX-512 VNNI: `vpdpbusd`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512VNNI: Variant = variant(
     Isa::Avx512Vnni,
     "qgemm_i8_avx512vnni_8x32",

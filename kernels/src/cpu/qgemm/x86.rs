@@ -325,6 +325,7 @@ unsafe fn avx2_tile(a: *const i16, b: *const i16, groups: usize, out: *mut i32) 
 }
 
 /// The VNNI variant's entry points.
+#[cfg(feature = "avx512")]
 pub(crate) const VNNI: QGemmKernels = QGemmKernels {
     qgemm: qgemm_vnni,
     qgemm_block: qgemm_block_vnni,
@@ -338,10 +339,12 @@ pub(crate) const AVX2: QGemmKernels = QGemmKernels {
     layout: Avx2x6x16::LAYOUT,
 };
 
+#[cfg(feature = "avx512")]
 fn qgemm_vnni(g: &QGemm<'_>, out: QOutput<'_>, cols: Range<usize>) -> Result<(), KernelError> {
     qgemm_with(g, out, cols, qgemm_block_vnni)
 }
 
+#[cfg(feature = "avx512")]
 fn qgemm_block_vnni(g: &QGemm<'_>, mut c: QColumnBlock<'_>) -> Result<(), KernelError> {
     if prepare::<Vnni8x32>(g, &c)? {
         debug_assert!(CpuFeatures::detect().supports(Isa::Avx512Vnni));
@@ -354,6 +357,7 @@ fn qgemm_block_vnni(g: &QGemm<'_>, mut c: QColumnBlock<'_>) -> Result<(), Kernel
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+#[cfg(feature = "avx512")]
 unsafe fn run_vnni(g: &QGemm<'_>, c: &mut QColumnBlock<'_>) {
     // SAFETY: the features are enabled here, and the caller checked the CPU.
     unsafe { run::<Vnni8x32>(g, c) }

@@ -24,7 +24,7 @@
 pub(crate) mod reference;
 #[cfg(test)]
 mod tests;
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 mod x86;
 
 use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa, Variant};
@@ -305,7 +305,7 @@ pub(crate) const REFERENCE: Variant = variant(
     reference::qmatmul,
 );
 /// AVX-512 VNNI: `vpdpbusd`, 8 rows × 32 features per tile.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512VNNI: Variant = variant(
     Isa::Avx512Vnni,
     "qmatmul_i8_avx512vnni_8x32",

@@ -131,7 +131,7 @@ pub(crate) const PORTABLE: Variant = variant(
 pub(crate) const AVX2: Variant =
     variant(Isa::Avx2, "qresize_u8_avx2", false, variants::qresize_avx2);
 /// The generic body vectorised for AVX-512.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(
     Isa::Avx512,
     "qresize_u8_avx512",

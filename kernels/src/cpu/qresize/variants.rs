@@ -7,6 +7,7 @@ use crate::cpu::{CpuFeatures, Isa};
 use crate::KernelError;
 
 /// AVX-512 [`super::QResizeFn`].
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) fn qresize_avx512(
     p: &QResizeParams,
     rows: &Taps<'_>,
@@ -24,6 +25,7 @@ pub(crate) fn qresize_avx512(
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 unsafe fn qresize_avx512_impl(
     p: &QResizeParams,
     rows: &Taps<'_>,

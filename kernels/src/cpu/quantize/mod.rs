@@ -286,6 +286,7 @@ pub(crate) fn check_binary_runs(
 }
 
 /// Every byte value in order: the inputs that tabulate a function of one byte.
+#[cfg(any(target_arch = "aarch64", feature = "avx512"))]
 const ALL_BYTES: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
@@ -300,10 +301,12 @@ const ALL_BYTES: [u8; 256] = {
 /// byte (requantize; a binary op with one repeated operand) by tabulating it on all 256 bytes
 /// with its own vector body, then looking the table up. The table holds exactly what the body
 /// would compute per element, so results stay bit-identical.
+#[cfg(any(target_arch = "aarch64", feature = "avx512"))]
 pub(crate) const TABLE_FROM: usize = 1024;
 
 /// [`RequantizeFn`] through a table built with `requantize` and read with `lut8` (for
 /// `x.len() >= TABLE_FROM`; plain `requantize` below).
+#[cfg(any(target_arch = "aarch64", feature = "avx512"))]
 pub(crate) fn requantize_by_table(
     requantize: RequantizeFn,
     lut8: Lut8Fn,
@@ -324,6 +327,7 @@ pub(crate) fn requantize_by_table(
 /// [`QBinaryFn`] through a table when exactly one operand is repeated (for
 /// `y.len() >= TABLE_FROM`; plain `qbinary` otherwise).
 #[allow(clippy::too_many_arguments)] // The QBinaryFn arguments plus the two kernels.
+#[cfg(any(target_arch = "aarch64", feature = "avx512"))]
 pub(crate) fn qbinary_by_table(
     qbinary: QBinaryFn,
     lut8: Lut8Fn,
@@ -386,10 +390,10 @@ pub(crate) const REFERENCE: Variant = variant(
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "quantize_u8_avx2", false, x86::AVX2);
 /// The AVX-512 BW body's registry entry (the table lookup is the reference's).
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(Isa::Avx512, "quantize_u8_avx512", false, x86::AVX512);
 /// The AVX-512 BW body with the VBMI table lookup.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512_VBMI: Variant = variant(
     Isa::Avx512Vbmi,
     "quantize_u8_avx512vbmi",

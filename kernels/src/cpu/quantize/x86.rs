@@ -5,6 +5,7 @@ use std::arch::x86_64::*;
 
 use super::QuantizeKernels;
 use super::{body, check_binary, check_binary_runs, check_len, check_params, reference};
+#[cfg(feature = "avx512")]
 use super::{qbinary_by_table, requantize_by_table};
 use super::{QBinaryOp, QParams};
 use crate::cpu::{CpuFeatures, Isa};
@@ -165,6 +166,7 @@ macro_rules! isa_kernels {
     };
 }
 
+#[cfg(feature = "avx512")]
 isa_kernels!(
     avx512,
     __m512,
@@ -186,6 +188,7 @@ pub(crate) const AVX2: QuantizeKernels = QuantizeKernels {
 };
 
 /// AVX-512 BW entry points (the table lookup is the reference's).
+#[cfg(feature = "avx512")]
 pub(crate) const AVX512: QuantizeKernels = QuantizeKernels {
     quantize: avx512::quantize,
     dequantize: avx512::dequantize,
@@ -197,6 +200,7 @@ pub(crate) const AVX512: QuantizeKernels = QuantizeKernels {
 
 /// AVX-512 BW entry points with the VBMI table lookup (also for the functions of one byte on
 /// long slices).
+#[cfg(feature = "avx512")]
 pub(crate) const AVX512_VBMI: QuantizeKernels = QuantizeKernels {
     quantize: avx512::quantize,
     dequantize: avx512::dequantize,
@@ -207,12 +211,14 @@ pub(crate) const AVX512_VBMI: QuantizeKernels = QuantizeKernels {
 };
 
 /// [`super::RequantizeFn`]: AVX-512 body, through a VBMI lookup on long slices.
+#[cfg(feature = "avx512")]
 fn requantize_vbmi(x: &[u8], qx: QParams, qy: QParams, y: &mut [u8]) -> Result<(), KernelError> {
     requantize_by_table(avx512::requantize, lut8_vbmi, x, qx, qy, y)
 }
 
 /// [`super::QBinaryFn`]: AVX-512 body, through a VBMI lookup on long slices with one repeated
 /// operand.
+#[cfg(feature = "avx512")]
 fn qbinary_vbmi(
     op: QBinaryOp,
     a: &[u8],
@@ -227,6 +233,7 @@ fn qbinary_vbmi(
 
 /// [`super::Lut8Fn`] with `vpermi2b`: each 64-byte block looks up both 128-byte halves of the
 /// table by the index's low 7 bits, and bit 7 picks the half.
+#[cfg(feature = "avx512")]
 fn lut8_vbmi(x: &[u8], table: &[u8; 256], y: &mut [u8]) -> Result<(), KernelError> {
     check_len("lut8 y", y.len(), x.len())?;
     if !CpuFeatures::detect().supports(Isa::Avx512Vbmi) {
@@ -240,6 +247,7 @@ fn lut8_vbmi(x: &[u8], table: &[u8; 256], y: &mut [u8]) -> Result<(), KernelErro
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[cfg(feature = "avx512")]
 unsafe fn lut8_vbmi_run(x: &[u8], table: &[u8; 256], y: &mut [u8]) {
     // SAFETY: AVX-512 F/BW/VBMI per this function's features; the table is 256 bytes (four
     // 64-byte loads); full blocks lie inside `x`/`y` (equal lengths), the tail is masked.
@@ -277,6 +285,7 @@ unsafe fn lut8_vbmi_run(x: &[u8], table: &[u8; 256], y: &mut [u8]) {
 ///
 /// AVX-512 F/BW/VBMI are available.
 #[inline(always)]
+#[cfg(feature = "avx512")]
 unsafe fn look(t: &[__m512i; 4], idx: __m512i) -> __m512i {
     // SAFETY: the ISA per the caller; no memory is touched.
     unsafe {

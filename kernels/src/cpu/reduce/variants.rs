@@ -7,7 +7,7 @@ use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa,
 use crate::KernelError;
 
 /// AVX-512 [`super::ReduceFn`].
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) fn reduce_avx512(
     op: ReduceOp,
     p: &ReduceParams,
@@ -23,7 +23,7 @@ pub(crate) fn reduce_avx512(
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 unsafe fn reduce_avx512_impl(op: ReduceOp, p: &ReduceParams, x: &[f32], y: &mut [f32]) {
     // SAFETY: the features are enabled on this function, and its caller checked the CPU.
@@ -90,7 +90,7 @@ pub(crate) const REFERENCE: Variant = variant(
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "reduce_f32_avx2", false, reduce_avx2);
 /// The AVX-512 entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(Isa::Avx512, "reduce_f32_avx512", false, reduce_avx512);
 /// The NEON entry.
 #[cfg(target_arch = "aarch64")]

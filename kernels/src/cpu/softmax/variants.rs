@@ -7,7 +7,7 @@ use crate::cpu::{select, variants, CpuFeatures, Isa, Kernel, KernelInfo, MaxIsa,
 use crate::KernelError;
 
 /// AVX-512 [`super::SoftmaxFn`].
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) fn softmax_avx512(
     p: &SoftmaxParams,
     x: &[f32],
@@ -22,7 +22,7 @@ pub(crate) fn softmax_avx512(
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 unsafe fn softmax_avx512_impl(p: &SoftmaxParams, x: &[f32], y: &mut [f32]) {
     // SAFETY: the features are enabled on this function, and its caller checked the CPU.
@@ -79,7 +79,7 @@ pub(crate) const REFERENCE: Variant = variant(
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "softmax_f32_avx2", false, softmax_avx2);
 /// The AVX-512 entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant =
     variant(Isa::Avx512, "softmax_f32_avx512", false, softmax_avx512);
 /// The NEON entry.

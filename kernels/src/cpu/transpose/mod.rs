@@ -20,7 +20,7 @@ pub(crate) mod reference;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) mod avx512;
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod neon;
@@ -142,7 +142,7 @@ pub(crate) const REFERENCE: Variant = variant(
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2: Variant = variant(Isa::Avx2, "transpose_f32_avx2", false, avx2::transpose);
 /// The AVX-512 16×16 blocks' registry entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(
     Isa::Avx512,
     "transpose_f32_avx512",

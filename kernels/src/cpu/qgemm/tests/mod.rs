@@ -478,7 +478,7 @@ fn k_zero_stores_the_epilogue_of_zero() {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[test]
 fn the_table_prefers_vnni_then_avx_vnni_then_avx2() {
     use crate::cpu::{CpuFeatures, MaxIsa};

@@ -14,7 +14,7 @@
 //! order and fold the output scale into the reciprocal of the sum, so a value sitting on a
 //! rounding boundary may land on either side.
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 mod avx512;
 #[cfg(test)]
 mod tests;
@@ -203,7 +203,7 @@ pub(crate) const PORTABLE: Variant = variant(
     qsoftmax_portable,
 );
 /// The AVX-512 entry.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 pub(crate) const AVX512: Variant = variant(
     Isa::Avx512,
     "qsoftmax_u8_avx512",
