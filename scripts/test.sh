@@ -36,10 +36,12 @@ else
   echo "test.sh: missing ${missing[*]}: the C ABI tests skip what needs them" >&2
 fi
 
-# The C ABI tests link target/release/libmote.{so,a}, which `cargo test` does not build (a
+# Profile `opt` (Cargo.toml): optimized like `--release` but without its fat LTO, which would
+# make every test binary a whole-program link.
+# The C ABI tests link target/opt/libmote.{so,a}, which `cargo test` does not build (a
 # cdylib is no test dependency). Build them first with the feature set `cargo test` uses
 # (--all-targets, as .ci/run's build step, after which this is a no-op).
-cargo build --release --workspace --all-targets
+cargo build --profile opt --workspace --all-targets
 
 # The data-driven tests fail (instead of skipping) when their data is missing.
 export MOTE_REQUIRE_TEST_DATA=1
@@ -48,4 +50,4 @@ export MOTE_REQUIRE_TEST_DATA=1
 bash scripts/test_python_bindings.sh >&2
 
 # --nocapture shows the measured numbers (conformance counts, real-model cosines).
-exec cargo test --release --workspace -- --nocapture
+exec cargo test --profile opt --workspace -- --nocapture

@@ -52,7 +52,7 @@ log="$(mktemp "${TMPDIR:-/tmp}/mote-neon.XXXXXX")"
 trap 'rm -f "$log"' EXIT
 # --nocapture: the tests print "skipped <variant>: this CPU lacks <isa>" for variants they
 # cannot run; under qemu every NEON variant must run, so such a line is a failure.
-cargo test --release -p mote-kernels --target "$TARGET" -- --nocapture 2>&1 | tee "$log"
+cargo test --profile opt -p mote-kernels --target "$TARGET" -- --nocapture 2>&1 | tee "$log"
 grep -E '^detected: ' "$log" || true
 if grep -E '^skipped ' "$log"; then
   echo "error: the tests skipped variants under qemu-aarch64 (NEON not detected?)" >&2

@@ -4,7 +4,7 @@
 # (its bundled libmote, not the source tree). Run by scripts/test.sh.
 #
 # Environment:
-#   MOTE_LIB     the libmote the install bundles (default: target/release/libmote.so when it
+#   MOTE_LIB     the libmote the install bundles (default: target/opt/libmote.so when it
 #                exists, so the install runs no cargo; without it setup.py runs cargo)
 #   PYTHON       interpreter for the venv (default: python3)
 #   MOTE_BINDINGS_VENV  venv location (default: .cache/venv-bindings, rebuilt every run)
@@ -14,7 +14,9 @@ repo="$PWD"
 venv="${MOTE_BINDINGS_VENV:-$repo/.cache/venv-bindings}"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 lib="${MOTE_LIB:-}"
-if [[ -z "$lib" && -f "$target/release/libmote.so" ]]; then lib="$target/release/libmote.so"; fi
+if [[ -z "$lib" && -f "$target/opt/libmote.so" ]]; then lib="$target/opt/libmote.so"; fi
+# The tests compare with the CLI of the same build (profile `opt`, as scripts/test.sh builds).
+if [[ -z "${MOTE_CLI:-}" && -f "$target/opt/mote" ]]; then export MOTE_CLI="$target/opt/mote"; fi
 
 pip_quiet=(--no-input --disable-pip-version-check --quiet)
 rm -rf "$venv"

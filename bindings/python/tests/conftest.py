@@ -45,9 +45,13 @@ def _target_dir():
 @pytest.fixture(scope="session")
 def cli_output(tmp_path_factory):
     """probabilities from `mote run` (the Rust runtime through its CLI) on the images."""
-    cli = Path(os.environ.get("MOTE_CLI", _target_dir() / "release" / "mote"))
+    default = next(
+        (p for p in (_target_dir() / d / "mote" for d in ("opt", "release")) if p.is_file()),
+        _target_dir() / "opt" / "mote",
+    )
+    cli = Path(os.environ.get("MOTE_CLI", default))
     if not cli.is_file():
-        unavailable(f"no CLI binary at {cli} (cargo build --release -p mote-cli)")
+        unavailable(f"no CLI binary at {cli} (cargo build --profile opt -p mote-cli)")
     out = tmp_path_factory.mktemp("cli")
     subprocess.run(
         [str(cli), "run", str(MODEL), "--input", f"pixels={IMAGES}", "--output-dir", str(out)],
